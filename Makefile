@@ -1,0 +1,29 @@
+# The two commands: `make run` (train PPO on CartPole over 64 seeds) and `make test`.
+# Both create the virtual environment on first use, from the pinned constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast bench clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/jaxrl train ppo --env CartPole-v1 --num-seeds 64 --total-timesteps 500000 --out runs/ppo-cartpole
+
+test: $(STAMP)
+	$(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(VENV)/bin/jaxrl bench ppo --env CartPole-v1 --members 1,16,64 --total-timesteps 262144 --json benchmarks/results/ppo_cartpole.json
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,60 @@
+"""Networks shared by the learners."""
+from __future__ import annotations
+
+from typing import Callable, Sequence, Tuple
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
+               "silu": nn.silu}
+
+
+class MLP(nn.Module):
+    """Hidden layers with orthogonal(sqrt 2) init, then a linear output layer."""
+
+    hidden_sizes: Sequence[int]
+    out_dim: int
+    activation: Callable = nn.tanh
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.hidden_sizes:
+            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)),
+                         bias_init=nn.initializers.zeros)(x)
+            x = self.activation(x)
+        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale),
+                        bias_init=nn.initializers.zeros)(x)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs. The actor outputs logits (discrete) or the mean
+    of a diagonal Gaussian with a state-independent log-std (continuous)."""
+
+    action_dim: int
+    continuous: bool
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+
+    def setup(self):
+        act = ACTIVATIONS[self.activation]
+        self.actor = MLP(self.hidden_sizes, self.action_dim, act, out_scale=0.01)
+        self.critic = MLP(self.hidden_sizes, 1, act, out_scale=1.0)
+        if self.continuous:
+            self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
+                                      (self.action_dim,))
+
+    def __call__(self, obs) -> Tuple[Tuple[jnp.ndarray, ...], jnp.ndarray]:
+        return self.policy_outputs(obs), self.value(obs)
+
+    def policy_outputs(self, obs):
+        out = self.actor(obs)
+        if self.continuous:
+            return out, jnp.broadcast_to(self.log_std, out.shape)
+        return (out,)
+
+    def value(self, obs):
+        return self.critic(obs)[..., 0]

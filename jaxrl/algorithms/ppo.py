@@ -1,0 +1,282 @@
+"""Proximal Policy Optimisation (Schulman et al., 2017), over populations.
+
+``PPOConfig`` is static (shapes, loop lengths), ``PPOHParams`` is traced (one value per
+population member). ``make(env, env_params, config)`` returns a ``PPO`` whose
+``init(key, hp)`` / ``update(state, hp)`` / ``policy(state)`` are pure functions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.algorithms import distributions
+from jaxrl.algorithms.advantages import compute_gae, normalize
+from jaxrl.algorithms.networks import ACTIVATIONS, ActorCritic
+from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
+from jaxrl.algorithms.rollout import Transition, collect, episode_metrics, training_env
+from jaxrl.config import ConfigError, static_field, traced_field
+from jaxrl.envs import Env
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
+    num_envs: int = static_field(4, "parallel envs per member")
+    num_steps: int = static_field(128, "rollout length per env per update")
+    num_epochs: int = static_field(4, "passes over each rollout")
+    num_minibatches: int = static_field(4, "minibatches per epoch; must divide num_envs*num_steps")
+    hidden_sizes: Tuple[int, ...] = static_field((64, 64), "MLP widths of actor and critic")
+    activation: str = static_field("tanh", f"one of {sorted(ACTIVATIONS)}")
+    continuous_actions: str = static_field(
+        "clipped", "Box actions: 'clipped' Gaussian or 'tanh'-squashed Gaussian")
+    init_log_std: float = static_field(0.0, "initial log-std of Gaussian policies")
+    anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
+    normalize_advantages: bool = static_field(True, "normalise advantages per minibatch")
+    clip_value_loss: bool = static_field(True, "clip value updates by vf_clip_eps")
+    normalize_observations: bool = static_field(False, "running mean/std observation norm")
+    normalize_rewards: bool = static_field(False, "scale rewards by running return std")
+    adam_eps: float = static_field(1e-5, "Adam epsilon")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> "PPOConfig":
+        for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs",
+                     "num_minibatches"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps="
+                f"{self.batch_size}; e.g. set num_minibatches to a divisor of {self.batch_size}")
+        if self.num_updates < 1:
+            raise ConfigError(
+                f"total_timesteps={self.total_timesteps} is less than one update "
+                f"(num_envs*num_steps={self.batch_size}); raise total_timesteps")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation={self.activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        if self.continuous_actions not in distributions.CONTINUOUS_MODES:
+            raise ConfigError(f"continuous_actions={self.continuous_actions!r}: choose one of "
+                              f"{distributions.CONTINUOUS_MODES}")
+        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
+            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
+        return self
+
+
+@struct.dataclass
+class PPOHParams:
+    learning_rate: float = traced_field(2.5e-4, "Adam step size (initial, if annealed)")
+    gamma: float = traced_field(0.99, "discount factor")
+    gae_lambda: float = traced_field(0.95, "GAE lambda")
+    clip_eps: float = traced_field(0.2, "policy ratio clipping range")
+    vf_clip_eps: float = traced_field(0.2, "value clipping range (if clip_value_loss)")
+    ent_coef: float = traced_field(0.01, "entropy bonus coefficient")
+    vf_coef: float = traced_field(0.5, "value loss coefficient")
+    max_grad_norm: float = traced_field(0.5, "global-norm gradient clipping threshold")
+
+    def validate(self) -> "PPOHParams":
+        """Checks concrete (host) values; call before tracing."""
+        import numpy as np
+
+        rules = {
+            "learning_rate": (lambda v: v >= 0, "must be >= 0"),
+            "gamma": (lambda v: (0 <= v) & (v <= 1), "must be in [0, 1]"),
+            "gae_lambda": (lambda v: (0 <= v) & (v <= 1), "must be in [0, 1]"),
+            "clip_eps": (lambda v: v > 0, "must be > 0"),
+            "vf_clip_eps": (lambda v: v > 0, "must be > 0"),
+            "ent_coef": (lambda v: np.isfinite(v), "must be finite"),
+            "vf_coef": (lambda v: v >= 0, "must be >= 0"),
+            "max_grad_norm": (lambda v: v > 0, "must be > 0"),
+        }
+        for name, (ok, why) in rules.items():
+            value = np.asarray(getattr(self, name), np.float64)
+            if not np.all(ok(value)) or not np.all(np.isfinite(value)):
+                bad = value[~(ok(value) & np.isfinite(value))] if value.ndim else value
+                raise ConfigError(f"{name}={np.ravel(bad)[0]:g} {why}")
+        return self
+
+
+@struct.dataclass
+class PPOState:
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    obs_stats: RunningMeanStd
+    reward_scaler: RewardScaler
+    update_count: jax.Array
+    env_steps: jax.Array
+
+
+def make_optimizer(hp: PPOHParams, learning_rate, adam_eps: float):
+    """Built from traced values inside the program, so every member can differ."""
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                       optax.adam(learning_rate, eps=adam_eps))
+
+
+class PPO:
+    name = "ppo"
+    Config = PPOConfig
+    HParams = PPOHParams
+
+    def __init__(self, env: Env, env_params: Any, config: PPOConfig):
+        self.config = config.validate()
+        self.env, self.env_params = env, env_params
+        self.train_env = training_env(env, env_params, config.num_envs)
+        self.obs_shape = self.train_env.observation_space(env_params).shape
+        self.action_dist = distributions.for_space(env.action_space(env_params),
+                                                   config.continuous_actions)
+        self.network = ActorCritic(
+            action_dim=self.action_dist.action_dim,
+            continuous=isinstance(self.action_dist, distributions.DiagGaussian),
+            hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
+            init_log_std=config.init_log_std)
+
+    # ---- the contract -------------------------------------------------------------
+    @property
+    def num_updates(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.config.batch_size
+
+    def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
+        net_key, env_key, key = jax.random.split(key, 3)
+        params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
+        opt_state = make_optimizer(hp, hp.learning_rate, self.config.adam_eps).init(params)
+        obs, env_state = self.train_env.reset(env_key, self.env_params)
+        return PPOState(params, opt_state, env_state, obs, key,
+                        RunningMeanStd.create(self.obs_shape),
+                        RewardScaler.create(self.config.num_envs),
+                        jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    def update(self, state: PPOState, hp: PPOHParams) -> Tuple[PPOState, Dict[str, jax.Array]]:
+        cfg = self.config
+        rollout_key, epoch_key, key = jax.random.split(state.key, 3)
+        norm_obs = self._obs_normalizer(state.obs_stats)
+
+        def act(obs, act_key):
+            outputs, value = self.network.apply(state.params, norm_obs(obs))
+            raw, log_prob = self.action_dist.sample(act_key, outputs)
+            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob, "value": value}
+
+        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
+                                        state.obs, rollout_key, cfg.num_steps)
+
+        rewards, reward_scaler = batch.reward, state.reward_scaler
+        if cfg.normalize_rewards:
+            reward_scaler, rewards = reward_scaler.update_and_scale(
+                rewards, batch.terminated | batch.truncated, hp.gamma)
+        next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
+                                         method=ActorCritic.value)
+        advantages, returns = compute_gae(rewards, batch.extras["value"], next_values,
+                                          batch.terminated, batch.truncated, hp.gamma,
+                                          hp.gae_lambda)
+
+        learning_rate = hp.learning_rate
+        if cfg.anneal_lr:
+            learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
+        optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
+        data = (jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch),
+                advantages.reshape(-1), returns.reshape(-1))
+        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+
+        def minibatch_step(carry, minibatch):
+            params, opt_state = carry
+            (_, stats), grads = grad_fn(params, hp, norm_obs, *minibatch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            stats["grad_norm"] = optax.global_norm(grads)
+            return (optax.apply_updates(params, updates), opt_state), stats
+
+        def epoch(carry, perm_key):
+            perm = jax.random.permutation(perm_key, cfg.batch_size)
+            minibatches = jax.tree.map(
+                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data)
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        (params, opt_state), stats = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))
+
+        obs_stats = state.obs_stats
+        if cfg.normalize_observations:
+            obs_stats = obs_stats.update(batch.obs)
+        new_state = PPOState(params, opt_state, env_state, obs, key, obs_stats, reward_scaler,
+                             state.update_count + 1, state.env_steps + cfg.batch_size)
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics.update(episode_metrics(batch))
+        metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
+        return new_state, metrics
+
+    def policy(self, state: PPOState):
+        """Deterministic policy (greedy / mean action) on raw observations."""
+        norm_obs = self._obs_normalizer(state.obs_stats)
+
+        def act(obs):
+            outputs = self.network.apply(state.params, norm_obs(obs),
+                                         method=ActorCritic.policy_outputs)
+            return self.action_dist.to_env(self.action_dist.mode(outputs))
+
+        return act
+
+    def train(self, key: jax.Array, hp: PPOHParams):
+        """Fused init + all updates: the unit an ES inner loop vmaps."""
+        state = self.init(key, hp)
+        return jax.lax.scan(lambda s, _: self.update(s, hp), state, None, self.num_updates)
+
+    # ---- pieces ----------------------------------------------------------------------
+    def _obs_normalizer(self, stats: RunningMeanStd):
+        if self.config.normalize_observations:
+            return stats.normalize
+        return lambda obs: obs
+
+    def _loss(self, params, hp: PPOHParams, norm_obs, batch: Transition, advantages, returns):
+        outputs, values = self.network.apply(params, norm_obs(batch.obs))
+        return ppo_loss(self.action_dist, outputs, values, batch.action,
+                        batch.extras["log_prob"], batch.extras["value"], advantages, returns,
+                        hp, self.config.normalize_advantages, self.config.clip_value_loss)
+
+
+def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, advantages,
+             returns, hp: PPOHParams, normalize_advantages: bool = True,
+             clip_value_loss: bool = True):
+    """Clipped-surrogate policy loss + (clipped) value loss - entropy bonus."""
+    log_probs = action_dist.log_prob(outputs, actions)
+    log_ratio = log_probs - old_log_probs
+    ratio = jnp.exp(log_ratio)
+    if normalize_advantages:
+        advantages = normalize(advantages)
+    surrogate = jnp.minimum(ratio * advantages,
+                            jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps) * advantages)
+    policy_loss = -surrogate.mean()
+
+    value_error = jnp.square(values - returns)
+    if clip_value_loss:
+        clipped = old_values + jnp.clip(values - old_values, -hp.vf_clip_eps, hp.vf_clip_eps)
+        value_error = jnp.maximum(value_error, jnp.square(clipped - returns))
+    value_loss = 0.5 * value_error.mean()
+
+    entropy = action_dist.entropy(outputs).mean()
+    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
+    stats = {
+        "loss": total, "policy_loss": policy_loss, "value_loss": value_loss,
+        "entropy": entropy,
+        "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > hp.clip_eps),
+    }
+    return total, stats
+
+
+def make(env: Env, env_params: Any, config: PPOConfig = PPOConfig()) -> PPO:
+    return PPO(env, env_params, config)

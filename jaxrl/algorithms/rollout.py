@@ -1,0 +1,65 @@
+"""Collecting on-policy experience: the env stack a learner trains on, and the scan."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
+from jaxrl.envs.spaces import Box
+
+
+def training_env(env: Env, env_params: Any, num_envs: int) -> VecEnv:
+    """Flattens non-vector observations, records episode statistics, batches copies."""
+    space = env.observation_space(env_params)
+    if not (isinstance(space, Box) and len(space.shape) == 1):
+        env = FlattenObservation(env)
+    return VecEnv(EpisodeStatistics(env), num_envs)
+
+
+@struct.dataclass
+class Transition:
+    """One batched env step, time-major once stacked by ``collect``."""
+
+    obs: jax.Array
+    action: jax.Array            # raw sample (pre-squash), what log-probs are computed from
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array         # true successor observation (pre-reset where done)
+    extras: Dict[str, jax.Array]  # learner-specific per-step values (log_prob, value, ...)
+    episode_return: jax.Array    # of episodes completed at this step, else 0
+    episode_done: jax.Array      # validity flag for episode_return
+
+
+# act(obs, key) -> (raw_action, env_action, extras)
+ActFn = Callable[[jax.Array, jax.Array], Tuple[jax.Array, jax.Array, Dict[str, jax.Array]]]
+
+
+def collect(env: VecEnv, env_params: Any, act: ActFn, env_state: Any, obs: jax.Array,
+            key: jax.Array, num_steps: int):
+    """Runs ``num_steps`` batched steps; returns (env_state, obs, Transition[T, N])."""
+
+    def step(carry, step_key):
+        env_state, obs = carry
+        act_key, env_key = jax.random.split(step_key)
+        raw, env_action, extras = act(obs, act_key)
+        next_obs, env_state, reward, terminated, truncated, info = env.step(
+            env_key, env_state, env_action, env_params)
+        transition = Transition(obs, raw, reward, terminated, truncated,
+                                info["final_observation"], extras,
+                                info["episode_return"], info["episode_done"])
+        return (env_state, next_obs), transition
+
+    (env_state, obs), batch = jax.lax.scan(step, (env_state, obs),
+                                           jax.random.split(key, num_steps))
+    return env_state, obs, batch
+
+
+def episode_metrics(batch: Transition) -> Dict[str, jax.Array]:
+    """Sums and counts of completed episodes (averaged later, only over real episodes)."""
+    done = batch.episode_done
+    return {"episode_return_sum": jnp.sum(jnp.where(done, batch.episode_return, 0.0)),
+            "episode_count": jnp.sum(done).astype(jnp.float32)}

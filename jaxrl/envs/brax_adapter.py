@@ -1,0 +1,89 @@
+"""Adapter for brax environments, ``brax/<name>``.
+
+brax's own training wrappers restart every episode from the *first* state drawn at
+reset and drop the terminal observation. This adapter does neither: it keeps its own
+time limit (so ``truncated`` is exact and separate from ``terminated``), returns the
+pre-reset observation in ``info["final_observation"]`` and, with
+``reset_mode="fresh"`` (default), draws a new initial state for every episode. Under
+vmap that fresh reset is computed every step and selected where an episode ended; for
+expensive systems ``reset_mode="first_state"`` reuses the state drawn at ``reset``,
+as brax does, and says so explicitly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.envs import spaces
+from jaxrl.envs.core import Env
+
+RESET_MODES = ("fresh", "first_state")
+
+
+@struct.dataclass
+class BraxParams:
+    max_steps_in_episode: int = 1000
+
+
+@struct.dataclass
+class BraxEnvState:
+    brax_state: Any
+    time: jax.Array
+    first_state: Any  # only used with reset_mode="first_state"; None otherwise
+
+
+class BraxEnv(Env):
+    def __init__(self, name: str, episode_length: int = 1000, reset_mode: str = "fresh",
+                 **brax_kwargs):
+        from brax import envs as brax_envs  # heavy import, only when a brax env is made
+
+        if reset_mode not in RESET_MODES:
+            raise ValueError(f"reset_mode={reset_mode!r}: choose one of {RESET_MODES}")
+        self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
+        self.id = f"brax/{name}"
+        self.episode_length = int(episode_length)
+        self.reset_mode = reset_mode
+
+    @property
+    def default_params(self):
+        return BraxParams(max_steps_in_episode=self.episode_length)
+
+    def reset(self, key, params):
+        brax_state = self.brax_env.reset(key)
+        first = brax_state if self.reset_mode == "first_state" else None
+        state = BraxEnvState(brax_state, jnp.zeros((), jnp.int32), first)
+        return brax_state.obs.astype(jnp.float32), state
+
+    def step(self, key, state, action, params):
+        next_brax = self.brax_env.step(state.brax_state, action)
+        time = state.time + 1
+        terminated = next_brax.done.astype(bool)
+        truncated = (time >= params.max_steps_in_episode) & ~terminated
+        done = terminated | truncated
+        final_obs = next_brax.obs.astype(jnp.float32)
+        if self.reset_mode == "fresh":
+            reset_brax = self.brax_env.reset(key)
+        else:
+            reset_brax = state.first_state
+        # brax's State carries a per-step ``done``/``reward``: keep the stepped values for
+        # the selected reset state too, so the pytree structure never changes.
+        new_brax = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_brax, next_brax)
+        new_state = BraxEnvState(new_brax, jnp.where(done, 0, time), state.first_state)
+        info = {"final_observation": final_obs, "terminated": terminated, "truncated": truncated}
+        obs = jnp.where(done, reset_brax.obs, next_brax.obs).astype(jnp.float32)
+        return obs, new_state, next_brax.reward.astype(jnp.float32), terminated, truncated, info
+
+    def observation_space(self, params):
+        size = self.brax_env.observation_size
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        return spaces.Box(-np.inf, np.inf, shape)
+
+    def action_space(self, params):
+        return spaces.Box(-1.0, 1.0, (self.brax_env.action_size,))
+
+    def max_episode_steps(self, params):
+        return int(params.max_steps_in_episode)

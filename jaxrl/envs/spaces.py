@@ -1,0 +1,73 @@
+"""Action and observation spaces.
+
+Spaces are plain Python objects (static: they decide shapes), never traced.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Discrete:
+    """Integer actions in ``[0, n)``."""
+
+    n: int
+    dtype: np.dtype = np.dtype(np.int32)
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return ()
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return jax.random.randint(key, (), 0, self.n, dtype=self.dtype)
+
+    def contains(self, x) -> jax.Array:
+        x = jnp.asarray(x)
+        return (x >= 0) & (x < self.n)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Box:
+    """Real-valued arrays with element-wise bounds (``low``/``high`` may be +-inf)."""
+
+    low: np.ndarray
+    high: np.ndarray
+    shape: Tuple[int, ...]
+    dtype: np.dtype = np.dtype(np.float32)
+
+    def __post_init__(self):
+        shape = tuple(int(s) for s in self.shape)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "low", np.broadcast_to(np.asarray(self.low, np.float32), shape))
+        object.__setattr__(self, "high", np.broadcast_to(np.asarray(self.high, np.float32), shape))
+
+    @property
+    def bounded(self) -> bool:
+        return bool(np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high)))
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        low = np.where(np.isfinite(self.low), self.low, -1.0)
+        high = np.where(np.isfinite(self.high), self.high, 1.0)
+        return jax.random.uniform(key, self.shape, self.dtype, low, high)
+
+    def contains(self, x) -> jax.Array:
+        x = jnp.asarray(x)
+        return jnp.all((x >= self.low) & (x <= self.high))
+
+    def __repr__(self) -> str:
+        lo, hi = np.unique(self.low), np.unique(self.high)
+        lo = lo[0] if lo.size == 1 else "..."
+        hi = hi[0] if hi.size == 1 else "..."
+        return f"Box(low={lo}, high={hi}, shape={self.shape})"
+
+
+Space = Discrete | Box
+
+
+def flat_dim(space: Space) -> int:
+    return int(np.prod(space.shape)) if space.shape else 1

@@ -1,0 +1,118 @@
+"""Env -> Env transformations that keep the protocol (and the truncation semantics)."""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.envs import spaces
+from jaxrl.envs.core import Env, Wrapper
+
+
+@struct.dataclass
+class EpisodeStatisticsState:
+    env_state: Any
+    running_return: jax.Array
+    running_length: jax.Array
+
+
+class EpisodeStatistics(Wrapper):
+    """Adds the return and length of episodes that *completed* this step to ``info``.
+
+    ``info["episode_done"]`` is the validity flag: ``episode_return``/``episode_length``
+    are only meaningful where it is True (they are 0 elsewhere, never averaged in).
+    """
+
+    def reset(self, key, params):
+        obs, state = self.env.reset(key, params)
+        zero = jnp.zeros((), jnp.float32)
+        return obs, EpisodeStatisticsState(state, zero, jnp.zeros((), jnp.int32))
+
+    def step(self, key, state, action, params):
+        obs, env_state, reward, terminated, truncated, info = self.env.step(
+            key, state.env_state, action, params)
+        ret = state.running_return + reward
+        length = state.running_length + 1
+        done = terminated | truncated
+        info = {
+            **info,
+            "episode_done": done,
+            "episode_return": jnp.where(done, ret, 0.0),
+            "episode_length": jnp.where(done, length, 0),
+        }
+        new_state = EpisodeStatisticsState(
+            env_state, jnp.where(done, 0.0, ret), jnp.where(done, 0, length))
+        return obs, new_state, reward, terminated, truncated, info
+
+
+class FlattenObservation(Wrapper):
+    """Flattens array observations to 1-D; one-hot encodes Discrete observations."""
+
+    def _flatten(self, obs, params):
+        space = self.env.observation_space(params)
+        if isinstance(space, spaces.Discrete):
+            return jax.nn.one_hot(obs, space.n, dtype=jnp.float32)
+        return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+    def reset(self, key, params):
+        obs, state = self.env.reset(key, params)
+        return self._flatten(obs, params), state
+
+    def step(self, key, state, action, params):
+        obs, state, reward, terminated, truncated, info = self.env.step(key, state, action, params)
+        info = {**info, "final_observation": self._flatten(info["final_observation"], params)}
+        return self._flatten(obs, params), state, reward, terminated, truncated, info
+
+    def observation_space(self, params):
+        space = self.env.observation_space(params)
+        if isinstance(space, spaces.Discrete):
+            return spaces.Box(0.0, 1.0, (space.n,))
+        return spaces.Box(space.low.reshape(-1), space.high.reshape(-1), (spaces.flat_dim(space),))
+
+
+class ClipAction(Wrapper):
+    """Clips Box actions into the action space's bounds before the env sees them."""
+
+    def step(self, key, state, action, params):
+        space = self.env.action_space(params)
+        return self.env.step(key, state, jnp.clip(action, space.low, space.high), params)
+
+
+class RescaleAction(Wrapper):
+    """Exposes a Box action space of ``[low, high]`` (default [-1, 1]) mapped affinely
+    onto the wrapped env's bounded space; out-of-range actions are clipped first."""
+
+    def __init__(self, env: Env, low: float = -1.0, high: float = 1.0):
+        super().__init__(env)
+        self.low, self.high = float(low), float(high)
+
+    def action_space(self, params):
+        inner = self.env.action_space(params)
+        return spaces.Box(self.low, self.high, inner.shape)
+
+    def step(self, key, state, action, params):
+        inner = self.env.action_space(params)
+        if not inner.bounded:
+            raise ValueError(f"RescaleAction needs a bounded action space; {self.id} has {inner}")
+        action = jnp.clip(action, self.low, self.high)
+        frac = (action - self.low) / (self.high - self.low)
+        return self.env.step(key, state, inner.low + frac * (inner.high - inner.low), params)
+
+
+class VecEnv(Wrapper):
+    """Batches ``num_envs`` copies: keys are split per copy, params are shared."""
+
+    def __init__(self, env: Env, num_envs: int):
+        super().__init__(env)
+        self.num_envs = int(num_envs)
+
+    def reset(self, key, params):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)
+
+    def step(self, key, state, action, params):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, params)
