@@ -1,0 +1,52 @@
+"""A population: members = (hyperparameter configuration x seed), as batched pytrees."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclasses.dataclass
+class Population:
+    """``hparams`` has a leading member axis on every leaf; ``seeds`` one int per member;
+    ``config_index`` says which configuration each member runs (the bootstrap strata)."""
+
+    hparams: Any
+    seeds: np.ndarray
+    config_index: np.ndarray
+
+    @classmethod
+    def from_configs(cls, configs: Sequence[Any], seeds: Sequence[int]) -> "Population":
+        """Every configuration crossed with every seed (members ordered config-major)."""
+        configs, seeds = list(configs), [int(s) for s in seeds]
+        members = [(c, s) for c in range(len(configs)) for s in seeds]
+        hparams = jax.tree.map(lambda *xs: np.asarray(xs, np.float32),
+                               *[configs[c] for c, _ in members])
+        return cls(hparams, np.asarray([s for _, s in members], np.int64),
+                   np.asarray([c for c, _ in members], np.int64))
+
+    @classmethod
+    def from_seeds(cls, hparams: Any, num_seeds: int, base_seed: int = 0) -> "Population":
+        return cls.from_configs([hparams], range(base_seed, base_seed + num_seeds))
+
+    @property
+    def size(self) -> int:
+        return int(self.seeds.shape[0])
+
+    def keys(self) -> jax.Array:
+        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds, jnp.uint32))
+
+    def member_hparams(self, i: int) -> Dict[str, float]:
+        return {f.name: float(np.asarray(getattr(self.hparams, f.name))[i])
+                for f in dataclasses.fields(self.hparams)}
+
+    def describe(self, i: int) -> str:
+        hp = ", ".join(f"{k}={v:g}" for k, v in self.member_hparams(i).items())
+        return f"member {i} (seed {self.seeds[i]}, config {self.config_index[i]}: {hp})"
+
+    def table(self) -> List[Dict[str, Any]]:
+        return [{"member": i, "seed": int(self.seeds[i]), "config": int(self.config_index[i]),
+                 **self.member_hparams(i)} for i in range(self.size)]
