@@ -153,6 +153,18 @@ def available_memory_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def check_memory(algo, hp_one, members: int, run_config: RunConfig) -> None:
+    """Refuse a population whose estimated footprint exceeds the memory budget."""
+    per = estimate_member_bytes(algo, hp_one)
+    need, have = per * members, available_memory_bytes()
+    if need > run_config.memory_fraction * have:
+        fits = max(0, int(run_config.memory_fraction * have // per))
+        raise ConfigError(
+            f"population of {members} members needs about {need / 2**30:.1f} GiB but "
+            f"{have / 2**30:.1f} GiB is available; use at most {fits} members (--num-seeds) "
+            f"or smaller num_envs/num_steps")
+
+
 def check_population(algo, population: Population, run_config: RunConfig) -> None:
     """All checks that need no compilation; raise ConfigError naming the fix."""
     run_config.validate()
@@ -163,15 +175,7 @@ def check_population(algo, population: Population, run_config: RunConfig) -> Non
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
             f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
-    need = estimate_member_bytes(algo, hp_one) * population.size
-    have = available_memory_bytes()
-    if need > run_config.memory_fraction * have:
-        per = need / population.size
-        fits = max(0, int(run_config.memory_fraction * have // per))
-        raise ConfigError(
-            f"population of {population.size} members needs about {need / 2**30:.1f} GiB but "
-            f"{have / 2**30:.1f} GiB is available; use at most {fits} members (--num-seeds) "
-            f"or smaller num_envs/num_steps")
+    check_memory(algo, hp_one, population.size, run_config)
 
 
 class Run:

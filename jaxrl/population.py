@@ -21,16 +21,15 @@ class Population:
     @classmethod
     def from_configs(cls, configs: Sequence[Any], seeds: Sequence[int]) -> "Population":
         """Every configuration crossed with every seed (members ordered config-major)."""
-        configs, seeds = list(configs), [int(s) for s in seeds]
-        members = [(c, s) for c in range(len(configs)) for s in seeds]
-        hparams = jax.tree.map(lambda *xs: np.asarray(xs, np.float32),
-                               *[configs[c] for c, _ in members])
-        return cls(hparams, np.asarray([s for _, s in members], np.int64),
-                   np.asarray([c for c, _ in members], np.int64))
+        seeds = np.asarray(seeds, np.int64)
+        stacked = jax.tree.map(lambda *xs: np.asarray(xs, np.float32), *configs)
+        hparams = jax.tree.map(lambda x: np.repeat(x, seeds.size, axis=0), stacked)
+        return cls(hparams, np.tile(seeds, len(configs)),
+                   np.repeat(np.arange(len(configs)), seeds.size))
 
     @classmethod
     def from_seeds(cls, hparams: Any, num_seeds: int, base_seed: int = 0) -> "Population":
-        return cls.from_configs([hparams], range(base_seed, base_seed + num_seeds))
+        return cls.from_configs([hparams], np.arange(base_seed, base_seed + num_seeds))
 
     @property
     def size(self) -> int:

@@ -11,6 +11,7 @@ from typing import Any, Dict, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -151,6 +152,14 @@ class PPO:
     @property
     def env_steps_per_update(self) -> int:
         return self.config.batch_size
+
+    def transient_bytes_per_member(self) -> int:
+        """Rough per-update working set: the rollout (obs, final obs, ~8 scalars per
+        step) and forward/backward activations of both MLPs, with 2x headroom."""
+        obs_dim = int(np.prod(self.obs_shape))
+        rollout = self.config.batch_size * (2 * obs_dim + 8)
+        activations = self.config.batch_size * 2 * sum(self.config.hidden_sizes) * 3
+        return 2 * 4 * (rollout + activations)
 
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
         net_key, env_key, key = jax.random.split(key, 3)

@@ -1,0 +1,327 @@
+"""``jaxrl train | eval | bench | envs`` - the command line."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+from jaxrl.config import ConfigError, field_docs, split_overrides, to_dict
+
+EXIT_CONFIG_ERROR = 2
+
+
+def _algorithm_module(name: str):
+    from jaxrl.algorithms import ALGORITHMS
+
+    if name not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name]
+
+
+def _fields_help() -> str:
+    from jaxrl.algorithms.ppo import PPOConfig, PPOHParams
+    from jaxrl.driver import RunConfig
+
+    lines = ["fields for --set NAME=VALUE (or keys of --config FILE):"]
+    for title, cls in (("static config (PPOConfig: shapes and loop lengths)", PPOConfig),
+                       ("traced hyperparameters (PPOHParams: per-member pytree leaves)", PPOHParams),
+                       ("run (RunConfig: evaluation, checkpoints, logging)", RunConfig)):
+        lines.append(f"\n  {title}")
+        for name, default, doc in field_docs(cls):
+            if isinstance(default, tuple):
+                default = ",".join(map(str, default))
+            lines.append(f"    {name:<24} default {default!s:<10} {doc}")
+    lines.append("\n  env parameters: --env-set NAME=VALUE (e.g. max_steps_in_episode=200)")
+    return "\n".join(lines)
+
+
+def _parse_pairs(pairs: Optional[List[str]], flag: str) -> Dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"{flag} {pair!r} must look like NAME=VALUE")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _load_config_file(path: Optional[str]) -> Dict[str, Any]:
+    if not path:
+        return {}
+    if not os.path.exists(path):
+        raise ConfigError(f"--config {path}: file not found")
+    with open(path) as f:
+        text = f.read()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of field names to values")
+    return data
+
+
+def _env_value(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+@dataclasses.dataclass
+class TrainSpec:
+    """Everything needed to rebuild a run; what config.json stores."""
+
+    algorithm: str
+    env: str
+    env_overrides: Dict[str, Any]
+    config: Any
+    hparams: Any
+    run_config: Any
+    num_seeds: int
+    seed: int
+
+    def record(self) -> Dict[str, Any]:
+        return {"algorithm": self.algorithm, "env": self.env,
+                "env_overrides": self.env_overrides, "config": to_dict(self.config),
+                "hparams": to_dict(self.hparams), "run_config": to_dict(self.run_config),
+                "num_seeds": self.num_seeds, "seed": self.seed}
+
+    @classmethod
+    def from_record(cls, rec: Dict[str, Any]) -> "TrainSpec":
+        from jaxrl.driver import RunConfig
+
+        algo_cls = _algorithm_module(rec["algorithm"])
+        config, hparams, run_config = split_overrides(
+            {**rec["config"], **rec["hparams"], **rec["run_config"]},
+            algo_cls.Config, algo_cls.HParams, RunConfig)
+        return cls(rec["algorithm"], rec["env"], rec.get("env_overrides", {}),
+                   algo_cls.Config(**config), algo_cls.HParams(**hparams),
+                   RunConfig(**run_config), int(rec["num_seeds"]), int(rec["seed"]))
+
+    def build(self):
+        import jaxrl.envs
+        from jaxrl.population import Population
+
+        algo_cls = _algorithm_module(self.algorithm)
+        env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
+        algo = algo_cls(env, env_params, self.config)
+        from jaxrl.driver import check_memory
+
+        check_memory(algo, self.hparams, self.num_seeds, self.run_config)
+        population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
+        return algo, population
+
+
+def spec_from_args(args) -> TrainSpec:
+    from jaxrl.driver import RunConfig
+
+    algo_cls = _algorithm_module(args.algorithm)
+    values = _load_config_file(args.config)
+    values.update(_parse_pairs(args.set, "--set"))
+    if args.total_timesteps is not None:
+        values["total_timesteps"] = args.total_timesteps
+    env_overrides = dict(values.pop("env_overrides", {}) or {})
+    env_overrides.update({k: _env_value(v) for k, v in _parse_pairs(args.env_set, "--env-set").items()})
+    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
+                                                  RunConfig)
+    if args.num_seeds <= 0:
+        raise ConfigError(f"--num-seeds {args.num_seeds} must be positive")
+    spec = TrainSpec(args.algorithm, args.env, env_overrides, algo_cls.Config(**config),
+                     algo_cls.HParams(**hparams), RunConfig(**run_config), args.num_seeds,
+                     args.seed)
+    spec.config.validate()
+    spec.hparams.validate()
+    spec.run_config.validate()
+    return spec
+
+
+def cmd_train(args) -> int:
+    from rich.console import Console
+
+    from jaxrl.driver import train
+
+    console = Console(stderr=True)
+    if args.resume:
+        if not args.out or not os.path.exists(os.path.join(args.out, "config.json")):
+            raise ConfigError(f"--resume needs --out pointing at an existing run directory "
+                              f"(with config.json); got {args.out!r}")
+        with open(os.path.join(args.out, "config.json")) as f:
+            spec = TrainSpec.from_record(json.load(f))
+        run_dir = args.out
+    else:
+        spec = spec_from_args(args)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = args.out or os.path.join("runs", f"{spec.algorithm}-{spec.env.replace('/', '_')}-{stamp}")
+        if os.path.exists(os.path.join(run_dir, "config.json")):
+            raise ConfigError(f"--out {run_dir} already holds a run; pass --resume to continue "
+                              f"it or choose another --out")
+    algo, population = spec.build()
+    if args.tensorboard or args.wandb:
+        spec.run_config = dataclasses.replace(spec.run_config, tensorboard=args.tensorboard
+                                              or spec.run_config.tensorboard,
+                                              wandb=args.wandb or spec.run_config.wandb)
+    result = train(algo, population, spec.run_config, run_dir=run_dir, resume=args.resume,
+                   config_record=spec.record(), env_id=spec.env, console=console,
+                   progress=not args.no_progress)
+    print_summary(result.summary, Console())
+    return 0
+
+
+def print_summary(summary: Dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary['env']}: {summary['members']} members x "
+                        f"{summary['total_timesteps']:,} env steps")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    lo, hi = summary["final_eval_return_ci95"]
+    fmt = lambda x: "n/a" if x is None else f"{x:.1f}"
+    table.add_row("final eval return IQM [95% CI]",
+                  f"{fmt(summary['final_eval_return_iqm'])} [{fmt(lo)}, {fmt(hi)}]")
+    table.add_row("final eval return mean", fmt(summary["final_eval_return_mean"]))
+    solved = summary.get("fraction_solved")
+    table.add_row("fraction of seeds solved", "n/a (no threshold)" if solved is None
+                  else f"{solved:.0%}")
+    table.add_row("env steps/s (all members, excl. compile)",
+                  f"{summary['env_steps_per_second']:,.0f}")
+    table.add_row("compile seconds", f"{summary['compile_seconds']:.1f}")
+    table.add_row("diverged members", str(len(summary["diverged_members"])))
+    console.print(table)
+    if summary.get("run_dir"):
+        console.print(f"run files: {summary['run_dir']} "
+                      f"(config.json, metrics.jsonl, summary.json, checkpoints/)")
+
+
+def cmd_eval(args) -> int:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from jaxrl.checkpoint import PopulationCheckpointer
+    from jaxrl.driver import Run
+
+    path = os.path.join(args.run_dir, "config.json")
+    if not os.path.exists(path):
+        raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
+    with open(path) as f:
+        spec = TrainSpec.from_record(json.load(f))
+    if args.episodes <= 0:
+        raise ConfigError(f"--episodes {args.episodes} must be positive")
+    spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=args.episodes)
+    algo, population = spec.build()
+    if args.member is not None and not 0 <= args.member < population.size:
+        raise ConfigError(f"--member {args.member} out of range: the run has "
+                          f"{population.size} members (0..{population.size - 1})")
+    console = Console()
+    run = Run(algo, population, spec.run_config)
+    checkpointer = PopulationCheckpointer(os.path.join(args.run_dir, "checkpoints"))
+    step, carry, _ = checkpointer.restore_latest(
+        run.abstract_carry(), warn=lambda m: console.print(f"[yellow]warning:[/] {m}"))
+    returns = run.evaluate(carry, args.seed)
+    members = [args.member] if args.member is not None else range(population.size)
+    table = Table(title=f"{spec.env}: evaluation of checkpoint {step} "
+                        f"({args.episodes} episodes per member)")
+    for col in ("member", "seed", "return mean", "return std", "min", "max"):
+        table.add_column(col, justify="right")
+    for i in members:
+        r = returns[i]
+        table.add_row(str(i), str(population.seeds[i]), f"{r.mean():.1f}", f"{r.std():.1f}",
+                      f"{r.min():.1f}", f"{r.max():.1f}")
+    console.print(table)
+    if args.member is None:
+        from jaxrl.stats import iqm
+
+        console.print(f"IQM over members: {iqm(returns.mean(axis=1)):.1f}")
+    checkpointer.close()
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from jaxrl.bench import run_benchmark
+
+    members = [int(m) for m in args.members.split(",")]
+    results = run_benchmark(args.algorithm, args.env, members, args.total_timesteps,
+                            _parse_pairs(args.set, "--set"), json_path=args.json)
+    for row in results:
+        print(json.dumps(row))
+    return 0
+
+
+def cmd_envs(args) -> int:
+    import jaxrl.envs
+
+    for env_id in jaxrl.envs.list():
+        print(env_id)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jaxrl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a population",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=_fields_help())
+    train.add_argument("algorithm", help="algorithm name (ppo)")
+    train.add_argument("--env", default="CartPole-v1", help="env id (see `jaxrl envs`)")
+    train.add_argument("--num-seeds", type=int, default=1, help="population size (seeds)")
+    train.add_argument("--seed", type=int, default=0, help="first seed; members use seed+i")
+    train.add_argument("--total-timesteps", type=int, default=None,
+                       help="env steps per member (sets total_timesteps)")
+    train.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="set a config/hyperparameter/run field (repeatable)")
+    train.add_argument("--env-set", action="append", metavar="NAME=VALUE",
+                       help="set an env parameter (repeatable)")
+    train.add_argument("--config", help="YAML or JSON file of fields; --set overrides it")
+    train.add_argument("--out", help="run directory (default runs/<algo>-<env>-<time>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its newest good checkpoint")
+    train.add_argument("--tensorboard", action="store_true", help="log to TensorBoard too")
+    train.add_argument("--wandb", action="store_true", help="log to Weights & Biases too")
+    train.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a run's saved policies")
+    ev.add_argument("run_dir")
+    ev.add_argument("--member", type=int, default=None, help="only this member")
+    ev.add_argument("--episodes", type=int, default=32, help="episodes per member")
+    ev.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")
+    bench.add_argument("algorithm")
+    bench.add_argument("--env", default="CartPole-v1")
+    bench.add_argument("--members", default="1,16,64", help="comma-separated population sizes")
+    bench.add_argument("--total-timesteps", type=int, default=262_144,
+                       help="env steps per member")
+    bench.add_argument("--set", action="append", metavar="NAME=VALUE")
+    bench.add_argument("--json", help="write the results here")
+    bench.set_defaults(func=cmd_bench)
+
+    envs = sub.add_parser("envs", help="list environment ids")
+    envs.set_defaults(func=cmd_envs)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from jaxrl.envs import UnknownEnvError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, UnknownEnvError) as exc:
+        print(f"jaxrl: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
