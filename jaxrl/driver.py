@@ -191,6 +191,7 @@ class Run:
         self.hparams = jax.device_put(jax.tree.map(jnp.asarray, population.hparams),
                                       self.sharding)
         self._chunk_programs: Dict[int, Any] = {}
+        self._eval_compiled = False
         self.compile_seconds = 0.0
 
         def init(keys, hparams):
@@ -217,7 +218,7 @@ class Run:
                                                            sharding=self.sharding), shapes)
 
     def chunk_program(self, length: int, carry: Carry):
-        if length not in self._chunk_programs:
+        if length not in self._chunk_programs:  # compiled once per Run, reused by train()
             fn = jax.vmap(make_chunk_fn(self.algo, length))
             start = time.perf_counter()
             compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
@@ -235,10 +236,12 @@ class Run:
         """Compile every program before the clock starts (compile time is reported apart)."""
         for length in sorted(set(self.chunks)):
             self.chunk_program(length, carry)
-        start = time.perf_counter()
-        key = jax.device_put(jax.random.PRNGKey(0), self.replicated)
-        self._eval = self._eval.lower(carry.state, key).compile()
-        self.compile_seconds += time.perf_counter() - start
+        if not self._eval_compiled:
+            start = time.perf_counter()
+            key = jax.device_put(jax.random.PRNGKey(0), self.replicated)
+            self._eval = self._eval.lower(carry.state, key).compile()
+            self._eval_compiled = True
+            self.compile_seconds += time.perf_counter() - start
 
 
 def _member_returns(metrics: Dict[str, np.ndarray], alive: np.ndarray) -> np.ndarray:
@@ -257,17 +260,19 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
           run_dir: Optional[str] = None, resume: bool = False,
           config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
           console=None, progress: bool = True,
-          stop_after_chunks: Optional[int] = None) -> RunResult:
+          stop_after_chunks: Optional[int] = None, run: Optional["Run"] = None) -> RunResult:
     """Trains every member of ``population`` with ``algo``; see the module docstring.
 
     ``run_dir`` (optional) receives config.json, metrics.jsonl, checkpoints/ and
     summary.json; ``resume=True`` continues from its newest good checkpoint.
     ``stop_after_chunks`` ends early (as a kill would, but cleanly) - for tests.
+    ``run`` reuses the compiled programs of an earlier call with the same arguments.
     """
     from rich.console import Console
 
     console = console or Console(stderr=True)
-    run = Run(algo, population, run_config)  # validates before anything is written
+    if run is None:
+        run = Run(algo, population, run_config)  # validates before anything is written
     env_id = env_id or getattr(algo.env, "id", "env")
     chunks = run.chunks
     steps_per_update = algo.env_steps_per_update

@@ -1,0 +1,193 @@
+"""Throughput, compile time and peak memory against population size.
+
+``run_benchmark`` runs each population size in a fresh ``python -m jaxrl.bench --single
+'<json>'`` subprocess, so that every row's peak RSS (``ru_maxrss``) and compile time
+belong to that size alone (no programs or buffers left over from a previous size).
+
+In the child: build env and algorithm, ``Run(algo, population, RunConfig(num_chunks=4))``,
+compile every program (``compile_seconds``), then time all chunks back to back with
+nothing else in the loop (``train_seconds``; no metrics fetch, no eval, no logging) and
+evaluate the final policies once (``final_return_mean``).
+
+    jaxrl bench ppo --env CartPole-v1 --members 1,16,64 --total-timesteps 262144 \\
+        --json benchmarks/results/ppo_cartpole.json
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from typing import Any, Dict, List, Optional
+
+from jaxrl.config import ConfigError, split_overrides
+
+RESULT_MARKER = "JAXRL_BENCH_RESULT "
+ERROR_MARKER = "JAXRL_BENCH_CONFIG_ERROR "
+DEFAULT_NUM_CHUNKS = 4
+
+
+def _routed(algorithm: str, total_timesteps: int, overrides: Dict[str, Any]):
+    """(algorithm class, Config, HParams, RunConfig) for the overrides; ConfigError if bad."""
+    from jaxrl.algorithms import ALGORITHMS
+    from jaxrl.driver import RunConfig
+
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {algorithm!r}; available: {', '.join(ALGORITHMS)}")
+    algo_cls = ALGORITHMS[algorithm]
+    values = dict(overrides or {})
+    values["total_timesteps"] = total_timesteps
+    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
+                                                  RunConfig)
+    run_config.setdefault("num_chunks", DEFAULT_NUM_CHUNKS)
+    return (algo_cls, algo_cls.Config(**config).validate(),
+            algo_cls.HParams(**hparams).validate(), RunConfig(**run_config).validate())
+
+
+def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
+               overrides: Dict[str, str]) -> Dict[str, Any]:
+    """One population size, in this process; meant to run in a fresh subprocess."""
+    import resource
+    import time
+
+    import jax
+
+    import jaxrl.envs
+    from jaxrl.driver import Run
+    from jaxrl.population import Population
+
+    algo_cls, config, hparams, run_config = _routed(algorithm, total_timesteps, overrides)
+    env, env_params = jaxrl.envs.make(env_id)
+    algo = algo_cls(env, env_params, config)
+    population = Population.from_seeds(hparams, members)
+    run = Run(algo, population, run_config)
+
+    carry = run.init_carry()
+    jax.block_until_ready(carry)
+    run.warm_up(carry)  # compiles every chunk program and the evaluation program
+
+    start = time.perf_counter()
+    metrics = None
+    for length in run.chunks:
+        carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
+    jax.block_until_ready((carry, metrics))
+    train_seconds = time.perf_counter() - start
+
+    returns = run.evaluate(carry, 0)  # (members, eval_episodes)
+    steps_per_member = algo.num_updates * algo.env_steps_per_update
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    devices = jax.devices()
+    return {
+        "algorithm": algorithm,
+        "env": env_id,
+        "members": members,
+        "total_timesteps": int(steps_per_member),
+        "env_steps_per_second": members * steps_per_member / max(train_seconds, 1e-9),
+        "compile_seconds": run.compile_seconds,
+        "peak_rss_mb": peak_kb / 1024.0,
+        "final_return_mean": float(returns.mean()),
+        "train_seconds": train_seconds,
+        "jax_version": jax.__version__,
+        "device": devices[0].platform,
+        "device_count": len(devices),
+        "num_updates": int(algo.num_updates),
+        "chunks": list(run.chunks),
+    }
+
+
+def machine_info() -> Dict[str, Any]:
+    info: Dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    if os.environ.get("XLA_FLAGS"):
+        info["XLA_FLAGS"] = os.environ["XLA_FLAGS"]
+    return info
+
+
+def _run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "jaxrl.bench", "--single", json.dumps(spec)],
+                          capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith(ERROR_MARKER):
+            raise ConfigError(line[len(ERROR_MARKER):])
+    if proc.returncode == 0:
+        for line in reversed(proc.stdout.splitlines()):
+            if line.startswith(RESULT_MARKER):
+                return json.loads(line[len(RESULT_MARKER):])
+    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
+    raise RuntimeError(f"benchmark of {spec['members']} members failed "
+                       f"(exit code {proc.returncode}):\n{tail}")
+
+
+def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timesteps: int,
+                  overrides: Dict[str, str], json_path: Optional[str] = None) -> List[Dict]:
+    """One row per population size (see the module docstring); each size runs in a fresh
+    subprocess. Writes ``{"machine": ..., "results": rows}`` to ``json_path`` if given."""
+    overrides = dict(overrides or {})
+    _routed(algorithm, total_timesteps, overrides)  # config errors before any subprocess
+    import jaxrl.envs
+
+    if env_id not in jaxrl.envs.list():
+        jaxrl.envs.make(env_id)  # raises UnknownEnvError with suggestions
+    if not members or min(members) <= 0:
+        raise ConfigError(f"--members {members}: population sizes must be positive")
+
+    rows = []
+    for m in members:
+        print(f"bench {algorithm} {env_id}: {m} members x {total_timesteps:,} env steps ...",
+              file=sys.stderr, flush=True)
+        row = _run_child({"algorithm": algorithm, "env_id": env_id, "members": m,
+                          "total_timesteps": total_timesteps, "overrides": overrides})
+        print(f"  {row['env_steps_per_second']:,.0f} env steps/s, compile "
+              f"{row['compile_seconds']:.1f} s, peak RSS {row['peak_rss_mb']:,.0f} MB, "
+              f"final return {row['final_return_mean']:.1f}", file=sys.stderr, flush=True)
+        rows.append(row)
+
+    if json_path:
+        record = {"machine": machine_info(),
+                  "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                  "overrides": overrides, "results": rows}
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(record, f, indent=2)
+            f.write("\n")
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--single"] and len(argv) == 2:
+        spec = json.loads(argv[1])
+        try:
+            row = run_single(**spec)
+        except ConfigError as exc:
+            print(ERROR_MARKER + str(exc), flush=True)
+            return 2
+        print(RESULT_MARKER + json.dumps(row), flush=True)
+        return 0
+    from jaxrl.cli import main as cli_main  # `python -m jaxrl.bench ppo --members 1,16`
+
+    return cli_main(["bench", *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
