@@ -58,7 +58,7 @@ class PopulationCheckpointer:
         steps = self.steps()
         if not steps:
             raise CheckpointError(f"no checkpoint found in {self.directory}")
-        problems = []
+        problems, bad_steps = [], []
         for step in reversed(steps):
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(
@@ -70,11 +70,26 @@ class PopulationCheckpointer:
             except Exception as exc:  # orbax/tensorstore raise many types on damaged files
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 problems.append(f"step {step}: {reason}")
+                bad_steps.append(step)
                 warn(f"checkpoint {step} in {self.directory} is unreadable or corrupt "
                      f"({reason}); trying the previous one")
                 continue
+            self._quarantine(bad_steps)
             return step, tree, meta
         raise CheckpointError("every checkpoint failed to restore: " + "; ".join(problems))
+
+    def _quarantine(self, steps) -> None:
+        """Move damaged checkpoints aside (kept for inspection) so new saves can reuse
+        their step numbers."""
+        if not steps:
+            return
+        aside = self.directory + ".corrupt"
+        os.makedirs(aside, exist_ok=True)
+        for step in steps:
+            src = os.path.join(self.directory, str(step))
+            if os.path.exists(src):
+                os.replace(src, os.path.join(aside, f"{step}-{os.getpid()}"))
+        self.manager.reload()
 
     def close(self):
         self.manager.close()
