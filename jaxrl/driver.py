@@ -165,11 +165,12 @@ def check_memory(algo, hp_one, members: int, run_config: RunConfig) -> None:
             f"or smaller num_envs/num_steps")
 
 
-def check_population(algo, population: Population, run_config: RunConfig) -> None:
+def check_population(algo, population: Population, run_config: RunConfig,
+                     devices=None) -> None:
     """All checks that need no compilation; raise ConfigError naming the fix."""
     run_config.validate()
     population.hparams.validate()
-    n_dev = len(jax.devices())
+    n_dev = len(devices or jax.devices())
     if population.size % n_dev:
         raise ConfigError(
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
@@ -181,11 +182,15 @@ def check_population(algo, population: Population, run_config: RunConfig) -> Non
 class Run:
     """Builds the compiled programs for (algo, population) and runs them."""
 
-    def __init__(self, algo, population: Population, run_config: RunConfig = RunConfig()):
-        check_population(algo, population, run_config)
+    def __init__(self, algo, population: Population, run_config: RunConfig = RunConfig(),
+                 devices=None):
+        """``devices``: where the member axis is sharded (default: all of jax.devices())."""
+        devices = list(devices or jax.devices())
+        check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
         self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)
-        self.mesh = Mesh(np.asarray(jax.devices()), ("member",))
+        self.devices = devices
+        self.mesh = Mesh(np.asarray(devices), ("member",))
         self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.hparams = jax.device_put(jax.tree.map(jnp.asarray, population.hparams),
@@ -292,7 +297,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         else:
             record = {**(config_record or {}), "population": population.table(),
                       "chunks": chunks, "versions": _package_versions(),
-                      "git_commit": _git_commit(), "devices": [str(d) for d in jax.devices()]}
+                      "git_commit": _git_commit(), "devices": [str(d) for d in run.devices]}
             with open(os.path.join(run_dir, "config.json"), "w") as f:
                 json.dump(record, f, indent=2, default=str)
         sink_list = [JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
@@ -308,7 +313,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     run.warm_up(carry)
     console.print(f"compiled in {run.compile_seconds:.1f}s: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
-                  f"{len(jax.devices())} {jax.devices()[0].platform} device(s)")
+                  f"{len(run.devices)} {run.devices[0].platform} device(s)")
 
     total_steps = algo.num_updates * steps_per_update
     updates_done = sum(chunks[:start_chunk])
