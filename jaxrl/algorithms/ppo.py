@@ -19,7 +19,7 @@ from jaxrl.algorithms import distributions
 from jaxrl.algorithms.advantages import compute_gae, normalize
 from jaxrl.algorithms.networks import ACTIVATIONS, ActorCritic
 from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
-from jaxrl.algorithms.rollout import Transition, collect, episode_metrics, training_env
+from jaxrl.algorithms.rollout import collect, episode_metrics, training_env
 from jaxrl.config import ConfigError, static_field, traced_field
 from jaxrl.envs import Env
 
@@ -198,8 +198,10 @@ class PPO:
         if cfg.anneal_lr:
             learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
         optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
-        data = (jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch),
-                advantages.reshape(-1), returns.reshape(-1))
+        # Only what the loss reads is shuffled into minibatches (gathers are not free).
+        data = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), (
+            batch.obs, batch.action, batch.extras["log_prob"], batch.extras["value"],
+            advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
 
         def minibatch_step(carry, minibatch):
@@ -250,11 +252,12 @@ class PPO:
             return stats.normalize
         return lambda obs: obs
 
-    def _loss(self, params, hp: PPOHParams, norm_obs, batch: Transition, advantages, returns):
-        outputs, values = self.network.apply(params, norm_obs(batch.obs))
-        return ppo_loss(self.action_dist, outputs, values, batch.action,
-                        batch.extras["log_prob"], batch.extras["value"], advantages, returns,
-                        hp, self.config.normalize_advantages, self.config.clip_value_loss)
+    def _loss(self, params, hp: PPOHParams, norm_obs, obs, actions, old_log_probs,
+              old_values, advantages, returns):
+        outputs, values = self.network.apply(params, norm_obs(obs))
+        return ppo_loss(self.action_dist, outputs, values, actions, old_log_probs, old_values,
+                        advantages, returns, hp, self.config.normalize_advantages,
+                        self.config.clip_value_loss)
 
 
 def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, advantages,
