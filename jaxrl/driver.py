@@ -378,6 +378,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
 
     finished = updates_done == algo.num_updates
     summary = None
+    if finished and last_eval is None:  # resumed after the last chunk: same final episodes
+        last_eval = run.evaluate(carry, len(chunks) - 1).mean(axis=1)
     if finished:
         summary = _summary(population, env_id, last_eval, total_steps, steps_this_session,
                            train_seconds, run.compile_seconds, diverged, run_dir, alive)

@@ -1,0 +1,61 @@
+"""`jaxrl train` / `jaxrl eval` end to end on a tiny budget, and the logging sinks."""
+import glob
+import json
+import os
+
+import pytest
+
+from jaxrl import cli
+
+TINY = ["--total-timesteps", "256", "--set", "num_steps=16", "--set", "num_minibatches=2",
+        "--set", "num_epochs=1", "--set", "num_chunks=2", "--set", "eval_episodes=2"]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("cli") / "run")
+    code = cli.main(["train", "ppo", "--env", "CartPole-v1", "--num-seeds", "2", "--out", out,
+                     "--tensorboard", "--no-progress", *TINY])
+    assert code == 0
+    return out
+
+
+def test_train_writes_run_directory(cli_run):
+    for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoints"):
+        assert os.path.exists(os.path.join(cli_run, name)), name
+    config = json.load(open(os.path.join(cli_run, "config.json")))
+    assert config["algorithm"] == "ppo" and config["config"]["num_steps"] == 16
+    assert config["run_config"]["tensorboard"] is True
+    assert glob.glob(os.path.join(cli_run, "tensorboard", "events.out.tfevents.*"))
+    summary = json.load(open(os.path.join(cli_run, "summary.json")))
+    assert summary["members"] == 2 and summary["total_timesteps"] == 256
+
+
+def test_existing_run_needs_resume(cli_run, capsys):
+    assert cli.main(["train", "ppo", "--out", cli_run, *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_of_finished_run_reproduces_summary(cli_run, capsys):
+    before = json.load(open(os.path.join(cli_run, "summary.json")))
+    assert cli.main(["train", "ppo", "--out", cli_run, "--resume", "--no-progress"]) == 0
+    after = json.load(open(os.path.join(cli_run, "summary.json")))
+    assert after["final_eval_return"] == before["final_eval_return"]
+
+
+def test_eval_prints_a_table(cli_run, capsys):
+    assert cli.main(["eval", cli_run, "--member", "1", "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "return mean" in out and "evaluation of checkpoint" in out
+    assert cli.main(["eval", cli_run, "--member", "5"]) == 2
+    assert "--member 5 out of range" in capsys.readouterr().err
+
+
+def test_wandb_sink_offline(tmp_path):
+    pytest.importorskip("wandb")
+    from jaxrl.logging import WandbSink
+
+    sink = WandbSink(str(tmp_path), {"algorithm": "ppo"}, mode="offline")
+    sink.write({"env_steps": 128, "loss": 0.5, "episode_return": [1.0, 2.0]})
+    sink.close()
+    assert glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb"))
