@@ -48,6 +48,7 @@ def plot(rows, machine, out: str, peers: bool = True) -> str:
             ax.annotate(f"{r[key]:,.0f}" if r[key] >= 100 else f"{r[key]:.1f}", (m, r[key]),
                         textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
         ax.set_xscale("log", base=2)
+        ax.margins(x=0.12)
         ax.set_xticks(ticks, [str(m) for m in ticks])
         if key != "env_steps_per_second" or not peers:
             ax.set_ylim(bottom=0, top=1.15 * max(r[key] for r in rows))

@@ -248,7 +248,13 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     from jaxrl.bench import run_benchmark
 
-    members = [int(m) for m in args.members.split(",")]
+    try:
+        members = [int(m) for m in args.members.split(",")]
+    except ValueError:
+        members = []
+    if not members or min(members) <= 0:
+        raise ConfigError(f"--members {args.members!r} must be comma-separated positive "
+                          f"integers, e.g. 1,16,64")
     results = run_benchmark(args.algorithm, args.env, members, args.total_timesteps,
                             _parse_pairs(args.set, "--set"), json_path=args.json)
     for row in results:

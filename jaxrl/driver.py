@@ -237,9 +237,10 @@ class Run:
                              self.replicated)
         return np.asarray(self._eval(carry.state, key))
 
-    def warm_up(self, carry: Carry) -> None:
-        """Compile every program before the clock starts (compile time is reported apart)."""
-        for length in sorted(set(self.chunks)):
+    def warm_up(self, carry: Carry, from_chunk: int = 0) -> None:
+        """Compile every program still needed before the clock starts (compile time is
+        reported apart from training time)."""
+        for length in sorted(set(self.chunks[from_chunk:])):
             self.chunk_program(length, carry)
         if not self._eval_compiled:
             start = time.perf_counter()
@@ -310,7 +311,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
 
     if carry is None:
         carry = run.init_carry()
-    run.warm_up(carry)
+    run.warm_up(carry, start_chunk)
     console.print(f"compiled in {run.compile_seconds:.1f}s: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
                   f"{len(run.devices)} {run.devices[0].platform} device(s)")

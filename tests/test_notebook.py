@@ -40,6 +40,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch, this_python_kernel):
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     monkeypatch.setenv("JAXRL_NOTEBOOK_TIMESTEPS", "8192")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # keep the kernel's inline backend
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's run dir lands in tmp_path
     work = tmp_path / "cwd"
     work.mkdir()
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name=this_python_kernel,
@@ -50,3 +51,4 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch, this_python_kernel):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"
     assert nb.cells[-1].outputs[0]["text"].strip() == sys.executable
+    assert list(tmp_path.glob("jaxrl-quickstart-*/metrics.jsonl"))
