@@ -61,7 +61,7 @@ class BraxEnv(Env):
     def step(self, key, state, action, params):
         next_brax = self.brax_env.step(state.brax_state, action)
         time = state.time + 1
-        terminated = next_brax.done.astype(bool)
+        terminated = jnp.asarray(next_brax.done).astype(bool)
         truncated = (time >= params.max_steps_in_episode) & ~terminated
         done = terminated | truncated
         final_obs = next_brax.obs.astype(jnp.float32)
@@ -69,13 +69,14 @@ class BraxEnv(Env):
             reset_brax = self.brax_env.reset(key)
         else:
             reset_brax = state.first_state
-        # brax's State carries a per-step ``done``/``reward``: keep the stepped values for
-        # the selected reset state too, so the pytree structure never changes.
+        # Where the episode ended the whole brax State (done/reward fields included) is
+        # replaced by the reset one; the returned reward/flags come from the real step.
         new_brax = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_brax, next_brax)
         new_state = BraxEnvState(new_brax, jnp.where(done, 0, time), state.first_state)
         info = {"final_observation": final_obs, "terminated": terminated, "truncated": truncated}
         obs = jnp.where(done, reset_brax.obs, next_brax.obs).astype(jnp.float32)
-        return obs, new_state, next_brax.reward.astype(jnp.float32), terminated, truncated, info
+        reward = jnp.asarray(next_brax.reward, jnp.float32)  # some envs return a Python float
+        return obs, new_state, reward, terminated, truncated, info
 
     def observation_space(self, params):
         size = self.brax_env.observation_size

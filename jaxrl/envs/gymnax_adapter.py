@@ -37,12 +37,14 @@ class GymnaxEnv(Env):
         self.id = env_id
         # Spaces are static: read them once from concrete params, never from traced ones.
         params = env.default_params if params is None else params
+        self._params = params
         self._observation_space = convert_space(env.observation_space(params))
         self._action_space = convert_space(env.action_space(params))
 
     @property
     def default_params(self):
-        return self.gymnax_env.default_params
+        """The params ``make`` built (gymnax defaults with the overrides applied)."""
+        return self._params
 
     def reset(self, key, params):
         obs, state = self.gymnax_env.reset(key, params)

@@ -61,7 +61,9 @@ def make(env_id: str, **overrides: Any) -> Tuple[Env, Any]:
         raw, raw_params = gymnax.make(env_id)
         params = replace_params(raw_params, overrides, env_id)
         return GymnaxEnv(raw, env_id, params), params
-    return env, replace_params(env.default_params, overrides, env_id)
+    params = replace_params(env.default_params, overrides, env_id)
+    env.episode_length = int(params.max_steps_in_episode)  # default_params reflects overrides
+    return env, params
 
 
 def replace_params(params: Any, overrides: Dict[str, Any], env_id: str) -> Any:
