@@ -184,6 +184,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--single"] and len(argv) == 2:
         spec = json.loads(argv[1])
+        from jaxrl.platform import configure_cpu_devices
+
+        configure_cpu_devices(spec["members"])  # before JAX starts, as `jaxrl train` does
         try:
             row = run_single(**spec)
         except ConfigError as exc:

@@ -318,10 +318,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _use_cpu_cores(args) -> None:
+    """One XLA host device per core, before JAX starts (see jaxrl.platform). A resumed
+    run or an evaluation uses the population size recorded in the run's config."""
+    from jaxrl.platform import configure_cpu_devices
+
+    members = getattr(args, "num_seeds", None)
+    run_dir = args.out if getattr(args, "resume", False) else getattr(args, "run_dir", None)
+    if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
+        try:
+            with open(os.path.join(run_dir, "config.json")) as f:
+                members = len(json.load(f)["population"])
+        except (OSError, ValueError, KeyError):
+            pass
+    if args.command in ("train", "eval"):
+        configure_cpu_devices(members)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from jaxrl.envs import UnknownEnvError
 
     args = build_parser().parse_args(argv)
+    _use_cpu_cores(args)
     try:
         return args.func(args)
     except (ConfigError, UnknownEnvError) as exc:

@@ -59,3 +59,30 @@ def test_wandb_sink_offline(tmp_path):
     sink.write({"env_steps": 128, "loss": 0.5, "episode_return": [1.0, 2.0]})
     sink.close()
     assert glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb"))
+
+
+def test_host_device_count_splits_population_evenly():
+    from jaxrl.platform import host_device_count
+
+    assert host_device_count(64, cores=2) == 2
+    assert host_device_count(1, cores=2) == 1
+    assert host_device_count(6, cores=4) == 3
+    assert host_device_count(7, cores=4) == 1
+    assert host_device_count(None, cores=8) == 8
+
+
+def test_cli_uses_one_device_per_core_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import os, jaxrl.cli as c, jax\n"
+            "args = c.build_parser().parse_args(['train', 'ppo', '--num-seeds', '6'])\n"
+            "c._use_cpu_cores(args)\n"
+            "print('DEVICES', len(jax.devices()), os.environ['XLA_FLAGS'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    from jaxrl.platform import host_device_count
+
+    line = [l for l in out.stdout.splitlines() if l.startswith("DEVICES")][0]
+    assert line.split()[1] == str(host_device_count(6)), out.stderr[-2000:]
