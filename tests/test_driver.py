@@ -212,3 +212,16 @@ def test_cli_help_documents_every_field(capsys):
     for cls in (ppo.PPOConfig, ppo.PPOHParams, RunConfig):
         for f in dataclasses.fields(cls):
             assert f.name in text, f.name
+
+
+def test_progress_bar_reports_steps_and_returns(algo, population, run):
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    train(algo, population, RUN_CONFIG, progress=True, run=run, console=console)
+    text = buffer.getvalue()
+    assert "0.5k/0.5k steps/member" in text or "1k/1k steps/member" in text, text[-500:]
+    assert "return" in text and "IQM" in text and "k/s" in text
