@@ -14,6 +14,16 @@ from jaxrl.config import ConfigError, field_docs, split_overrides, to_dict
 EXIT_CONFIG_ERROR = 2
 
 
+def _read_run_config(run_dir: str) -> "TrainSpec":
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            return TrainSpec.from_record(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
+                          f"it is needed to resume or evaluate this run")
+
+
 def _algorithm_module(name: str):
     from jaxrl.algorithms import ALGORITHMS
 
@@ -54,14 +64,16 @@ def _load_config_file(path: Optional[str]) -> Dict[str, Any]:
         return {}
     if not os.path.exists(path):
         raise ConfigError(f"--config {path}: file not found")
-    with open(path) as f:
-        text = f.read()
-    if path.endswith((".yaml", ".yml")):
-        import yaml
+    import yaml
 
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
+    try:
+        with open(path) as f:
+            text = f.read()
+        data = (yaml.safe_load(text) or {}) if path.endswith((".yaml", ".yml")) \
+            else json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"--config {path} could not be read: {first}")
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: expected a mapping of field names to values")
     return data
@@ -154,8 +166,7 @@ def cmd_train(args) -> int:
         if not args.out or not os.path.exists(os.path.join(args.out, "config.json")):
             raise ConfigError(f"--resume needs --out pointing at an existing run directory "
                               f"(with config.json); got {args.out!r}")
-        with open(os.path.join(args.out, "config.json")) as f:
-            spec = TrainSpec.from_record(json.load(f))
+        spec = _read_run_config(args.out)
         run_dir = args.out
     else:
         spec = spec_from_args(args)
@@ -209,11 +220,9 @@ def cmd_eval(args) -> int:
     from jaxrl.checkpoint import PopulationCheckpointer
     from jaxrl.driver import Run
 
-    path = os.path.join(args.run_dir, "config.json")
-    if not os.path.exists(path):
+    if not os.path.exists(os.path.join(args.run_dir, "config.json")):
         raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
-    with open(path) as f:
-        spec = TrainSpec.from_record(json.load(f))
+    spec = _read_run_config(args.run_dir)
     if args.episodes <= 0:
         raise ConfigError(f"--episodes {args.episodes} must be positive")
     spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=args.episodes)
@@ -336,13 +345,14 @@ def _use_cpu_cores(args) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from jaxrl.checkpoint import CheckpointError
     from jaxrl.envs import UnknownEnvError
 
     args = build_parser().parse_args(argv)
     _use_cpu_cores(args)
     try:
         return args.func(args)
-    except (ConfigError, UnknownEnvError) as exc:
+    except (ConfigError, UnknownEnvError, CheckpointError) as exc:
         print(f"jaxrl: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
 

@@ -65,7 +65,7 @@ def coerce(cls, name: str, value: Any) -> Any:
                 value = json.loads(value) if value.strip().startswith("[") else value.split(",")
             (elem,) = set(typing.get_args(tp)) - {Ellipsis}
             return tuple(elem(v) for v in value)
-    except (ValueError, TypeError, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError):
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}")
     return value
 

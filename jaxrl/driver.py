@@ -54,10 +54,13 @@ class RunConfig:
 
 @struct.dataclass
 class Carry:
-    """What the compiled loop threads through: every member's state and alive flag."""
+    """What the compiled loop threads through (and checkpoints): every member's learner
+    state, its alive flag, its update count, and the update it was frozen after (-1)."""
 
     state: Any
     alive: jax.Array
+    updates: jax.Array
+    frozen_after: jax.Array
 
 
 @dataclasses.dataclass
@@ -68,15 +71,17 @@ class RunResult:
 
 
 def plan_chunks(num_updates: int, target_chunks: int) -> List[int]:
-    """Chunk lengths summing to ``num_updates``: equal chunks when a divisor is close to
-    the target (one program), else equal chunks plus one remainder (two programs)."""
+    """Chunk lengths summing to ``num_updates``: equal chunks when a divisor lies within
+    [ideal/2, 2*ideal] of the ideal size (one program), else equal chunks plus one
+    remainder (two programs). Searches at most a few thousand sizes."""
     target = max(1, min(target_chunks, num_updates))
     ideal = num_updates / target
-    for size in sorted(range(1, num_updates + 1), key=lambda s: abs(s - ideal)):
-        if num_updates % size == 0 and ideal / 2 <= size <= ideal * 2:
-            return [size] * (num_updates // size)
-        if abs(size - ideal) > ideal:
-            break
+    centre = max(1, round(ideal))
+    for offset in range(0, min(centre, 4096)):
+        for size in (centre + offset, centre - offset):
+            if 1 <= size <= num_updates and ideal / 2 <= size <= ideal * 2 \
+                    and num_updates % size == 0:
+                return [size] * (num_updates // size)
     size = max(1, math.ceil(ideal))
     chunks = [size] * (num_updates // size)
     if num_updates % size:
@@ -99,7 +104,8 @@ def make_chunk_fn(algo, num_updates: int) -> Callable:
             new_state, metrics = algo.update(carry.state, hp)
             ok = carry.alive & all_finite(new_state) & jnp.isfinite(metrics["loss"])
             state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_state, carry.state)
-            return Carry(state, ok), (metrics, ok)
+            frozen_after = jnp.where(carry.alive & ~ok, carry.updates, carry.frozen_after)
+            return Carry(state, ok, carry.updates + 1, frozen_after), (metrics, ok)
 
         carry, (metrics, ok) = jax.lax.scan(body, carry, None, num_updates)
         valid = ok.astype(jnp.float32)
@@ -201,13 +207,16 @@ class Run:
 
         def init(keys, hparams):
             state = jax.vmap(algo.init)(keys, hparams)
-            return Carry(state, jnp.ones((population.size,), bool))
+            m = population.size
+            return Carry(state, jnp.ones((m,), bool), jnp.zeros((m,), jnp.int32),
+                         jnp.full((m,), -1, jnp.int32))
 
         self._init = jax.jit(init, out_shardings=self.sharding)
 
         def eval_member(state, key):
-            return evaluate(algo.env, algo.env_params, algo.policy(state), key,
-                            run_config.eval_episodes)
+            # ``eval_env``: the env with the observation pipeline the policy was trained on.
+            return evaluate(getattr(algo, "eval_env", algo.env), algo.env_params,
+                            algo.policy(state), key, run_config.eval_episodes)
 
         self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, None)),
                              out_shardings=self.sharding)
@@ -284,31 +293,26 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     steps_per_update = algo.env_steps_per_update
     members = population.size
 
+    if run_config.wandb:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise ConfigError("wandb=True needs the optional extra: pip install 'jaxrl[wandb]'")
+    warn = lambda m: console.print(f"[yellow]warning:[/] {m}")  # noqa: E731
     checkpointer, sinks = None, Sinks([])
     start_chunk, carry = 0, None
-    if run_dir is not None:
-        os.makedirs(run_dir, exist_ok=True)
+    if run_dir is not None and resume:
         checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
                                               run_config.keep_checkpoints)
-        if resume:
-            step, carry, _ = checkpointer.restore_latest(
-                run.abstract_carry(), warn=lambda m: console.print(f"[yellow]warning:[/] {m}"))
-            start_chunk = step
+        if checkpointer.steps():
+            start_chunk, carry, _ = checkpointer.restore_latest(run.abstract_carry(), warn=warn)
             console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
         else:
-            record = {**(config_record or {}), "population": population.table(),
-                      "chunks": chunks, "versions": _package_versions(),
-                      "git_commit": _git_commit(), "devices": [str(d) for d in run.devices]}
-            with open(os.path.join(run_dir, "config.json"), "w") as f:
-                json.dump(record, f, indent=2, default=str)
-        sink_list = [JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
-                               truncate_after_chunk=start_chunk - 1 if resume else -1)]
-        if run_config.tensorboard:
-            sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
-        if run_config.wandb:
-            sink_list.append(WandbSink(run_dir, config_record or {}))
-        sinks = Sinks(sink_list)
+            warn(f"{run_dir} has no checkpoint yet (stopped before the first one): "
+                 f"starting it from the beginning")
+            resume = False
 
+    # Compile before writing anything, so a failure leaves no half-made run directory.
     if carry is None:
         carry = run.init_carry()
     run.warm_up(carry, start_chunk)
@@ -316,10 +320,28 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
                   f"{len(run.devices)} {run.devices[0].platform} device(s)")
 
+    if run_dir is not None:
+        os.makedirs(run_dir, exist_ok=True)
+        if not resume:
+            record = {**(config_record or {}), "population": population.table(),
+                      "chunks": chunks, "versions": _package_versions(),
+                      "git_commit": _git_commit(), "devices": [str(d) for d in run.devices]}
+            with open(os.path.join(run_dir, "config.json"), "w") as f:
+                json.dump(record, f, indent=2, default=str)
+        if checkpointer is None:
+            checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
+                                                  run_config.keep_checkpoints)
+        sink_list = [JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
+                               truncate_after_chunk=start_chunk - 1)]
+        if run_config.tensorboard:
+            sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
+        if run_config.wandb:
+            sink_list.append(WandbSink(run_dir, config_record or {}))
+        sinks = Sinks(sink_list)
+
     total_steps = algo.num_updates * steps_per_update
     updates_done = sum(chunks[:start_chunk])
     alive = np.asarray(carry.alive)
-    diverged: Dict[int, int] = {}
     last_eval = None
     train_seconds = 0.0
     steps_this_session = 0
@@ -338,7 +360,6 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             steps_this_session += length * steps_per_update * members
 
             for i in np.flatnonzero(alive & ~new_alive):
-                diverged[int(i)] = updates_done
                 console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
                               f"non-finite loss or state within updates "
                               f"{updates_done - length + 1}-{updates_done}; frozen at its last "
@@ -377,6 +398,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         bar.close()
         sinks.close()
 
+    frozen_after = np.asarray(carry.frozen_after)
+    diverged = {int(i): int(frozen_after[i]) for i in np.flatnonzero(frozen_after >= 0)}
     finished = updates_done == algo.num_updates
     summary = None
     if finished and last_eval is None:  # resumed after the last chunk: same final episodes

@@ -38,8 +38,10 @@ class JsonlSink:
                         continue  # a line cut short by the kill
                     if rec.get("chunk", -1) <= truncate_after_chunk:
                         kept.append(line if line.endswith("\n") else line + "\n")
-            with open(path, "w") as f:
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
                 f.writelines(kept)
+            os.replace(tmp, path)  # a kill mid-rewrite leaves the old file intact
         self.file = open(path, "a")
 
     def write(self, record: Dict[str, Any]) -> None:

@@ -181,6 +181,11 @@ def run_cli(argv, capsys):
     (["--set", "num_envs=two"], "num_envs='two' is not a valid int"),
     (["--num-seeds", "0"], "--num-seeds 0 must be positive"),
     (["--num-seeds", "100000000"], "needs about"),
+    (["--set", "total_timesteps=inf"], "total_timesteps='inf' is not a valid int"),
+    (["--env-set", "max_steps_in_episode=abc"], "max_steps_in_episode='abc' must be a int"),
+    (["--env-set", "max_steps_in_episode=0"], "must be positive"),
+    (["--env", "brax/inverted_pendulum", "--env-set", "reset_mode=foo"], "reset_mode='foo'"),
+    (["--config", "/nonexistent.yaml"], "file not found"),
 ])
 def test_cli_rejects_bad_arguments_without_writing(argv, needle, tmp_path, capsys):
     out = tmp_path / "run"
@@ -225,3 +230,37 @@ def test_progress_bar_reports_steps_and_returns(algo, population, run):
     text = buffer.getvalue()
     assert "0.5k/0.5k steps/member" in text or "1k/1k steps/member" in text, text[-500:]
     assert "return" in text and "IQM" in text and "k/s" in text
+
+
+def test_malformed_config_file_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, err = run_cli(["train", "ppo", "--config", str(bad), "--out", str(tmp_path / "r")],
+                        capsys)
+    assert code == 2 and "could not be read" in err and len(err.strip().splitlines()) == 1
+
+
+def test_image_observation_env_trains_and_evaluates():
+    """Non-vector observations are flattened for the learner *and* for evaluation."""
+    env, params = jaxrl.envs.make("Catch-bsuite")
+    algo = ppo.make(env, params, CONFIG)
+    result = train(algo, Population.from_seeds(ppo.PPOHParams(), 2),
+                   RunConfig(num_chunks=2, eval_episodes=2), progress=False)
+    assert all(-1.0 <= r <= 1.0 for r in result.summary["final_eval_return"])
+
+
+def test_resume_without_any_checkpoint_starts_over(algo, population, run, full_run, tmp_path):
+    run_dir = tmp_path / "early-kill"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    messages = []
+
+    class Console:
+        def print(self, msg, *a, **k):
+            messages.append(str(msg))
+
+    result = train(algo, population, RUN_CONFIG, run_dir=str(run_dir), resume=True,
+                   progress=False, run=run, console=Console())
+    assert any("no checkpoint yet" in m for m in messages)
+    for a, b in zip(leaves(full_run.carry), leaves(result.carry)):
+        np.testing.assert_array_equal(a, b)

@@ -19,7 +19,8 @@ from jaxrl.algorithms import distributions
 from jaxrl.algorithms.advantages import compute_gae, normalize
 from jaxrl.algorithms.networks import ACTIVATIONS, ActorCritic
 from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
-from jaxrl.algorithms.rollout import collect, episode_metrics, training_env
+from jaxrl.algorithms.rollout import (collect, episode_metrics, training_env,
+                                     vector_observation_env)
 from jaxrl.config import ConfigError, static_field, traced_field
 from jaxrl.envs import Env
 
@@ -134,6 +135,7 @@ class PPO:
     def __init__(self, env: Env, env_params: Any, config: PPOConfig):
         self.config = config.validate()
         self.env, self.env_params = env, env_params
+        self.eval_env = vector_observation_env(env, env_params)  # what policy() acts on
         self.train_env = training_env(env, env_params, config.num_envs)
         self.obs_shape = self.train_env.observation_space(env_params).shape
         self.action_dist = distributions.for_space(env.action_space(env_params),
@@ -231,7 +233,8 @@ class PPO:
         return new_state, metrics
 
     def policy(self, state: PPOState):
-        """Deterministic policy (greedy / mean action) on raw observations."""
+        """Deterministic policy (greedy / mean action) on ``eval_env`` observations
+        (normalisation, if any, is applied inside)."""
         norm_obs = self._obs_normalizer(state.obs_stats)
 
         def act(obs):

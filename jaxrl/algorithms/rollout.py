@@ -11,12 +11,17 @@ from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
 
 
-def training_env(env: Env, env_params: Any, num_envs: int) -> VecEnv:
-    """Flattens non-vector observations, records episode statistics, batches copies."""
+def vector_observation_env(env: Env, env_params: Any) -> Env:
+    """The env as an MLP learner sees it (and is evaluated on): 1-D float observations."""
     space = env.observation_space(env_params)
     if not (isinstance(space, Box) and len(space.shape) == 1):
         env = FlattenObservation(env)
-    return VecEnv(EpisodeStatistics(env), num_envs)
+    return env
+
+
+def training_env(env: Env, env_params: Any, num_envs: int) -> VecEnv:
+    """Vector observations, episode statistics, ``num_envs`` batched copies."""
+    return VecEnv(EpisodeStatistics(vector_observation_env(env, env_params)), num_envs)
 
 
 @struct.dataclass

@@ -45,7 +45,12 @@ class BraxEnv(Env):
             raise ValueError(f"reset_mode={reset_mode!r}: choose one of {RESET_MODES}")
         self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
         self.id = f"brax/{name}"
-        self.episode_length = int(episode_length)
+        try:
+            self.episode_length = int(episode_length)
+        except (TypeError, ValueError):
+            raise ValueError(f"episode_length={episode_length!r} must be an integer")
+        if self.episode_length <= 0:
+            raise ValueError(f"episode_length={episode_length} must be positive")
         self.reset_mode = reset_mode
 
     @property

@@ -49,7 +49,10 @@ def make(env_id: str, **overrides: Any) -> Tuple[Env, Any]:
         from jaxrl.envs.brax_adapter import BraxEnv
 
         ctor = {k: overrides.pop(k) for k in BRAX_KWARGS if k in overrides}
-        env: Env = BraxEnv(env_id.split("/", 1)[1], **ctor)
+        try:
+            env: Env = BraxEnv(env_id.split("/", 1)[1], **ctor)
+        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+            raise UnknownEnvError(f"{env_id} with {ctor}: {exc}") from exc
     else:
         if env_id in NEEDS_DOWNLOAD:
             raise UnknownEnvError(
@@ -75,4 +78,16 @@ def replace_params(params: Any, overrides: Dict[str, Any], env_id: str) -> Any:
         raise UnknownEnvError(
             f"{env_id} has no env parameter {unknown[0]!r}; its parameters are: "
             f"{', '.join(sorted(fields))}.")
-    return params.replace(**overrides)
+    typed = {}
+    for name, value in overrides.items():
+        current = getattr(params, name)
+        kind = type(current.item() if hasattr(current, "item") else current)
+        try:
+            typed[name] = kind(value) if kind in (int, float, bool) else value
+        except (TypeError, ValueError, OverflowError):
+            raise UnknownEnvError(f"{env_id} parameter {name}={value!r} must be a "
+                                  f"{kind.__name__} (default {current})")
+        if name == "max_steps_in_episode" and typed[name] <= 0:
+            raise UnknownEnvError(f"{env_id} parameter max_steps_in_episode={value} must be "
+                                  f"positive")
+    return params.replace(**typed)
