@@ -163,6 +163,13 @@ def cmd_train(args) -> int:
 
     console = Console(stderr=True)
     if args.resume:
+        given = [flag for flag, value in (("--set", args.set), ("--env-set", args.env_set),
+                                          ("--config", args.config),
+                                          ("--total-timesteps", args.total_timesteps))
+                 if value]
+        if given:
+            raise ConfigError(f"--resume continues the run exactly as its config.json says; "
+                              f"drop {', '.join(given)} (or start a new run with another --out)")
         if not args.out or not os.path.exists(os.path.join(args.out, "config.json")):
             raise ConfigError(f"--resume needs --out pointing at an existing run directory "
                               f"(with config.json); got {args.out!r}")
@@ -180,8 +187,10 @@ def cmd_train(args) -> int:
         spec.run_config = dataclasses.replace(spec.run_config, tensorboard=args.tensorboard
                                               or spec.run_config.tensorboard,
                                               wandb=args.wandb or spec.run_config.wandb)
+    # Solved thresholds only hold for the env as registered; overrides name the variant.
+    env_label = spec.env + ("".join(f" {k}={v}" for k, v in spec.env_overrides.items()))
     result = train(algo, population, spec.run_config, run_dir=run_dir, resume=args.resume,
-                   config_record=spec.record(), env_id=spec.env, console=console,
+                   config_record=spec.record(), env_id=env_label, console=console,
                    progress=not args.no_progress)
     print_summary(result.summary, Console())
     return 0

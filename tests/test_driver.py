@@ -186,6 +186,7 @@ def run_cli(argv, capsys):
     (["--env-set", "max_steps_in_episode=0"], "must be positive"),
     (["--env", "brax/inverted_pendulum", "--env-set", "reset_mode=foo"], "reset_mode='foo'"),
     (["--config", "/nonexistent.yaml"], "file not found"),
+    (["--resume", "--set", "gamma=0.9"], "drop --set"),
 ])
 def test_cli_rejects_bad_arguments_without_writing(argv, needle, tmp_path, capsys):
     out = tmp_path / "run"
