@@ -8,7 +8,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 
 import jaxrl.envs
 from jaxrl.algorithms import ppo

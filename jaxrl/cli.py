@@ -222,7 +222,6 @@ def print_summary(summary: Dict[str, Any], console) -> None:
 
 
 def cmd_eval(args) -> int:
-    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
