@@ -29,21 +29,14 @@ ERROR_MARKER = "JAXRL_BENCH_CONFIG_ERROR "
 DEFAULT_NUM_CHUNKS = 4
 
 
-def _routed(algorithm: str, total_timesteps: int, overrides: Dict[str, Any]):
-    """(algorithm class, Config, HParams, RunConfig) for the overrides; ConfigError if bad."""
-    from jaxrl.algorithms import ALGORITHMS
-    from jaxrl.driver import RunConfig
+def _spec(algorithm: str, env_id: str, members: int, total_timesteps: int,
+          overrides: Dict[str, Any]):
+    """The same routing and validation as ``jaxrl train`` (ConfigError if bad)."""
+    from jaxrl.cli import build_spec
 
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"unknown algorithm {algorithm!r}; available: {', '.join(ALGORITHMS)}")
-    algo_cls = ALGORITHMS[algorithm]
-    values = dict(overrides or {})
-    values["total_timesteps"] = total_timesteps
-    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
-                                                  RunConfig)
-    run_config.setdefault("num_chunks", DEFAULT_NUM_CHUNKS)
-    return (algo_cls, algo_cls.Config(**config).validate(),
-            algo_cls.HParams(**hparams).validate(), RunConfig(**run_config).validate())
+    values = {"num_chunks": DEFAULT_NUM_CHUNKS, **(overrides or {}),
+              "total_timesteps": total_timesteps}
+    return build_spec(algorithm, env_id, values, {}, num_seeds=max(1, members))
 
 
 def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
@@ -54,15 +47,11 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
 
     import jax
 
-    import jaxrl.envs
     from jaxrl.driver import Run
-    from jaxrl.population import Population
 
-    algo_cls, config, hparams, run_config = _routed(algorithm, total_timesteps, overrides)
-    env, env_params = jaxrl.envs.make(env_id)
-    algo = algo_cls(env, env_params, config)
-    population = Population.from_seeds(hparams, members)
-    run = Run(algo, population, run_config)
+    spec = _spec(algorithm, env_id, members, total_timesteps, overrides)
+    algo, population = spec.build()
+    run = Run(algo, population, spec.run_config)
 
     carry = run.init_carry()
     jax.block_until_ready(carry)
@@ -149,7 +138,7 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
     """One row per population size (see the module docstring); each size runs in a fresh
     subprocess. Writes ``{"machine": ..., "results": rows}`` to ``json_path`` if given."""
     overrides = dict(overrides or {})
-    _routed(algorithm, total_timesteps, overrides)  # config errors before any subprocess
+    _spec(algorithm, env_id, 1, total_timesteps, overrides)  # errors before any subprocess
     import jaxrl.envs
 
     if env_id not in jaxrl.envs.list():

@@ -133,27 +133,35 @@ class TrainSpec:
         return algo, population
 
 
-def spec_from_args(args) -> TrainSpec:
+def build_spec(algorithm: str, env: str, values: Dict[str, Any], env_overrides: Dict[str, Any],
+               num_seeds: int = 1, seed: int = 0) -> TrainSpec:
+    """Routes ``{field: value}`` to Config / HParams / RunConfig and validates all three
+    (before tracing): the single place CLI, config files and benchmarks go through."""
     from jaxrl.driver import RunConfig
 
-    algo_cls = _algorithm_module(args.algorithm)
+    algo_cls = _algorithm_module(algorithm)
+    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
+                                                  RunConfig)
+    if num_seeds <= 0:
+        raise ConfigError(f"--num-seeds {num_seeds} must be positive")
+    spec = TrainSpec(algorithm, env, env_overrides, algo_cls.Config(**config),
+                     algo_cls.HParams(**hparams), RunConfig(**run_config), num_seeds, seed)
+    spec.config.validate()
+    spec.hparams.validate()
+    spec.run_config.validate()
+    return spec
+
+
+def spec_from_args(args) -> TrainSpec:
     values = _load_config_file(args.config)
     values.update(_parse_pairs(args.set, "--set"))
     if args.total_timesteps is not None:
         values["total_timesteps"] = args.total_timesteps
     env_overrides = dict(values.pop("env_overrides", {}) or {})
-    env_overrides.update({k: _env_value(v) for k, v in _parse_pairs(args.env_set, "--env-set").items()})
-    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
-                                                  RunConfig)
-    if args.num_seeds <= 0:
-        raise ConfigError(f"--num-seeds {args.num_seeds} must be positive")
-    spec = TrainSpec(args.algorithm, args.env, env_overrides, algo_cls.Config(**config),
-                     algo_cls.HParams(**hparams), RunConfig(**run_config), args.num_seeds,
-                     args.seed)
-    spec.config.validate()
-    spec.hparams.validate()
-    spec.run_config.validate()
-    return spec
+    env_overrides.update({k: _env_value(v)
+                          for k, v in _parse_pairs(args.env_set, "--env-set").items()})
+    return build_spec(args.algorithm, args.env, values, env_overrides, args.num_seeds,
+                      args.seed)
 
 
 def cmd_train(args) -> int:

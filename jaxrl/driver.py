@@ -49,6 +49,8 @@ class RunConfig:
                      "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        if not 0.0 < self.memory_fraction <= 1.0:  # also rejects NaN
+            raise ConfigError(f"memory_fraction={self.memory_fraction} must be in (0, 1]")
         return self
 
 

@@ -187,6 +187,7 @@ def run_cli(argv, capsys):
     (["--env", "brax/inverted_pendulum", "--env-set", "reset_mode=foo"], "reset_mode='foo'"),
     (["--config", "/nonexistent.yaml"], "file not found"),
     (["--resume", "--set", "gamma=0.9"], "drop --set"),
+    (["--set", "memory_fraction=nan"], "memory_fraction=nan must be in (0, 1]"),
 ])
 def test_cli_rejects_bad_arguments_without_writing(argv, needle, tmp_path, capsys):
     out = tmp_path / "run"

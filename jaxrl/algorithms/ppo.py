@@ -200,15 +200,16 @@ class PPO:
         if cfg.anneal_lr:
             learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
         optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
-        # Only what the loss reads is shuffled into minibatches (gathers are not free).
+        # Only what the loss reads is shuffled into minibatches (gathers are not free);
+        # observations are normalised once here, with the statistics the rollout used.
         data = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), (
-            batch.obs, batch.action, batch.extras["log_prob"], batch.extras["value"],
+            norm_obs(batch.obs), batch.action, batch.extras["log_prob"], batch.extras["value"],
             advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
 
         def minibatch_step(carry, minibatch):
             params, opt_state = carry
-            (_, stats), grads = grad_fn(params, hp, norm_obs, *minibatch)
+            (_, stats), grads = grad_fn(params, hp, *minibatch)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             stats["grad_norm"] = optax.global_norm(grads)
             return (optax.apply_updates(params, updates), opt_state), stats
@@ -255,9 +256,9 @@ class PPO:
             return stats.normalize
         return lambda obs: obs
 
-    def _loss(self, params, hp: PPOHParams, norm_obs, obs, actions, old_log_probs,
+    def _loss(self, params, hp: PPOHParams, obs, actions, old_log_probs,
               old_values, advantages, returns):
-        outputs, values = self.network.apply(params, norm_obs(obs))
+        outputs, values = self.network.apply(params, obs)
         return ppo_loss(self.action_dist, outputs, values, actions, old_log_probs, old_values,
                         advantages, returns, hp, self.config.normalize_advantages,
                         self.config.clip_value_loss)
