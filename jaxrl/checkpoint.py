@@ -2,22 +2,32 @@
 
 Each checkpoint stores the driver's whole carry (learner state of every member, the
 alive mask) plus JSON metadata carrying a SHA-256 digest of every array, so a
-checkpoint that restores without error but with damaged bytes is still caught. On
-restore, the newest checkpoint that verifies wins; damaged ones are reported and
-skipped.
+checkpoint that restores without error but with damaged bytes is still caught. Next to
+orbax's files, ``jaxrl_files.json`` records the size and SHA-256 of every file written,
+so damaged files are found *before* orbax reads them (orbax on damaged files leaves
+un-awaited coroutines and closed event loops behind, which print pages of "Exception
+ignored in" noise). On restore, the newest checkpoint that verifies wins; damaged ones
+are reported in one line each and moved aside.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
+import json
 import logging
 import os
-from typing import Any, Callable, Dict, Tuple
+import re
+import sys
+import threading
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger("jaxrl")
+MANIFEST = "jaxrl_files.json"
 
 
 class CheckpointError(RuntimeError):
@@ -47,6 +57,43 @@ class PopulationCheckpointer:
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
         self.manager.wait_until_finished()
+        self._write_manifest(step)
+
+    # ---- file-level integrity ---------------------------------------------------------
+    def _step_dir(self, step: int) -> str:
+        return os.path.join(self.directory, str(step))
+
+    def _write_manifest(self, step: int) -> None:
+        root = self._step_dir(step)
+        files = {rel: _file_record(os.path.join(root, rel)) for rel in _files_under(root)
+                 if rel != MANIFEST}
+        tmp = os.path.join(root, MANIFEST + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(files, f)
+        os.replace(tmp, os.path.join(root, MANIFEST))
+
+    def verify_files(self, step: int) -> Optional[str]:
+        """What is wrong with checkpoint ``step``'s files (None if nothing, or if it
+        predates the manifest)."""
+        root = self._step_dir(step)
+        path = os.path.join(root, MANIFEST)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path) as f:
+                files = json.load(f)
+        except (OSError, ValueError) as exc:
+            return f"its file list {MANIFEST} is unreadable ({type(exc).__name__})"
+        for rel, expected in sorted(files.items()):
+            full = os.path.join(root, rel)
+            if not os.path.isfile(full):
+                return f"file {rel} is missing"
+            size = os.path.getsize(full)
+            if size != expected["size"]:
+                return f"file {rel} has {size} bytes, {expected['size']} were written"
+            if _file_record(full)["sha256"] != expected["sha256"]:
+                return f"file {rel} does not match its SHA-256 digest"
+        return None
 
     def steps(self):
         self.manager.reload()
@@ -60,15 +107,19 @@ class PopulationCheckpointer:
             raise CheckpointError(f"no checkpoint found in {self.directory}")
         problems, bad_steps = [], []
         for step in reversed(steps):
-            try:
-                restored = self.manager.restore(step, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract_tree),
-                    meta=ocp.args.JsonRestore()))
-                tree, meta = restored["state"], restored["meta"]
-                if tree_digest(tree) != meta.get("digest"):
-                    raise CheckpointError("array contents do not match the saved digest")
-            except Exception as exc:  # orbax/tensorstore raise many types on damaged files
-                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            reason = self.verify_files(step)
+            if reason is None:
+                try:
+                    with _quiet_orbax():
+                        restored = self.manager.restore(step, args=ocp.args.Composite(
+                            state=ocp.args.StandardRestore(abstract_tree),
+                            meta=ocp.args.JsonRestore()))
+                    tree, meta = restored["state"], restored["meta"]
+                    if tree_digest(tree) != meta.get("digest"):
+                        raise CheckpointError("array contents do not match the saved digest")
+                except Exception as exc:  # orbax/tensorstore raise many types on damage
+                    reason = _one_line(exc)
+            if reason is not None:
                 problems.append(f"step {step}: {reason}")
                 bad_steps.append(step)
                 warn(f"checkpoint {step} in {self.directory} is unreadable or corrupt "
@@ -76,7 +127,8 @@ class PopulationCheckpointer:
                 continue
             self._quarantine(bad_steps)
             return step, tree, meta
-        raise CheckpointError("every checkpoint failed to restore: " + "; ".join(problems))
+        raise CheckpointError(f"every checkpoint in {self.directory} failed to restore ("
+                              + "; ".join(problems) + "); start a new run with another --out")
 
     def _quarantine(self, steps) -> None:
         """Move damaged checkpoints aside (kept for inspection) so new saves can reuse
@@ -93,3 +145,49 @@ class PopulationCheckpointer:
 
     def close(self):
         self.manager.close()
+
+
+def _files_under(root: str):
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            yield os.path.relpath(os.path.join(dirpath, name), root)
+
+
+def _file_record(path: str) -> Dict[str, Any]:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"size": os.path.getsize(path), "sha256": h.hexdigest()}
+
+
+_OBJECT_REPR = re.compile(r"<[^<>]*(?: at 0x[0-9a-fA-F]+|pybind11|bound method)[^<>]*>")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short, readable line (object reprs such as pybind11 bound
+    methods removed)."""
+    text = _OBJECT_REPR.sub("", str(exc)).strip()
+    text = " ".join(text.split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+    """Silences what orbax/tensorstore print while failing on a damaged checkpoint that
+    has no file list to check first (written before it existed): absl and asyncio ERROR
+    logs, exceptions in its worker threads, and "Exception ignored in <coroutine ...>"
+    reports of coroutines it leaves un-awaited (collected here, inside the context)."""
+    loggers = [logging.getLogger(name) for name in ("absl", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    hooks = sys.unraisablehook, threading.excepthook
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    sys.unraisablehook = threading.excepthook = lambda *_: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook, threading.excepthook = hooks
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

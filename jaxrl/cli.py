@@ -9,9 +9,20 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from jaxrl.config import ConfigError, field_docs, split_overrides, to_dict
+from jaxrl.config import (ConfigError, check_seed_range, coerce_scalar, field_docs,
+                          split_overrides, to_dict)
 
 EXIT_CONFIG_ERROR = 2
+DEFAULT_ENV = "CartPole-v1"
+SEED_RULE = ("seeds are whole numbers in [0, 2**32): PRNGKey keeps 32 bits, so larger or "
+             "negative seeds would collide with others and are refused")
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2) like every other bad input."""
+
+    def error(self, message):
+        self.exit(EXIT_CONFIG_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _read_run_config(run_dir: str) -> "TrainSpec":
@@ -79,13 +90,9 @@ def _load_config_file(path: Optional[str]) -> Dict[str, Any]:
     return data
 
 
-def _env_value(value: str):
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
+# Keys a config file may hold besides the algorithm's and the run's fields: the same
+# settings as the flags of the same names (a flag given on the command line wins).
+FILE_KEYS = {"env": str, "num_seeds": int, "seed": int}
 
 
 @dataclasses.dataclass
@@ -115,9 +122,11 @@ class TrainSpec:
         config, hparams, run_config = split_overrides(
             {**rec["config"], **rec["hparams"], **rec["run_config"]},
             algo_cls.Config, algo_cls.HParams, RunConfig)
+        num_seeds, seed = int(rec["num_seeds"]), int(rec["seed"])
+        check_seed_range(seed, num_seeds)
         return cls(rec["algorithm"], rec["env"], rec.get("env_overrides", {}),
                    algo_cls.Config(**config), algo_cls.HParams(**hparams),
-                   RunConfig(**run_config), int(rec["num_seeds"]), int(rec["seed"]))
+                   RunConfig(**run_config), num_seeds, seed)
 
     def build(self):
         import jaxrl.envs
@@ -135,15 +144,20 @@ class TrainSpec:
 
 def build_spec(algorithm: str, env: str, values: Dict[str, Any], env_overrides: Dict[str, Any],
                num_seeds: int = 1, seed: int = 0) -> TrainSpec:
-    """Routes ``{field: value}`` to Config / HParams / RunConfig and validates all three
-    (before tracing): the single place CLI, config files and benchmarks go through."""
+    """Routes ``{field: value}`` to Config / HParams / RunConfig, types the env overrides
+    and validates everything (before tracing): the single place CLI, config files and
+    benchmarks go through. Values are coerced strictly (``jaxrl.config.coerce``), so what
+    config.json records is exactly what runs."""
     from jaxrl.driver import RunConfig
+    from jaxrl.envs.registry import coerce_overrides
 
     algo_cls = _algorithm_module(algorithm)
     config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
                                                   RunConfig)
-    if num_seeds <= 0:
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
         raise ConfigError(f"--num-seeds {num_seeds} must be positive")
+    check_seed_range(seed, num_seeds)
+    env_overrides = coerce_overrides(env, env_overrides)
     spec = TrainSpec(algorithm, env, env_overrides, algo_cls.Config(**config),
                      algo_cls.HParams(**hparams), RunConfig(**run_config), num_seeds, seed)
     spec.config.validate()
@@ -154,14 +168,24 @@ def build_spec(algorithm: str, env: str, values: Dict[str, Any], env_overrides: 
 
 def spec_from_args(args) -> TrainSpec:
     values = _load_config_file(args.config)
+    where = f"--config {args.config}"
+    env_overrides = values.pop("env_overrides", None)
+    if env_overrides is None:
+        env_overrides = {}
+    if not isinstance(env_overrides, dict):
+        raise ConfigError(f"{where}: env_overrides must be a mapping of env parameter names "
+                          f"to values (e.g. env_overrides: {{max_steps_in_episode: 200}}); "
+                          f"got {env_overrides!r}")
+    from_file = {key: coerce_scalar(kind, values.pop(key), f"{where}: {key}")
+                 for key, kind in FILE_KEYS.items() if key in values}
     values.update(_parse_pairs(args.set, "--set"))
     if args.total_timesteps is not None:
         values["total_timesteps"] = args.total_timesteps
-    env_overrides = dict(values.pop("env_overrides", {}) or {})
-    env_overrides.update({k: _env_value(v)
-                          for k, v in _parse_pairs(args.env_set, "--env-set").items()})
-    return build_spec(args.algorithm, args.env, values, env_overrides, args.num_seeds,
-                      args.seed)
+    env_overrides = {**env_overrides, **_parse_pairs(args.env_set, "--env-set")}
+    pick = lambda flag, key, default: flag if flag is not None else from_file.get(key, default)  # noqa: E731
+    return build_spec(args.algorithm, pick(args.env, "env", DEFAULT_ENV), values,
+                      env_overrides, pick(args.num_seeds, "num_seeds", 1),
+                      pick(args.seed, "seed", 0))
 
 
 def cmd_train(args) -> int:
@@ -219,9 +243,11 @@ def print_summary(summary: Dict[str, Any], console) -> None:
     solved = summary.get("fraction_solved")
     table.add_row("fraction of seeds solved", "n/a (no threshold)" if solved is None
                   else f"{solved:.0%}")
-    table.add_row("env steps/s (all members, excl. compile)",
+    table.add_row("env steps/s (kept updates, excl. compile)",
                   f"{summary['env_steps_per_second']:,.0f}")
-    table.add_row("compile seconds", f"{summary['compile_seconds']:.1f}")
+    table.add_row("compile seconds" + (f" ({summary['sessions']} sessions)"
+                                       if summary.get("sessions", 1) > 1 else ""),
+                  f"{summary['compile_seconds']:.1f}")
     table.add_row("diverged members", str(len(summary["diverged_members"])))
     console.print(table)
     if summary.get("run_dir"):
@@ -229,44 +255,92 @@ def print_summary(summary: Dict[str, Any], console) -> None:
                       f"(config.json, metrics.jsonl, summary.json, checkpoints/)")
 
 
+@dataclasses.dataclass
+class RunEvaluation:
+    spec: TrainSpec
+    population: Any
+    checkpoint: int  # checkpoint step = chunks done when it was saved
+    num_chunks: int
+    episodes: int
+    eval_seed: int
+    returns: Any  # (members, episodes)
+    run_episodes: int  # the run's own eval_episodes and eval_seed
+    run_eval_seed: int
+
+    def describe(self) -> str:
+        """Which episodes were scored, in words."""
+        if self.eval_seed != self.run_eval_seed:
+            return f"eval seed {self.eval_seed} instead of the run's {self.run_eval_seed}"
+        if self.episodes != self.run_episodes:
+            return f"{self.episodes} episodes instead of the run's {self.run_episodes}"
+        if self.checkpoint == self.num_chunks:
+            return "the episodes of summary.json's final evaluation"
+        return f"the episodes the run evaluated after chunk {self.checkpoint - 1}"
+
+
+def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Optional[int] = None,
+                 warn=None) -> RunEvaluation:
+    """Scores the newest good checkpoint of ``run_dir``. By default on the episodes the
+    run itself scored at that checkpoint (its eval_seed and eval_episodes, key
+    ``fold_in(PRNGKey(eval_seed), checkpoint - 1)``), so the final checkpoint reproduces
+    summary.json's ``final_eval_return``; ``eval_seed=S`` scores the episodes the run
+    would have used there with eval_seed S."""
+    from jaxrl.checkpoint import PopulationCheckpointer
+    from jaxrl.driver import Run
+
+    if not os.path.exists(os.path.join(run_dir, "config.json")):
+        raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
+    spec = _read_run_config(run_dir)
+    if episodes is not None and episodes <= 0:
+        raise ConfigError(f"--episodes {episodes} must be positive")
+    if eval_seed is not None:
+        check_seed_range(eval_seed, 1)
+    run_episodes, run_eval_seed = spec.run_config.eval_episodes, spec.run_config.eval_seed
+    episodes = episodes or run_episodes
+    eval_seed = run_eval_seed if eval_seed is None else eval_seed
+    spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=episodes)
+    algo, population = spec.build()
+    run = Run(algo, population, spec.run_config)
+    checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"))
+    try:
+        step, carry, _ = checkpointer.restore_latest(run.abstract_carry(),
+                                                     **({"warn": warn} if warn else {}))
+    finally:
+        checkpointer.close()
+    # Checkpoint ``step`` is saved after chunk ``step - 1``, where the run evaluated.
+    returns = run.evaluate(carry, step - 1, eval_seed)
+    return RunEvaluation(spec, population, step, len(run.chunks), episodes, eval_seed, returns,
+                         run_episodes, run_eval_seed)
+
+
 def cmd_eval(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from jaxrl.checkpoint import PopulationCheckpointer
-    from jaxrl.driver import Run
+    from jaxrl.stats import iqm
 
+    console = Console()
     if not os.path.exists(os.path.join(args.run_dir, "config.json")):
         raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
-    spec = _read_run_config(args.run_dir)
-    if args.episodes <= 0:
-        raise ConfigError(f"--episodes {args.episodes} must be positive")
-    spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=args.episodes)
-    algo, population = spec.build()
-    if args.member is not None and not 0 <= args.member < population.size:
-        raise ConfigError(f"--member {args.member} out of range: the run has "
-                          f"{population.size} members (0..{population.size - 1})")
-    console = Console()
-    run = Run(algo, population, spec.run_config)
-    checkpointer = PopulationCheckpointer(os.path.join(args.run_dir, "checkpoints"))
-    step, carry, _ = checkpointer.restore_latest(
-        run.abstract_carry(), warn=lambda m: console.print(f"[yellow]warning:[/] {m}"))
-    returns = run.evaluate(carry, args.seed)
-    members = [args.member] if args.member is not None else range(population.size)
-    table = Table(title=f"{spec.env}: evaluation of checkpoint {step} "
-                        f"({args.episodes} episodes per member)")
+    size = _read_run_config(args.run_dir).num_seeds
+    if args.member is not None and not 0 <= args.member < size:
+        raise ConfigError(f"--member {args.member} out of range: the run has {size} members "
+                          f"(0..{size - 1})")
+    errors = Console(stderr=True)
+    ev = evaluate_run(args.run_dir, args.episodes, args.seed,
+                      warn=lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
+    table = Table(title=f"{ev.spec.env}: checkpoint {ev.checkpoint}/{ev.num_chunks}, "
+                        f"{ev.episodes} episodes per member ({ev.describe()})")
     for col in ("member", "seed", "return mean", "return std", "min", "max"):
         table.add_column(col, justify="right")
+    members = [args.member] if args.member is not None else range(size)
     for i in members:
-        r = returns[i]
-        table.add_row(str(i), str(population.seeds[i]), f"{r.mean():.1f}", f"{r.std():.1f}",
-                      f"{r.min():.1f}", f"{r.max():.1f}")
+        r = ev.returns[i]
+        table.add_row(str(i), str(ev.population.seeds[i]), f"{r.mean():.1f}",
+                      f"{r.std():.1f}", f"{r.min():.1f}", f"{r.max():.1f}")
     console.print(table)
     if args.member is None:
-        from jaxrl.stats import iqm
-
-        console.print(f"IQM over members: {iqm(returns.mean(axis=1)):.1f}")
-    checkpointer.close()
+        console.print(f"IQM over members: {iqm(ev.returns.mean(axis=1)):.1f}")
     return 0
 
 
@@ -280,7 +354,8 @@ def cmd_bench(args) -> int:
     if not members or min(members) <= 0:
         raise ConfigError(f"--members {args.members!r} must be comma-separated positive "
                           f"integers, e.g. 1,16,64")
-    results = run_benchmark(args.algorithm, args.env, members, args.total_timesteps,
+    total_timesteps = coerce_scalar(int, args.total_timesteps, "--total-timesteps")
+    results = run_benchmark(args.algorithm, args.env, members, total_timesteps,
                             _parse_pairs(args.set, "--set"), json_path=args.json)
     for row in results:
         print(json.dumps(row))
@@ -296,23 +371,28 @@ def cmd_envs(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxrl", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineArgumentParser(prog="jaxrl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=OneLineArgumentParser)
 
     train = sub.add_parser("train", help="train a population",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=_fields_help())
     train.add_argument("algorithm", help="algorithm name (ppo)")
-    train.add_argument("--env", default="CartPole-v1", help="env id (see `jaxrl envs`)")
-    train.add_argument("--num-seeds", type=int, default=1, help="population size (seeds)")
-    train.add_argument("--seed", type=int, default=0, help="first seed; members use seed+i")
-    train.add_argument("--total-timesteps", type=int, default=None,
-                       help="env steps per member (sets total_timesteps)")
+    train.add_argument("--env", default=None,
+                       help=f"env id (see `jaxrl envs`; default {DEFAULT_ENV})")
+    train.add_argument("--num-seeds", type=int, default=None,
+                       help="population size (seeds; default 1)")
+    train.add_argument("--seed", type=int, default=None,
+                       help=f"first seed (default 0); members use seed+i. {SEED_RULE}")
+    train.add_argument("--total-timesteps", default=None,
+                       help="env steps per member (sets total_timesteps; 1e6 is accepted)")
     train.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="set a config/hyperparameter/run field (repeatable)")
     train.add_argument("--env-set", action="append", metavar="NAME=VALUE",
                        help="set an env parameter (repeatable)")
-    train.add_argument("--config", help="YAML or JSON file of fields; --set overrides it")
+    train.add_argument("--config", help="YAML or JSON file of fields (and env, env_overrides, "
+                                        "num_seeds, seed); flags override it")
     train.add_argument("--out", help="run directory (default runs/<algo>-<env>-<time>)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its newest good checkpoint")
@@ -324,15 +404,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate a run's saved policies")
     ev.add_argument("run_dir")
     ev.add_argument("--member", type=int, default=None, help="only this member")
-    ev.add_argument("--episodes", type=int, default=32, help="episodes per member")
-    ev.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    ev.add_argument("--episodes", type=int, default=None,
+                    help="episodes per member (default: the run's eval_episodes)")
+    ev.add_argument("--seed", type=int, default=None,
+                    help="evaluation seed (default: the run's eval_seed, so the newest "
+                         "checkpoint is scored on the episodes of summary.json's final "
+                         "evaluation); another seed S scores the episodes the run would have "
+                         "used at that checkpoint with eval_seed=S")
     ev.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")
     bench.add_argument("algorithm")
     bench.add_argument("--env", default="CartPole-v1")
     bench.add_argument("--members", default="1,16,64", help="comma-separated population sizes")
-    bench.add_argument("--total-timesteps", type=int, default=262_144,
+    bench.add_argument("--total-timesteps", default="262144",
                        help="env steps per member")
     bench.add_argument("--set", action="append", metavar="NAME=VALUE")
     bench.add_argument("--json", help="write the results here")
@@ -349,6 +434,12 @@ def _use_cpu_cores(args) -> None:
     from jaxrl.platform import configure_cpu_devices
 
     members = getattr(args, "num_seeds", None)
+    if members is None and getattr(args, "command", None) == "train":
+        try:  # a config file may set num_seeds; a bad file is reported later, in one line
+            members = _load_config_file(args.config).get("num_seeds", 1)
+            members = members if isinstance(members, int) and members > 0 else 1
+        except ConfigError:
+            members = 1
     run_dir = args.out if getattr(args, "resume", False) else getattr(args, "run_dir", None)
     if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
         try:
@@ -364,7 +455,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from jaxrl.checkpoint import CheckpointError
     from jaxrl.envs import UnknownEnvError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a one-line usage error (2)
+        return exc.code
     _use_cpu_cores(args)
     try:
         return args.func(args)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any, Dict, Iterable, Tuple
 
+import numpy as np
 from flax import struct
 
 
@@ -39,35 +41,130 @@ def _field_type(cls, name):
     return hints[name]
 
 
-def coerce(cls, name: str, value: Any) -> Any:
-    """Converts a CLI/YAML value to the declared type of ``cls.name``."""
-    tp = _field_type(cls, name)
-    origin = typing.get_origin(tp)
-    try:
-        if tp is bool:
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if tp is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) else int(value)
-        if tp is float:
-            return float(value)
-        if tp is str:
-            return str(value)
-        if origin in (tuple, typing.Tuple):
-            if isinstance(value, str):
-                value = json.loads(value) if value.strip().startswith("[") else value.split(",")
-            (elem,) = set(typing.get_args(tp)) - {Ellipsis}
-            return tuple(elem(v) for v in value)
-    except (ValueError, TypeError, OverflowError, json.JSONDecodeError):
-        raise ConfigError(f"{name}={value!r} is not a valid {getattr(tp, '__name__', tp)}")
+# ---- coercion: one strict path for CLI strings, YAML/JSON values and Python values ----
+# JAX traces Python ints as int32 and floats as float32 (x64 off): a value that does not
+# fit is refused here, up front, rather than overflowing inside a compiled program.
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_SMALLEST = float(np.finfo(np.float32).smallest_subnormal)
+SEED_LIMIT = 2**32  # PRNGKey(seed) uses the low 32 bits: larger seeds would collide
+
+
+def _number(value: Any) -> Any:
+    """A str/number as an exact int where it is one, else a float; ValueError if neither."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (str, int, float, np.integer, np.floating)):
+        raise ValueError(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
     return value
+
+
+def coerce_scalar(kind: type, value: Any, label: str) -> Any:
+    """``value`` as ``kind`` (int, float, bool or str), or a ConfigError naming ``label``.
+
+    Ints must be whole numbers within int32; floats must fit float32 (a nonzero value that
+    would round to 0 is refused too); bools accept true/false/yes/no/on/off/1/0.
+    """
+    name = getattr(kind, "__name__", str(kind))
+    try:
+        if kind is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[value.strip().lower()]
+            if isinstance(value, (int, np.integer)) and value in (0, 1):
+                return bool(value)
+            raise ValueError(value)
+        if kind is str:
+            if isinstance(value, (list, tuple, dict, set)):
+                raise ValueError(value)
+            return str(value)
+        number = _number(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"{label}={value!r} is not a valid {name}")
+    if kind is int:
+        if isinstance(number, (float, np.floating)):
+            if not math.isfinite(number) or not float(number).is_integer():
+                raise ConfigError(f"{label}={value!r} is not a valid int: it must be a whole "
+                                  f"number")
+            number = int(number)
+        number = int(number)
+        if not INT32_MIN <= number <= INT32_MAX:
+            raise ConfigError(f"{label}={value!r} does not fit int32, the integer type JAX "
+                              f"counts and traces in: use a value in [{INT32_MIN}, {INT32_MAX}]")
+        return number
+    if kind is float:
+        number = float(number)
+        if math.isfinite(number) and abs(number) > FLOAT32_MAX:
+            raise ConfigError(f"{label}={value!r} does not fit float32, the type it is traced "
+                              f"as: |value| must be at most {FLOAT32_MAX:.4g}")
+        if number != 0.0 and abs(number) < FLOAT32_SMALLEST:
+            raise ConfigError(f"{label}={value!r} rounds to 0 in float32, the type it is "
+                              f"traced as: use 0 or a magnitude of at least "
+                              f"{FLOAT32_SMALLEST:.4g}")
+        return number
+    raise ConfigError(f"{label}: unsupported field type {name}")
+
+
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+
+
+def coerce(cls, name: str, value: Any) -> Any:
+    """Converts a CLI/YAML/Python value to the declared type of ``cls.name`` (strictly:
+    see ``coerce_scalar``); the same rules whichever path the value came by."""
+    tp = _field_type(cls, name)
+    if typing.get_origin(tp) in (tuple, typing.Tuple):
+        (elem,) = set(typing.get_args(tp)) - {Ellipsis}
+        items = value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                items = json.loads(text) if text.startswith("[") else \
+                    [v for v in text.split(",") if v.strip()]
+            except json.JSONDecodeError:
+                raise ConfigError(f"{name}={value!r} is not a valid list of {elem.__name__}; "
+                                  f"write e.g. 64,64 or [64, 64]")
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{name}={value!r} must be a list of {elem.__name__}, "
+                              f"e.g. 64,64 or [64, 64]")
+        return tuple(coerce_scalar(elem, v, f"{name}[{i}]") for i, v in enumerate(items))
+    return coerce_scalar(tp, value, name)
+
+
+def check_fields(obj) -> None:
+    """Applies ``coerce``'s rules to a dataclass built in Python (``PPOConfig(num_envs=1.5)``),
+    so the API refuses what the CLI and config files refuse. Scalar fields only: array or
+    pytree fields (a population's stacked leaves, learned parameters) are left alone."""
+    cls = type(obj)
+    for f in dataclasses.fields(obj):
+        tp = _field_type(cls, f.name)
+        value = getattr(obj, f.name)
+        scalar = tp in (int, float, bool, str) and np.ndim(value) == 0
+        if scalar or typing.get_origin(tp) in (tuple, typing.Tuple):
+            if tp is int and isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"{f.name}={value!r} is not a valid int")
+            coerce(cls, f.name, value.item() if hasattr(value, "item") else value)
+
+
+def check_seed(seed: Any, label: str = "seed") -> int:
+    """Seeds are whole numbers in [0, 2**32): PRNGKey keeps only 32 bits, so outside that
+    range two different seeds would give the same keys."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        if isinstance(seed, (float, np.floating)) and float(seed).is_integer():
+            seed = int(seed)
+        else:
+            raise ConfigError(f"{label}={seed!r} must be a whole number in [0, 2**32)")
+    if not 0 <= int(seed) < SEED_LIMIT:
+        raise ConfigError(f"{label}={seed} is outside [0, {SEED_LIMIT}) (= [0, 2**32)): seeds "
+                          f"wrap modulo 2**32 in PRNGKey, so it would collide with another "
+                          f"seed; choose one in range")
+    return int(seed)
 
 
 def split_overrides(overrides: Dict[str, Any], *classes) -> Tuple[Dict[str, Any], ...]:
@@ -98,3 +195,16 @@ def to_dict(obj) -> Dict[str, Any]:
             v = v.tolist()
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+def check_seed_range(seed: Any, num_seeds: Any) -> None:
+    """``seed .. seed + num_seeds - 1`` (the members' seeds) all within [0, 2**32)."""
+    seed = check_seed(seed)
+    if isinstance(num_seeds, (bool, np.bool_)) or not isinstance(num_seeds, (int, np.integer)) \
+            or num_seeds <= 0:
+        raise ConfigError(f"num_seeds={num_seeds!r} must be a positive whole number")
+    last = seed + int(num_seeds) - 1
+    if last >= SEED_LIMIT:
+        raise ConfigError(f"seed={seed} with num_seeds={num_seeds} runs seeds up to {last}, "
+                          f"beyond 2**32 - 1 = {SEED_LIMIT - 1}: seeds wrap modulo 2**32 in "
+                          f"PRNGKey, so members would share keys; lower seed or num_seeds")

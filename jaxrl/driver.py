@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl import stats
 from jaxrl.checkpoint import PopulationCheckpointer
-from jaxrl.config import ConfigError, static_field
+from jaxrl.config import ConfigError, check_fields, static_field
 from jaxrl.evaluation import evaluate
 from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
 from jaxrl.population import Population
@@ -45,6 +45,7 @@ class RunConfig:
                                                 "fraction of available memory")
 
     def validate(self) -> "RunConfig":
+        check_fields(self)
         for name in ("num_chunks", "eval_interval", "eval_episodes", "checkpoint_interval",
                      "keep_checkpoints"):
             if getattr(self, name) <= 0:
@@ -243,8 +244,12 @@ class Run:
             self._chunk_programs[length] = compiled
         return self._chunk_programs[length]
 
-    def evaluate(self, carry: Carry, index: int) -> np.ndarray:
-        key = jax.device_put(jax.random.fold_in(jax.random.PRNGKey(self.config.eval_seed), index),
+    def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None) -> np.ndarray:
+        """Returns ``(members, eval_episodes)``: every member on the same episodes, drawn
+        from ``fold_in(PRNGKey(eval_seed), index)``. The driver evaluates after chunk
+        ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes."""
+        seed = self.config.eval_seed if eval_seed is None else eval_seed
+        key = jax.device_put(jax.random.fold_in(jax.random.PRNGKey(seed), index),
                              self.replicated)
         return np.asarray(self._eval(carry.state, key))
 
@@ -259,6 +264,60 @@ class Run:
             self._eval = self._eval.lower(carry.state, key).compile()
             self._eval_compiled = True
             self.compile_seconds += time.perf_counter() - start
+
+
+def check_run_dir(run_dir: str) -> None:
+    """Refuses a run directory that cannot be created or written, before anything is
+    compiled. ``os.access`` alone is not enough (it says yes to root on read-only
+    mounts such as /sys), so a temporary directory is made and removed in the nearest
+    existing ancestor."""
+    import tempfile
+
+    path = os.path.abspath(run_dir)
+    probe = path
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ConfigError(f"run directory {run_dir} cannot be created: {probe} is not a "
+                          f"directory; choose another --out")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".jaxrl-write-check-", dir=probe))
+    except OSError as exc:
+        raise ConfigError(f"run directory {run_dir} is not writable ({probe}: "
+                          f"{exc.strerror or exc}); choose another --out")
+
+
+def accepted_updates(carry: Carry) -> np.ndarray:
+    """Per member, the updates whose results were kept: all of them for a live member,
+    those before the divergence for a frozen one."""
+    frozen_after = np.asarray(carry.frozen_after)
+    return np.where(frozen_after >= 0, frozen_after, np.asarray(carry.updates)).astype(np.int64)
+
+
+@dataclasses.dataclass
+class RunTotals:
+    """Throughput bookkeeping of a whole run, kept in checkpoint metadata so a resumed run
+    reports its totals over every session (work lost to a kill after the last
+    checkpoint is redone and not counted twice). ``env_steps`` counts only accepted
+    updates (a diverged member's discarded work is in ``env_steps_all_members`` only)."""
+
+    train_seconds: float = 0.0
+    compile_seconds: float = 0.0
+    env_steps: int = 0
+    env_steps_all_members: int = 0
+    sessions: int = 0
+
+    @classmethod
+    def from_meta(cls, meta: Optional[Dict[str, Any]]) -> "RunTotals":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in ((meta or {}).get("totals") or {}).items() if k in known})
+
+    def steps_per_second(self) -> float:
+        return self.env_steps / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def all_steps_per_second(self) -> float:
+        return self.env_steps_all_members / self.train_seconds if self.train_seconds > 0 \
+            else 0.0
 
 
 def _member_returns(metrics: Dict[str, np.ndarray], alive: np.ndarray) -> np.ndarray:
@@ -290,6 +349,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     console = console or Console(stderr=True)
     if run is None:
         run = Run(algo, population, run_config)  # validates before anything is written
+    if run_dir is not None:
+        check_run_dir(run_dir)
     env_id = env_id or getattr(algo.env, "id", "env")
     chunks = run.chunks
     steps_per_update = algo.env_steps_per_update
@@ -300,14 +361,15 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             import wandb  # noqa: F401
         except ImportError:
             raise ConfigError("wandb=True needs the optional extra: pip install 'jaxrl[wandb]'")
-    warn = lambda m: console.print(f"[yellow]warning:[/] {m}")  # noqa: E731
+    warn = lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
     checkpointer, sinks = None, Sinks([])
-    start_chunk, carry = 0, None
+    start_chunk, carry, meta = 0, None, None
     if run_dir is not None and resume:
         checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
                                               run_config.keep_checkpoints)
         if checkpointer.steps():
-            start_chunk, carry, _ = checkpointer.restore_latest(run.abstract_carry(), warn=warn)
+            start_chunk, carry, meta = checkpointer.restore_latest(run.abstract_carry(),
+                                                                   warn=warn)
             console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
         else:
             warn(f"{run_dir} has no checkpoint yet (stopped before the first one): "
@@ -317,7 +379,12 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     # Compile before writing anything, so a failure leaves no half-made run directory.
     if carry is None:
         carry = run.init_carry()
+    compiled_before = run.compile_seconds
     run.warm_up(carry, start_chunk)
+    totals = RunTotals.from_meta(meta)
+    session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
+    totals.compile_seconds += session.compile_seconds
+    totals.sessions += 1
     console.print(f"compiled in {run.compile_seconds:.1f}s: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
                   f"{len(run.devices)} {run.devices[0].platform} device(s)")
@@ -344,9 +411,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     total_steps = algo.num_updates * steps_per_update
     updates_done = sum(chunks[:start_chunk])
     alive = np.asarray(carry.alive)
+    accepted = accepted_updates(carry)
     last_eval = None
-    train_seconds = 0.0
-    steps_this_session = 0
 
     bar = _ProgressBar(console, total_steps, enabled=progress)
     bar.advance(updates_done * steps_per_update, {})
@@ -357,9 +423,14 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
             metrics = jax.device_get(metrics)
             new_alive = np.asarray(carry.alive)
-            train_seconds += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
             updates_done += length
-            steps_this_session += length * steps_per_update * members
+            new_accepted = accepted_updates(carry)
+            for t in (totals, session):
+                t.train_seconds += elapsed
+                t.env_steps += int((new_accepted - accepted).sum()) * steps_per_update
+                t.env_steps_all_members += length * steps_per_update * members
+            accepted = new_accepted
 
             for i in np.flatnonzero(alive & ~new_alive):
                 console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
@@ -373,8 +444,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                 "chunk": chunk_index, "updates": updates_done,
                 "env_steps": updates_done * steps_per_update,
                 "total_env_steps": updates_done * steps_per_update * members,
-                "train_seconds": train_seconds,
-                "env_steps_per_second": steps_this_session / max(train_seconds, 1e-9),
+                "train_seconds": totals.train_seconds,
+                "env_steps_per_second": totals.steps_per_second(),
                 "alive_members": int(alive.sum()),
                 "episode_return": returns,
                 "episode_return_mean": _nanmean(returns),
@@ -391,8 +462,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                               eval_return_iqm=stats.iqm(eval_returns))
             sinks.write(record)
             if checkpointer and (last_chunk or (chunk_index + 1) % run_config.checkpoint_interval == 0):
-                checkpointer.save(chunk_index + 1, carry, {"chunk": chunk_index + 1,
-                                                           "updates": updates_done})
+                checkpointer.save(chunk_index + 1, carry, {
+                    "chunk": chunk_index + 1, "updates": updates_done,
+                    "totals": dataclasses.asdict(totals)})
             bar.advance(length * steps_per_update, record)
             if stop_after_chunks is not None and chunk_index + 1 >= stop_after_chunks:
                 break
@@ -407,8 +479,13 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     if finished and last_eval is None:  # resumed after the last chunk: same final episodes
         last_eval = run.evaluate(carry, len(chunks) - 1).mean(axis=1)
     if finished:
-        summary = _summary(population, env_id, last_eval, total_steps, steps_this_session,
-                           train_seconds, run.compile_seconds, diverged, run_dir, alive)
+        summary = _summary(population, env_id, last_eval, total_steps, totals, session,
+                           start_chunk, diverged, run_dir, alive)
+        summary["final_eval_episodes"] = {
+            "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
+            "episodes": run_config.eval_episodes,
+            "note": "fold_in(PRNGKey(eval_seed), chunk_index); `jaxrl eval RUN` scores the "
+                    "same episodes"}
         if run_dir is not None:
             with open(os.path.join(run_dir, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=2)
@@ -417,8 +494,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     return RunResult(carry, summary, run_dir)
 
 
-def _summary(population, env_id, final_eval, total_steps, steps, train_seconds,
-             compile_seconds, diverged, run_dir, alive) -> Dict[str, Any]:
+def _summary(population, env_id, final_eval, total_steps, totals: RunTotals,
+             session: RunTotals, start_chunk: int, diverged, run_dir, alive) -> Dict[str, Any]:
     final_eval = np.asarray(final_eval, np.float64)
     lo, hi = stats.stratified_bootstrap_ci(final_eval, population.config_index)
     clean = lambda x: None if x is None or not math.isfinite(x) else float(x)
@@ -431,9 +508,17 @@ def _summary(population, env_id, final_eval, total_steps, steps, train_seconds,
         "final_eval_return_iqm": clean(stats.iqm(final_eval)),
         "final_eval_return_ci95": [clean(lo), clean(hi)],
         "fraction_solved": stats.fraction_solved(env_id, final_eval),
-        "env_steps_per_second": steps / max(train_seconds, 1e-9),
-        "train_seconds": train_seconds,
-        "compile_seconds": compile_seconds,
+        # Run totals over every session; diverged members' discarded updates excluded.
+        "env_steps_per_second": totals.steps_per_second(),
+        "env_steps_per_second_all_members": totals.all_steps_per_second(),
+        "train_seconds": totals.train_seconds,
+        "compile_seconds": totals.compile_seconds,
+        "sessions": totals.sessions,
+        "session": {"resumed_from_chunk": start_chunk,
+                    "train_seconds": session.train_seconds,
+                    "compile_seconds": session.compile_seconds,
+                    "env_steps": session.env_steps,
+                    "env_steps_per_second": session.steps_per_second()},
         "diverged_members": [{"member": i, "frozen_after_update": u,
                               **population.table()[i]} for i, u in sorted(diverged.items())],
         "alive_members": int(np.sum(alive)),

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.config import ConfigError, check_fields, check_seed, check_seed_range
+
 
 @dataclasses.dataclass
 class Population:
@@ -20,8 +22,16 @@ class Population:
 
     @classmethod
     def from_configs(cls, configs: Sequence[Any], seeds: Sequence[int]) -> "Population":
-        """Every configuration crossed with every seed (members ordered config-major)."""
-        seeds = np.asarray(seeds, np.int64)
+        """Every configuration crossed with every seed (members ordered config-major).
+        Seeds must lie in [0, 2**32); values are checked before they are cast to float32."""
+        configs, seeds = list(configs), list(seeds)
+        if not configs or not seeds:
+            raise ConfigError("a population needs at least one configuration and one seed")
+        seeds = np.asarray([check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)],
+                           np.int64)
+        for config in configs:
+            if dataclasses.is_dataclass(config):
+                check_fields(config)
         stacked = jax.tree.map(lambda *xs: np.asarray(xs, np.float32), *configs)
         hparams = jax.tree.map(lambda x: np.repeat(x, seeds.size, axis=0), stacked)
         return cls(hparams, np.tile(seeds, len(configs)),
@@ -29,6 +39,8 @@ class Population:
 
     @classmethod
     def from_seeds(cls, hparams: Any, num_seeds: int, base_seed: int = 0) -> "Population":
+        """Seeds ``base_seed .. base_seed + num_seeds - 1``, all within [0, 2**32)."""
+        check_seed_range(base_seed, num_seeds)
         return cls.from_configs([hparams], np.arange(base_seed, base_seed + num_seeds))
 
     @property

@@ -36,17 +36,38 @@ def test_existing_run_needs_resume(cli_run, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
-def test_resume_of_finished_run_reproduces_summary(cli_run, capsys):
+def test_resume_of_finished_run_keeps_the_runs_totals(cli_run, capsys):
     before = json.load(open(os.path.join(cli_run, "summary.json")))
+    assert before["sessions"] == 1 and before["env_steps_per_second"] > 0
     assert cli.main(["train", "ppo", "--out", cli_run, "--resume", "--no-progress"]) == 0
     after = json.load(open(os.path.join(cli_run, "summary.json")))
     assert after["final_eval_return"] == before["final_eval_return"]
+    # The run's throughput is its own, not the empty second session's.
+    for key in ("env_steps_per_second", "env_steps_per_second_all_members", "train_seconds"):
+        assert after[key] == before[key], key
+    assert after["sessions"] == 2
+    assert after["compile_seconds"] >= before["compile_seconds"]  # summed over sessions
+    assert after["session"]["env_steps"] == 0 and after["session"]["resumed_from_chunk"] == 2
+
+
+def test_eval_reproduces_the_summarys_final_evaluation_by_default(cli_run, capsys):
+    summary = json.load(open(os.path.join(cli_run, "summary.json")))
+    ev = cli.evaluate_run(cli_run)
+    assert ev.checkpoint == ev.num_chunks and ev.episodes == 2
+    assert ev.returns.mean(axis=1).tolist() == summary["final_eval_return"]
+    assert summary["final_eval_episodes"]["chunk_index"] == ev.num_chunks - 1
+    other = cli.evaluate_run(cli_run, eval_seed=7)  # other episodes, said so
+    assert other.describe().startswith("eval seed 7 instead of the run's")
+
+    assert cli.main(["eval", cli_run]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "final evaluation" in out and "return mean" in out
 
 
 def test_eval_prints_a_table(cli_run, capsys):
     assert cli.main(["eval", cli_run, "--member", "1", "--episodes", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "return mean" in out and "evaluation of checkpoint" in out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "return mean" in out and "3 episodes instead of the run's 2" in out
     assert cli.main(["eval", cli_run, "--member", "5"]) == 2
     assert "--member 5 out of range" in capsys.readouterr().err
 

@@ -21,7 +21,7 @@ from jaxrl.algorithms.networks import ACTIVATIONS, ActorCritic
 from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
 from jaxrl.algorithms.rollout import (collect, episode_metrics, training_env,
                                      vector_observation_env)
-from jaxrl.config import ConfigError, static_field, traced_field
+from jaxrl.config import ConfigError, check_fields, static_field, traced_field
 from jaxrl.envs import Env
 
 
@@ -53,6 +53,7 @@ class PPOConfig:
         return self.total_timesteps // self.batch_size
 
     def validate(self) -> "PPOConfig":
+        check_fields(self)
         for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs",
                      "num_minibatches"):
             if getattr(self, name) <= 0:
@@ -88,7 +89,7 @@ class PPOHParams:
 
     def validate(self) -> "PPOHParams":
         """Checks concrete (host) values; call before tracing."""
-        import numpy as np
+        check_fields(self)
 
         rules = {
             "learning_rate": (lambda v: v >= 0, "must be >= 0"),

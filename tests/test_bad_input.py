@@ -1,0 +1,222 @@
+"""Every bad input is one line on stderr, exit status 2, and nothing written.
+
+Each case names the invocation. They run in-process on the CLI's real entry point and
+need no compilation (every check happens before tracing), so the whole module is fast.
+New algorithms and commands inherit these through the shared coercion/validation code;
+add their own cases here.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxrl.envs
+from jaxrl import cli
+from jaxrl.algorithms import ppo
+from jaxrl.config import ConfigError, check_seed, coerce_scalar
+from jaxrl.driver import RunConfig, check_run_dir
+from jaxrl.population import Population
+
+# (invocation after `jaxrl train ppo`, config file text or None, text the line must hold)
+TRAIN_CASES = [
+    # names and shapes
+    ("--env CartPol-v1", None, "CartPole-v1"),
+    ("--set num_minibatches=3", None, "num_minibatches=3 must divide"),
+    ("--set learnin_rate=0.1", None, "did you mean 'learning_rate'"),
+    ("--set learning_rate=-0.1", None, "learning_rate=-0.1 must be >= 0"),
+    ("--set memory_fraction=nan", None, "memory_fraction=nan must be in (0, 1]"),
+    ("--num-seeds 0", None, "--num-seeds 0 must be positive"),
+    ("--num-seeds 100000000", None, "needs about"),
+    ("--num-seeds x", None, "invalid int value: 'x'"),
+    ("--total-timesteps 1.5", None, "total_timesteps='1.5' is not a valid int"),
+    ("--resume --set gamma=0.9", None, "drop --set"),
+    ("--config /nonexistent.yaml", None, "file not found"),
+    ("--config {cfg}", "{not json", "could not be read"),
+    # integers: whole numbers only, the same from --set and from a file
+    ("--set num_envs=two", None, "num_envs='two' is not a valid int"),
+    ("--set num_envs=1.5", None, "num_envs='1.5' is not a valid int: it must be a whole"),
+    ("--config {cfg}", "num_envs: 1.5\n", "num_envs=1.5 is not a valid int: it must be a whole"),
+    ("--set hidden_sizes=64.5,64", None, "hidden_sizes[0]='64.5' is not a valid int"),
+    ("--set total_timesteps=inf", None, "total_timesteps='inf' is not a valid int"),
+    ("--set anneal_lr=2", None, "anneal_lr='2' is not a valid bool"),
+    # values that do not fit the dtype they are traced/counted as
+    ("--set total_timesteps=1e20", None, "does not fit int32"),
+    ("--set learning_rate=1e39", None, "does not fit float32"),
+    ("--set learning_rate=1e-50", None, "rounds to 0 in float32"),
+    # env parameters
+    ("--env-set max_steps_in_episode=abc", None, "max_steps_in_episode='abc' is not a valid int"),
+    ("--env-set max_steps_in_episode=1.5", None, "max_steps_in_episode='1.5' is not a valid int"),
+    ("--env-set max_steps_in_episode=99999999999", None, "does not fit int32"),
+    ("--env-set max_steps_in_episode=0", None, "must be positive"),
+    ("--env-set gravity=1e40", None, "CartPole-v1 parameter gravity='1e40' does not fit float32"),
+    ("--env-set no_such_param=1", None, "has no env parameter 'no_such_param'"),
+    ("--env brax/inverted_pendulum --env-set reset_mode=foo", None, "reset_mode='foo'"),
+    ("--env brax/inverted_pendulum --env-set episode_length=2.5", None,
+     "episode_length='2.5' is not a valid int"),
+    ("--config {cfg}", "env_overrides: 5\n", "env_overrides must be a mapping"),
+    ("--config {cfg}", "env_overrides: [a, b]\n", "env_overrides must be a mapping"),
+    ("--config {cfg}", "env_overrides: {max_steps_in_episode: 1.5}\n",
+     "max_steps_in_episode=1.5 is not a valid int"),
+    # seeds: [0, 2**32) or they collide
+    ("--seed -1", None, "seed=-1 is outside [0, 4294967296)"),
+    ("--seed 4294967296", None, "seed=4294967296 is outside [0, 4294967296)"),
+    ("--seed 4294967295 --num-seeds 2", None, "runs seeds up to 4294967296"),
+    ("--config {cfg}", "seed: -3\n", "seed=-3 is outside"),
+    ("--config {cfg}", "seed: 1.5\n", "seed=1.5 is not a valid int"),
+    ("--config {cfg}", "num_seeds: 0\n", "--num-seeds 0 must be positive"),
+    # an --out that cannot be written: refused before compiling
+    ("--out /dev/null/x", None, "/dev/null is not a directory"),
+    ("--out {file}/run", None, "is not a directory"),
+    ("--out /proc/jaxrl-run", None, "is not writable"),
+]
+
+
+def run_cli(argv, capsys):
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("invocation,config_text,needle", TRAIN_CASES,
+                         ids=[f"{c[0]} {c[1]!r}" if c[1] else c[0] for c in TRAIN_CASES])
+def test_train_rejects_bad_input_in_one_line_writing_nothing(
+        invocation, config_text, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory (runs/...) would land here
+    cfg = tmp_path / ("cfg.json" if config_text and config_text.startswith("{") else "cfg.yaml")
+    if config_text is not None:
+        cfg.write_text(config_text)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    argv = invocation.format(cfg=cfg, file=a_file).split()
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "run")]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = run_cli(["train", "ppo", *argv], capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only directory")
+def test_read_only_out_directory_is_refused(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    code, err = run_cli(["train", "ppo", "--out", str(locked / "run")], capsys)
+    assert code == 2 and "is not writable" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["eval", "{tmp}/none"], "is not a run directory"),
+    (["eval", "{tmp}/none", "--episodes", "0"], "is not a run directory"),
+    (["bench", "ppo", "--members", "0"], "--members '0' must be"),
+    (["bench", "ppo", "--total-timesteps", "1.5"], "--total-timesteps='1.5' is not a valid int"),
+    (["bench", "ppo", "--set", "num_envs=1.5"], "num_envs='1.5' is not a valid int"),
+    (["train"], "the following arguments are required: algorithm"),
+    (["train", "nope"], "unknown algorithm 'nope'"),
+])
+def test_other_commands_reject_bad_input_in_one_line(argv, needle, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- the Python API refuses the same values -----------------------------------------
+def test_api_refuses_what_the_cli_refuses(tmp_path):
+    with pytest.raises(ConfigError, match="num_envs=1.5 is not a valid int"):
+        ppo.PPOConfig(num_envs=1.5).validate()
+    with pytest.raises(ConfigError, match="total_timesteps=.* does not fit int32"):
+        ppo.PPOConfig(total_timesteps=10**20).validate()
+    with pytest.raises(ConfigError, match="learning_rate=1e\\+39 does not fit float32"):
+        ppo.PPOHParams(learning_rate=1e39).validate()
+    with pytest.raises(ConfigError, match="learning_rate=1e\\+39 does not fit float32"):
+        Population.from_configs([ppo.PPOHParams(learning_rate=1e39)], seeds=[0])
+    with pytest.raises(ConfigError, match="eval_episodes=2.5"):
+        RunConfig(eval_episodes=2.5).validate()
+    with pytest.raises(ConfigError, match="max_steps_in_episode=1.5"):
+        jaxrl.envs.make("CartPole-v1", max_steps_in_episode=1.5)
+    with pytest.raises(ConfigError, match="does not fit int32"):
+        jaxrl.envs.make("CartPole-v1", max_steps_in_episode=99999999999)
+    with pytest.raises(ConfigError, match="not a valid bool"):
+        coerce_scalar(bool, "maybe", "flag")
+    assert coerce_scalar(int, "1e6", "n") == 1_000_000 and coerce_scalar(int, 4.0, "n") == 4
+    assert coerce_scalar(bool, "off", "b") is False
+    _, params = jaxrl.envs.make("CartPole-v1", max_steps_in_episode="200")
+    assert params.max_steps_in_episode == 200 and isinstance(params.max_steps_in_episode, int)
+
+
+@pytest.mark.parametrize("seeds", [[-1], [2**32], [0, 2**32 + 5], [1.5]])
+def test_population_refuses_seeds_outside_32_bits(seeds):
+    with pytest.raises(ConfigError, match=r"seeds\[\d\]="):
+        Population.from_configs([ppo.PPOHParams()], seeds=seeds)
+
+
+def test_population_seed_range_and_edges():
+    with pytest.raises(ConfigError, match="runs seeds up to 4294967296"):
+        Population.from_seeds(ppo.PPOHParams(), 2, 2**32 - 1)
+    edge = Population.from_seeds(ppo.PPOHParams(), 1, 2**32 - 1)
+    keys = np.asarray(edge.keys())
+    assert not np.array_equal(keys[0], np.asarray(Population.from_seeds(
+        ppo.PPOHParams(), 1, 0).keys())[0])
+    assert check_seed(np.int64(7)) == 7
+
+
+def test_unwritable_run_dir_is_refused_before_compiling(tmp_path):
+    with pytest.raises(ConfigError, match="not a directory"):
+        check_run_dir("/dev/null/x")
+    check_run_dir(str(tmp_path / "new" / "nested"))  # creatable: fine, and nothing made
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_file_may_hold_env_and_seeds(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("env: Acrobot-v1\nnum_seeds: 3\nseed: 10\nenv_overrides: "
+                    "{max_steps_in_episode: '200'}\nnum_envs: 8\n")
+    spec = cli.spec_from_args(cli.build_parser().parse_args(
+        ["train", "ppo", "--config", str(path), "--seed", "20"]))
+    assert (spec.env, spec.num_seeds, spec.seed, spec.config.num_envs) == ("Acrobot-v1", 3, 20, 8)
+    assert spec.env_overrides == {"max_steps_in_episode": 200}  # typed as it runs
+    assert json.loads(json.dumps(spec.record()))["env_overrides"]["max_steps_in_episode"] == 200
+
+
+def test_help_states_the_seed_rule(capsys):
+    assert cli.main(["train", "ppo", "--help"]) == 0
+    assert "[0, 2**32)" in capsys.readouterr().out.replace("\n", " ")
+
+
+# ---- every checkpoint damaged: clean lines only ------------------------------------
+def test_all_checkpoints_damaged_prints_clean_lines_only(tmp_path):
+    """In a fresh process (so output from orbax's threads would be seen too)."""
+    run = tmp_path / "run"
+    tiny = ["--total-timesteps", "256", "--set", "num_steps=16", "--set", "num_minibatches=2",
+            "--set", "num_epochs=1", "--set", "num_chunks=2", "--set", "checkpoint_interval=1",
+            "--set", "eval_episodes=2", "--no-progress"]
+    jaxrl_cmd = [sys.executable, "-m", "jaxrl.cli"]
+    env = {**os.environ, "COLUMNS": "300"}
+    done = subprocess.run([*jaxrl_cmd, "train", "ppo", "--out", str(run), *tiny],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = sorted(os.listdir(run / "checkpoints"))
+    assert steps == ["1", "2"]
+    for step in steps:  # cut every array file short
+        for root, _, files in os.walk(run / "checkpoints" / step / "state"):
+            for name in files:
+                path = os.path.join(root, name)
+                if os.path.getsize(path) > 64 and "metadata" not in name.lower():
+                    with open(path, "r+b") as f:
+                        f.truncate(os.path.getsize(path) // 2)
+    for argv in (["train", "ppo", "--out", str(run), "--resume"], ["eval", str(run)]):
+        out = subprocess.run([*jaxrl_cmd, *argv], capture_output=True, text=True, timeout=600,
+                             env=env)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2, (argv, out.stderr[-3000:])
+        assert [l.split(" in ")[0] for l in lines[:-1]] == ["warning: checkpoint 2",
+                                                           "warning: checkpoint 1"], lines
+        assert lines[-1].startswith("jaxrl: error: every checkpoint"), lines
+        assert "Traceback" not in out.stderr and "pybind11" not in out.stderr
+        assert "Exception ignored" not in out.stderr
