@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench clean-venv
+.PHONY: run test test-fast bench notebooks clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/jaxrl bench ppo --env CartPole-v1 --members 1,16,64 --total-timesteps 262144 --json benchmarks/results/ppo_cartpole.json
+
+# Re-execute the notebooks at their documented budget and store them with outputs.
+notebooks: $(STAMP)
+	$(PY) notebooks/run_notebooks.py
 
 clean-venv:
 	rm -rf $(VENV)

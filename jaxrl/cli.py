@@ -249,6 +249,9 @@ def print_summary(summary: Dict[str, Any], console) -> None:
                                        if summary.get("sessions", 1) > 1 else ""),
                   f"{summary['compile_seconds']:.1f}")
     table.add_row("diverged members", str(len(summary["diverged_members"])))
+    if summary["diverged_members"]:
+        table.add_row("env steps/s incl. discarded updates",
+                      f"{summary['env_steps_per_second_all_members']:,.0f}")
     console.print(table)
     if summary.get("run_dir"):
         console.print(f"run files: {summary['run_dir']} "

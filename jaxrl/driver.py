@@ -23,7 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl import stats
 from jaxrl.checkpoint import PopulationCheckpointer
-from jaxrl.config import ConfigError, check_fields, static_field
+from jaxrl.config import ConfigError, check_fields, check_seed, static_field
 from jaxrl.evaluation import evaluate
 from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
 from jaxrl.population import Population
@@ -50,6 +50,7 @@ class RunConfig:
                      "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        check_seed(self.eval_seed, "eval_seed")
         if not 0.0 < self.memory_fraction <= 1.0:  # also rejects NaN
             raise ConfigError(f"memory_fraction={self.memory_fraction} must be in (0, 1]")
         return self

@@ -67,6 +67,7 @@ TRAIN_CASES = [
     ("--config {cfg}", "seed: -3\n", "seed=-3 is outside"),
     ("--config {cfg}", "seed: 1.5\n", "seed=1.5 is not a valid int"),
     ("--config {cfg}", "num_seeds: 0\n", "--num-seeds 0 must be positive"),
+    ("--set eval_seed=-5", None, "eval_seed=-5 is outside"),
     # an --out that cannot be written: refused before compiling
     ("--out /dev/null/x", None, "/dev/null is not a directory"),
     ("--out {file}/run", None, "is not a directory"),
