@@ -11,8 +11,8 @@ import jax
 
 import jaxrl.envs
 from jaxrl.algorithms import ppo
-from jaxrl.algorithms.networks import ActorCritic
-from jaxrl.algorithms.rollout import collect
+from jaxrl.networks import ActorCritic
+from jaxrl.components.rollout import collect
 
 
 def timed(fn, *args, repeat=20):

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional
 
-from jaxrl.config import ConfigError, split_overrides
+from jaxrl.config import ConfigError
 
 RESULT_MARKER = "JAXRL_BENCH_RESULT "
 ERROR_MARKER = "JAXRL_BENCH_CONFIG_ERROR "
@@ -32,11 +32,11 @@ DEFAULT_NUM_CHUNKS = 4
 def _spec(algorithm: str, env_id: str, members: int, total_timesteps: int,
           overrides: Dict[str, Any]):
     """The same routing and validation as ``jaxrl train`` (ConfigError if bad)."""
-    from jaxrl.cli import build_spec
+    from jaxrl.experiment import make_experiment
 
     values = {"num_chunks": DEFAULT_NUM_CHUNKS, **(overrides or {}),
               "total_timesteps": total_timesteps}
-    return build_spec(algorithm, env_id, values, {}, num_seeds=max(1, members))
+    return make_experiment(algorithm, env_id, values, {}, num_seeds=max(1, members))
 
 
 def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
@@ -47,7 +47,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
 
     import jax
 
-    from jaxrl.driver import Run
+    from jaxrl.runner import Run
 
     spec = _spec(algorithm, env_id, members, total_timesteps, overrides)
     algo, population = spec.build()
@@ -183,10 +183,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         print(RESULT_MARKER + json.dumps(row), flush=True)
         return 0
-    from jaxrl.cli import main as cli_main  # `python -m jaxrl.bench ppo --members 1,16`
-
-    return cli_main(["bench", *argv])
-
+    print("usage: python -m jaxrl.bench --single '<json>' (internal: one population size "
+          "in a fresh process); run benchmarks with `jaxrl bench`", file=sys.stderr)
+    return 2
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,11 +9,12 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from jaxrl.config import (ConfigError, check_seed_range, coerce_scalar, field_docs,
-                          split_overrides, to_dict)
+from jaxrl import registry
+from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, field_docs
+from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
+                              load_config_file, read_run_config)
 
 EXIT_CONFIG_ERROR = 2
-DEFAULT_ENV = "CartPole-v1"
 SEED_RULE = ("seeds are whole numbers in [0, 2**32): PRNGKey keeps 32 bits, so larger or "
              "negative seeds would collide with others and are refused")
 
@@ -25,34 +26,29 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_CONFIG_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _read_run_config(run_dir: str) -> "TrainSpec":
-    path = os.path.join(run_dir, "config.json")
-    try:
-        with open(path) as f:
-            return TrainSpec.from_record(json.load(f))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
-                          f"it is needed to resume or evaluate this run")
+def _algorithms_help() -> str:
+    lines = ["algorithms (`jaxrl train NAME --help` lists NAME's fields with defaults):"]
+    for entry in registry.entries():
+        lines.append(f"  {entry.name:<8} {entry.summary}")
+    return "\n".join(lines)
 
 
-def _algorithm_module(name: str):
-    from jaxrl.algorithms import ALGORITHMS
+def _fields_help(algorithm: str) -> str:
+    """``algorithm``'s own fields (its variant defaults applied), then the run's."""
+    from jaxrl.runner import RunConfig
 
-    if name not in ALGORITHMS:
-        raise ConfigError(f"unknown algorithm {name!r}; available: {', '.join(ALGORITHMS)}")
-    return ALGORITHMS[name]
-
-
-def _fields_help() -> str:
-    from jaxrl.algorithms.ppo import PPOConfig, PPOHParams
-    from jaxrl.driver import RunConfig
-
-    lines = ["fields for --set NAME=VALUE (or keys of --config FILE):"]
-    for title, cls in (("static config (PPOConfig: shapes and loop lengths)", PPOConfig),
-                       ("traced hyperparameters (PPOHParams: per-member pytree leaves)", PPOHParams),
+    entry = registry.get(algorithm)
+    variant = dict(entry.defaults)
+    lines = [f"{entry.name}: {entry.summary}",
+             "fields for --set NAME=VALUE (or keys of --config FILE):"]
+    for title, cls in ((f"static config ({entry.Config.__name__}: shapes and loop lengths; "
+                        f"one compiled program per value)", entry.Config),
+                       (f"traced hyperparameters ({entry.HParams.__name__}: per-member pytree "
+                        f"leaves)", entry.HParams),
                        ("run (RunConfig: evaluation, checkpoints, logging)", RunConfig)):
         lines.append(f"\n  {title}")
         for name, default, doc in field_docs(cls):
+            default = variant.get(name, default)
             if isinstance(default, tuple):
                 default = ",".join(map(str, default))
             lines.append(f"    {name:<24} default {default!s:<10} {doc}")
@@ -70,128 +66,16 @@ def _parse_pairs(pairs: Optional[List[str]], flag: str) -> Dict[str, str]:
     return out
 
 
-def _load_config_file(path: Optional[str]) -> Dict[str, Any]:
-    if not path:
-        return {}
-    if not os.path.exists(path):
-        raise ConfigError(f"--config {path}: file not found")
-    import yaml
-
-    try:
-        with open(path) as f:
-            text = f.read()
-        data = (yaml.safe_load(text) or {}) if path.endswith((".yaml", ".yml")) \
-            else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"--config {path} could not be read: {first}")
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config {path}: expected a mapping of field names to values")
-    return data
-
-
-# Keys a config file may hold besides the algorithm's and the run's fields: the same
-# settings as the flags of the same names (a flag given on the command line wins).
-FILE_KEYS = {"env": str, "num_seeds": int, "seed": int}
-
-
-@dataclasses.dataclass
-class TrainSpec:
-    """Everything needed to rebuild a run; what config.json stores."""
-
-    algorithm: str
-    env: str
-    env_overrides: Dict[str, Any]
-    config: Any
-    hparams: Any
-    run_config: Any
-    num_seeds: int
-    seed: int
-
-    def record(self) -> Dict[str, Any]:
-        return {"algorithm": self.algorithm, "env": self.env,
-                "env_overrides": self.env_overrides, "config": to_dict(self.config),
-                "hparams": to_dict(self.hparams), "run_config": to_dict(self.run_config),
-                "num_seeds": self.num_seeds, "seed": self.seed}
-
-    @classmethod
-    def from_record(cls, rec: Dict[str, Any]) -> "TrainSpec":
-        from jaxrl.driver import RunConfig
-
-        algo_cls = _algorithm_module(rec["algorithm"])
-        config, hparams, run_config = split_overrides(
-            {**rec["config"], **rec["hparams"], **rec["run_config"]},
-            algo_cls.Config, algo_cls.HParams, RunConfig)
-        num_seeds, seed = int(rec["num_seeds"]), int(rec["seed"])
-        check_seed_range(seed, num_seeds)
-        return cls(rec["algorithm"], rec["env"], rec.get("env_overrides", {}),
-                   algo_cls.Config(**config), algo_cls.HParams(**hparams),
-                   RunConfig(**run_config), num_seeds, seed)
-
-    def build(self):
-        import jaxrl.envs
-        from jaxrl.population import Population
-
-        algo_cls = _algorithm_module(self.algorithm)
-        env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
-        algo = algo_cls(env, env_params, self.config)
-        from jaxrl.driver import check_memory
-
-        check_memory(algo, self.hparams, self.num_seeds, self.run_config)
-        population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
-        return algo, population
-
-
-def build_spec(algorithm: str, env: str, values: Dict[str, Any], env_overrides: Dict[str, Any],
-               num_seeds: int = 1, seed: int = 0) -> TrainSpec:
-    """Routes ``{field: value}`` to Config / HParams / RunConfig, types the env overrides
-    and validates everything (before tracing): the single place CLI, config files and
-    benchmarks go through. Values are coerced strictly (``jaxrl.config.coerce``), so what
-    config.json records is exactly what runs."""
-    from jaxrl.driver import RunConfig
-    from jaxrl.envs.registry import coerce_overrides
-
-    algo_cls = _algorithm_module(algorithm)
-    config, hparams, run_config = split_overrides(values, algo_cls.Config, algo_cls.HParams,
-                                                  RunConfig)
-    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
-        raise ConfigError(f"--num-seeds {num_seeds} must be positive")
-    check_seed_range(seed, num_seeds)
-    env_overrides = coerce_overrides(env, env_overrides)
-    spec = TrainSpec(algorithm, env, env_overrides, algo_cls.Config(**config),
-                     algo_cls.HParams(**hparams), RunConfig(**run_config), num_seeds, seed)
-    spec.config.validate()
-    spec.hparams.validate()
-    spec.run_config.validate()
-    return spec
-
-
-def spec_from_args(args) -> TrainSpec:
-    values = _load_config_file(args.config)
-    where = f"--config {args.config}"
-    env_overrides = values.pop("env_overrides", None)
-    if env_overrides is None:
-        env_overrides = {}
-    if not isinstance(env_overrides, dict):
-        raise ConfigError(f"{where}: env_overrides must be a mapping of env parameter names "
-                          f"to values (e.g. env_overrides: {{max_steps_in_episode: 200}}); "
-                          f"got {env_overrides!r}")
-    from_file = {key: coerce_scalar(kind, values.pop(key), f"{where}: {key}")
-                 for key, kind in FILE_KEYS.items() if key in values}
-    values.update(_parse_pairs(args.set, "--set"))
-    if args.total_timesteps is not None:
-        values["total_timesteps"] = args.total_timesteps
-    env_overrides = {**env_overrides, **_parse_pairs(args.env_set, "--env-set")}
-    pick = lambda flag, key, default: flag if flag is not None else from_file.get(key, default)  # noqa: E731
-    return build_spec(args.algorithm, pick(args.env, "env", DEFAULT_ENV), values,
-                      env_overrides, pick(args.num_seeds, "num_seeds", 1),
-                      pick(args.seed, "seed", 0))
+def spec_from_args(args) -> Experiment:
+    return experiment_from_sources(args.algorithm, args.config, _parse_pairs(args.set, "--set"),
+                                   _parse_pairs(args.env_set, "--env-set"), args.env,
+                                   args.num_seeds, args.seed, args.total_timesteps)
 
 
 def cmd_train(args) -> int:
     from rich.console import Console
 
-    from jaxrl.driver import train
+    from jaxrl.runner import train
 
     console = Console(stderr=True)
     if args.resume:
@@ -205,7 +89,7 @@ def cmd_train(args) -> int:
         if not args.out or not os.path.exists(os.path.join(args.out, "config.json")):
             raise ConfigError(f"--resume needs --out pointing at an existing run directory "
                               f"(with config.json); got {args.out!r}")
-        spec = _read_run_config(args.out)
+        spec = read_run_config(args.out)
         run_dir = args.out
     else:
         spec = spec_from_args(args)
@@ -260,7 +144,7 @@ def print_summary(summary: Dict[str, Any], console) -> None:
 
 @dataclasses.dataclass
 class RunEvaluation:
-    spec: TrainSpec
+    spec: Experiment
     population: Any
     checkpoint: int  # checkpoint step = chunks done when it was saved
     num_chunks: int
@@ -289,11 +173,11 @@ def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Option
     summary.json's ``final_eval_return``; ``eval_seed=S`` scores the episodes the run
     would have used there with eval_seed S."""
     from jaxrl.checkpoint import PopulationCheckpointer
-    from jaxrl.driver import Run
+    from jaxrl.runner import Run
 
     if not os.path.exists(os.path.join(run_dir, "config.json")):
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
-    spec = _read_run_config(run_dir)
+    spec = read_run_config(run_dir)
     if episodes is not None and episodes <= 0:
         raise ConfigError(f"--episodes {episodes} must be positive")
     if eval_seed is not None:
@@ -325,7 +209,7 @@ def cmd_eval(args) -> int:
     console = Console()
     if not os.path.exists(os.path.join(args.run_dir, "config.json")):
         raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
-    size = _read_run_config(args.run_dir).num_seeds
+    size = read_run_config(args.run_dir).num_seeds
     if args.member is not None and not 0 <= args.member < size:
         raise ConfigError(f"--member {args.member} out of range: the run has {size} members "
                           f"(0..{size - 1})")
@@ -373,15 +257,17 @@ def cmd_envs(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
+    """``algorithm``: whose fields ``train --help`` lists (else the list of algorithms)."""
     parser = OneLineArgumentParser(prog="jaxrl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=OneLineArgumentParser)
 
     train = sub.add_parser("train", help="train a population",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                           epilog=_fields_help())
-    train.add_argument("algorithm", help="algorithm name (ppo)")
+                           epilog=_fields_help(algorithm) if algorithm in registry.names()
+                           else _algorithms_help())
+    train.add_argument("algorithm", help=f"algorithm name ({', '.join(registry.names())})")
     train.add_argument("--env", default=None,
                        help=f"env id (see `jaxrl envs`; default {DEFAULT_ENV})")
     train.add_argument("--num-seeds", type=int, default=None,
@@ -439,7 +325,7 @@ def _use_cpu_cores(args) -> None:
     members = getattr(args, "num_seeds", None)
     if members is None and getattr(args, "command", None) == "train":
         try:  # a config file may set num_seeds; a bad file is reported later, in one line
-            members = _load_config_file(args.config).get("num_seeds", 1)
+            members = load_config_file(args.config).get("num_seeds", 1)
             members = members if isinstance(members, int) and members > 0 else 1
         except ConfigError:
             members = 1
@@ -459,7 +345,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from jaxrl.envs import UnknownEnvError
 
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        named = argv[1] if len(argv) > 1 and argv[0] == "train" else None
+        args = build_parser(named).parse_args(argv)
     except SystemExit as exc:  # --help (0) or a one-line usage error (2)
         return exc.code
     _use_cpu_cores(args)

@@ -167,7 +167,8 @@ def check_seed(seed: Any, label: str = "seed") -> int:
     return int(seed)
 
 
-def split_overrides(overrides: Dict[str, Any], *classes) -> Tuple[Dict[str, Any], ...]:
+def split_overrides(overrides: Dict[str, Any], *classes,
+                    algorithm: str = "ALGO") -> Tuple[Dict[str, Any], ...]:
     """Routes ``{field: value}`` to the dataclass that declares each field."""
     names = [{f.name for f in dataclasses.fields(c)} for c in classes]
     routed = [dict() for _ in classes]
@@ -182,7 +183,7 @@ def split_overrides(overrides: Dict[str, Any], *classes) -> Tuple[Dict[str, Any]
             known = sorted(set().union(*names))
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown field {key!r}{hint}; `jaxrl train ppo --help` "
+            raise ConfigError(f"unknown field {key!r}{hint}; `jaxrl train {algorithm} --help` "
                               f"lists every field")
     return tuple(routed)
 

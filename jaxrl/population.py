@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any, Dict, List, Sequence
 
 import jax
@@ -23,7 +24,8 @@ class Population:
     @classmethod
     def from_configs(cls, configs: Sequence[Any], seeds: Sequence[int]) -> "Population":
         """Every configuration crossed with every seed (members ordered config-major).
-        Seeds must lie in [0, 2**32); values are checked before they are cast to float32."""
+        Seeds must lie in [0, 2**32); values are checked before they are stacked. Each
+        field keeps its declared dtype (int -> int32, bool -> bool, float -> float32)."""
         configs, seeds = list(configs), list(seeds)
         if not configs or not seeds:
             raise ConfigError("a population needs at least one configuration and one seed")
@@ -32,7 +34,7 @@ class Population:
         for config in configs:
             if dataclasses.is_dataclass(config):
                 check_fields(config)
-        stacked = jax.tree.map(lambda *xs: np.asarray(xs, np.float32), *configs)
+        stacked = stack_hparams(configs)
         hparams = jax.tree.map(lambda x: np.repeat(x, seeds.size, axis=0), stacked)
         return cls(hparams, np.tile(seeds, len(configs)),
                    np.repeat(np.arange(len(configs)), seeds.size))
@@ -50,14 +52,48 @@ class Population:
     def keys(self) -> jax.Array:
         return jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds, jnp.uint32))
 
-    def member_hparams(self, i: int) -> Dict[str, float]:
-        return {f.name: float(np.asarray(getattr(self.hparams, f.name))[i])
-                for f in dataclasses.fields(self.hparams)}
+    def member_hparams(self, i: int) -> Dict[str, Any]:
+        """Member ``i``'s scalar hyperparameters as Python values (array-valued leaves,
+        such as learned parameters, are left out)."""
+        out = {}
+        for f in dataclasses.fields(self.hparams):
+            value = np.asarray(getattr(self.hparams, f.name))
+            if value.ndim == 1:
+                out[f.name] = value[i].item()
+        return out
 
     def describe(self, i: int) -> str:
-        hp = ", ".join(f"{k}={v:g}" for k, v in self.member_hparams(i).items())
+        hp = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in self.member_hparams(i).items())
         return f"member {i} (seed {self.seeds[i]}, config {self.config_index[i]}: {hp})"
 
     def table(self) -> List[Dict[str, Any]]:
         return [{"member": i, "seed": int(self.seeds[i]), "config": int(self.config_index[i]),
                  **self.member_hparams(i)} for i in range(self.size)]
+
+
+_DTYPES = {int: np.int32, bool: np.bool_, float: np.float32}
+
+
+def stack_hparams(configs: Sequence[Any]) -> Any:
+    """Stacks configurations along a new leading member axis. A dataclass field declared
+    ``int``/``bool``/``float`` becomes int32/bool/float32; other leaves keep their array
+    dtype (Python floats become float32)."""
+    first = configs[0]
+    if dataclasses.is_dataclass(first):
+        hints = typing.get_type_hints(type(first))
+        stacked = {}
+        for f in dataclasses.fields(first):
+            values = [getattr(c, f.name) for c in configs]
+            dtype = _DTYPES.get(hints.get(f.name))
+            stacked[f.name] = np.asarray(values, dtype) if dtype is not None else \
+                _stack_tree(values)
+        return first.replace(**stacked) if hasattr(first, "replace") else type(first)(**stacked)
+    return _stack_tree(configs)
+
+
+def _stack_tree(trees: Sequence[Any]) -> Any:
+    def stack(*xs):
+        arr = np.asarray(xs)
+        return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+    return jax.tree.map(stack, *trees)

@@ -2,7 +2,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.algorithms.advantages import compute_gae
+from jaxrl.components.advantages import compute_gae
 
 
 def test_gae_bootstraps_truncation_and_cuts_termination():

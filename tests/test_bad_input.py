@@ -17,7 +17,7 @@ import jaxrl.envs
 from jaxrl import cli
 from jaxrl.algorithms import ppo
 from jaxrl.config import ConfigError, check_seed, coerce_scalar
-from jaxrl.driver import RunConfig, check_run_dir
+from jaxrl.runner import RunConfig, check_run_dir
 from jaxrl.population import Population
 
 # (invocation after `jaxrl train ppo`, config file text or None, text the line must hold)

@@ -9,9 +9,10 @@ import pytest
 
 import jaxrl.envs
 from jaxrl import cli
+from jaxrl.experiment import Experiment
 from jaxrl.algorithms import ppo
 from jaxrl.checkpoint import CheckpointError, PopulationCheckpointer
-from jaxrl.driver import Run, RunConfig, plan_chunks, train
+from jaxrl.runner import Run, RunConfig, plan_chunks, train
 from jaxrl.population import Population
 
 # A vmapped member may differ from the same run alone by float reassociation in batched
@@ -192,7 +193,7 @@ def test_cli_config_file_and_set_override(tmp_path):
     assert spec.config.num_envs == 8
     assert spec.hparams.learning_rate == pytest.approx(3e-4)
     assert spec.hparams.gamma == pytest.approx(0.98)
-    again = cli.TrainSpec.from_record(json.loads(json.dumps(spec.record())))
+    again = Experiment.from_record(json.loads(json.dumps(spec.record())))
     assert again.record() == spec.record()
 
 

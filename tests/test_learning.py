@@ -5,7 +5,7 @@ import pytest
 
 import jaxrl.envs
 from jaxrl.algorithms import ppo
-from jaxrl.driver import RunConfig, train
+from jaxrl.runner import RunConfig, train
 from jaxrl.population import Population
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import jaxrl.envs
-from jaxrl.algorithms import distributions, ppo
-from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
+from jaxrl.algorithms import ppo
+from jaxrl.components import distributions
+from jaxrl.components.normalization import RewardScaler, RunningMeanStd
 from jaxrl.config import ConfigError
 from jaxrl.envs import spaces
 

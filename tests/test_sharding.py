@@ -10,7 +10,7 @@ SCRIPT = textwrap.dedent("""
     import json, jax, numpy as np
     import jaxrl.envs
     from jaxrl.algorithms import ppo
-    from jaxrl.driver import Run, RunConfig, train
+    from jaxrl.runner import Run, RunConfig, train
     from jaxrl.population import Population
     assert len(jax.devices()) == 8, jax.devices()
     env, params = jaxrl.envs.make("CartPole-v1")

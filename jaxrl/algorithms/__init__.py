@@ -1,6 +1,8 @@
-"""Learners. Each module exposes ``Config`` (static), ``HParams`` (traced) and ``make``."""
-from jaxrl.algorithms import ppo
+"""Learners, one module each (``Config``, ``HParams``, ``make``), registered by name."""
+from jaxrl.registry import register
 
-ALGORITHMS = {"ppo": ppo.PPO}
-
-__all__ = ["ppo", "ALGORITHMS"]
+register("ppo", "jaxrl.algorithms.ppo",
+         "Proximal Policy Optimisation (clipped surrogate, GAE; discrete and continuous)",
+         smoke_env="CartPole-v1",
+         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
+                       "num_minibatches": 2, "num_epochs": 2})

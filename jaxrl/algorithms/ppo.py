@@ -15,14 +15,16 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.algorithms import distributions
-from jaxrl.algorithms.advantages import compute_gae, normalize
-from jaxrl.algorithms.networks import ACTIVATIONS, ActorCritic
-from jaxrl.algorithms.normalization import RewardScaler, RunningMeanStd
-from jaxrl.algorithms.rollout import (collect, episode_metrics, training_env,
-                                     vector_observation_env)
+from jaxrl.components import distributions
+from jaxrl.components.advantages import compute_gae, normalize
+from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
+                                            RunningMeanStd)
+from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
+                                      training_env)
 from jaxrl.config import ConfigError, check_fields, static_field, traced_field
+from jaxrl.contract import Learner
 from jaxrl.envs import Env
+from jaxrl.networks import ACTIVATIONS, TORSOS, ActorCritic, resolve_torso
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +34,10 @@ class PPOConfig:
     num_steps: int = static_field(128, "rollout length per env per update")
     num_epochs: int = static_field(4, "passes over each rollout")
     num_minibatches: int = static_field(4, "minibatches per epoch; must divide num_envs*num_steps")
-    hidden_sizes: Tuple[int, ...] = static_field((64, 64), "MLP widths of actor and critic")
+    hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of actor and critic")
     activation: str = static_field("tanh", f"one of {sorted(ACTIVATIONS)}")
+    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
+                                      "[H, W, C] image observations, else MLP)")
     continuous_actions: str = static_field(
         "clipped", "Box actions: 'clipped' Gaussian or 'tanh'-squashed Gaussian")
     init_log_std: float = static_field(0.0, "initial log-std of Gaussian policies")
@@ -66,6 +70,8 @@ class PPOConfig:
             raise ConfigError(
                 f"total_timesteps={self.total_timesteps} is less than one update "
                 f"(num_envs*num_steps={self.batch_size}); raise total_timesteps")
+        if self.torso not in TORSOS:
+            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation={self.activation!r}: choose one of {sorted(ACTIVATIONS)}")
         if self.continuous_actions not in distributions.CONTINUOUS_MODES:
@@ -128,7 +134,7 @@ def make_optimizer(hp: PPOHParams, learning_rate, adam_eps: float):
                        optax.adam(learning_rate, eps=adam_eps))
 
 
-class PPO:
+class PPO(Learner):
     name = "ppo"
     Config = PPOConfig
     HParams = PPOHParams
@@ -136,16 +142,23 @@ class PPO:
     def __init__(self, env: Env, env_params: Any, config: PPOConfig):
         self.config = config.validate()
         self.env, self.env_params = env, env_params
-        self.eval_env = vector_observation_env(env, env_params)  # what policy() acts on
-        self.train_env = training_env(env, env_params, config.num_envs)
+        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
+        self.eval_env = observation_env(env, env_params, images)  # what policy() acts on
+        self.train_env = training_env(env, env_params, config.num_envs, images)
         self.obs_shape = self.train_env.observation_space(env_params).shape
+        torso = resolve_torso(config.torso, self.obs_shape)
+        if torso == "cnn" and len(self.obs_shape) != 3:
+            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
+                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.torso = torso
         self.action_dist = distributions.for_space(env.action_space(env_params),
                                                    config.continuous_actions)
         self.network = ActorCritic(
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-            init_log_std=config.init_log_std)
+            init_log_std=config.init_log_std, torso=torso)
 
     # ---- the contract -------------------------------------------------------------
     @property
@@ -161,7 +174,11 @@ class PPO:
         step) and forward/backward activations of both MLPs, with 2x headroom."""
         obs_dim = int(np.prod(self.obs_shape))
         rollout = self.config.batch_size * (2 * obs_dim + 8)
-        activations = self.config.batch_size * 2 * sum(self.config.hidden_sizes) * 3
+        widths = sum(self.config.hidden_sizes)
+        if len(self.obs_shape) == 3:  # conv feature maps (16 filters, 3x3 valid)
+            h, w, _ = self.obs_shape
+            widths += 16 * (h - 2) * (w - 2)
+        activations = self.config.batch_size * 2 * widths * 3
         return 2 * 4 * (rollout + activations)
 
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
@@ -170,7 +187,7 @@ class PPO:
         opt_state = make_optimizer(hp, hp.learning_rate, self.config.adam_eps).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PPOState(params, opt_state, env_state, obs, key,
-                        RunningMeanStd.create(self.obs_shape),
+                        self.obs_norm.init(self.obs_shape),
                         RewardScaler.create(self.config.num_envs),
                         jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
@@ -224,9 +241,7 @@ class PPO:
         (params, opt_state), stats = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))
 
-        obs_stats = state.obs_stats
-        if cfg.normalize_observations:
-            obs_stats = obs_stats.update(batch.obs)
+        obs_stats = self.obs_norm.update(state.obs_stats, batch.obs)
         new_state = PPOState(params, opt_state, env_state, obs, key, obs_stats, reward_scaler,
                              state.update_count + 1, state.env_steps + cfg.batch_size)
         metrics = jax.tree.map(jnp.mean, stats)
@@ -246,16 +261,9 @@ class PPO:
 
         return act
 
-    def train(self, key: jax.Array, hp: PPOHParams):
-        """Fused init + all updates: the unit an ES inner loop vmaps."""
-        state = self.init(key, hp)
-        return jax.lax.scan(lambda s, _: self.update(s, hp), state, None, self.num_updates)
-
     # ---- pieces ----------------------------------------------------------------------
     def _obs_normalizer(self, stats: RunningMeanStd):
-        if self.config.normalize_observations:
-            return stats.normalize
-        return lambda obs: obs
+        return lambda obs: self.obs_norm.apply(stats, obs)
 
     def _loss(self, params, hp: PPOHParams, obs, actions, old_log_probs,
               old_values, advantages, returns):
@@ -297,3 +305,6 @@ def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, a
 
 def make(env: Env, env_params: Any, config: PPOConfig = PPOConfig()) -> PPO:
     return PPO(env, env_params, config)
+
+
+Config, HParams = PPOConfig, PPOHParams

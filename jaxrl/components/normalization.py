@@ -1,9 +1,13 @@
 """Running statistics for observation normalisation and reward scaling.
 
 They live in the learner state (checkpointed with it, used by the policy at evaluation),
-not inside an env wrapper.
+not inside an env wrapper. ``ObservationNormalization`` is the component every learner
+uses (PPO, the value-based and actor-critic families): statistics in the state,
+identity when disabled.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -61,3 +65,21 @@ class RewardScaler:
         returns, seen = jax.lax.scan(accumulate, self.returns, (rewards, dones))
         stats = self.stats.update(seen)
         return RewardScaler(returns, stats), stats.scale(rewards)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservationNormalization:
+    """Observation normalisation as a learner component: ``init`` the statistics (kept
+    in the learner state), ``apply`` them to observations (identity when disabled),
+    ``update`` them from a batch of raw observations (leading axes are sample axes)."""
+
+    enabled: bool
+
+    def init(self, obs_shape) -> RunningMeanStd:
+        return RunningMeanStd.create(tuple(obs_shape))
+
+    def apply(self, stats: RunningMeanStd, obs: jax.Array) -> jax.Array:
+        return stats.normalize(obs) if self.enabled else obs
+
+    def update(self, stats: RunningMeanStd, batch: jax.Array) -> RunningMeanStd:
+        return stats.update(batch) if self.enabled else stats

@@ -11,17 +11,25 @@ from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
 
 
-def vector_observation_env(env: Env, env_params: Any) -> Env:
-    """The env as an MLP learner sees it (and is evaluated on): 1-D float observations."""
+def observation_env(env: Env, env_params: Any, keep_images: bool = False) -> Env:
+    """The env as a learner sees it (and is evaluated on): 1-D float observations, or,
+    with ``keep_images``, ``[H, W, C]`` image observations left as they are (for a CNN)."""
     space = env.observation_space(env_params)
-    if not (isinstance(space, Box) and len(space.shape) == 1):
+    is_vector = isinstance(space, Box) and len(space.shape) == 1
+    is_image = isinstance(space, Box) and len(space.shape) == 3
+    if not (is_vector or (keep_images and is_image)):
         env = FlattenObservation(env)
     return env
 
 
-def training_env(env: Env, env_params: Any, num_envs: int) -> VecEnv:
-    """Vector observations, episode statistics, ``num_envs`` batched copies."""
-    return VecEnv(EpisodeStatistics(vector_observation_env(env, env_params)), num_envs)
+def is_image_env(env: Env, env_params: Any) -> bool:
+    space = env.observation_space(env_params)
+    return isinstance(space, Box) and len(space.shape) == 3
+
+
+def training_env(env: Env, env_params: Any, num_envs: int, keep_images: bool = False) -> VecEnv:
+    """The learner's observations, episode statistics, ``num_envs`` batched copies."""
+    return VecEnv(EpisodeStatistics(observation_env(env, env_params, keep_images)), num_envs)
 
 
 @struct.dataclass

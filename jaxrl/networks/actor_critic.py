@@ -1,14 +1,12 @@
-"""Networks shared by the learners."""
+"""Actor-critic networks (PPO): separate actor and critic, MLP or MinAtar-CNN torsos."""
 from __future__ import annotations
 
 from typing import Callable, Sequence, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
-import numpy as np
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
-               "silu": nn.silu}
+from jaxrl.networks.torsos import ACTIVATIONS, MinAtarCNN, dense
 
 
 class MLP(nn.Module):
@@ -22,27 +20,41 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
         for width in self.hidden_sizes:
-            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)),
-                         bias_init=nn.initializers.zeros)(x)
-            x = self.activation(x)
-        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale),
-                        bias_init=nn.initializers.zeros)(x)
+            x = self.activation(dense(width)(x))
+        return dense(self.out_dim, self.out_scale)(x)
+
+
+class CNN(nn.Module):
+    """MinAtar CNN torso, then a linear output layer (image observations kept 3-D)."""
+
+    hidden_sizes: Sequence[int]
+    out_dim: int
+    activation: Callable = nn.relu
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        return dense(self.out_dim, self.out_scale)(
+            MinAtarCNN(tuple(self.hidden_sizes), self.activation)(x))
 
 
 class ActorCritic(nn.Module):
-    """Separate actor and critic MLPs. The actor outputs logits (discrete) or the mean
-    of a diagonal Gaussian with a state-independent log-std (continuous)."""
+    """Separate actor and critic networks (MLPs, or MinAtar CNNs with ``torso="cnn"``).
+    The actor outputs logits (discrete) or the mean of a diagonal Gaussian with a
+    state-independent log-std (continuous)."""
 
     action_dim: int
     continuous: bool
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     init_log_std: float = 0.0
+    torso: str = "mlp"
 
     def setup(self):
         act = ACTIVATIONS[self.activation]
-        self.actor = MLP(self.hidden_sizes, self.action_dim, act, out_scale=0.01)
-        self.critic = MLP(self.hidden_sizes, 1, act, out_scale=1.0)
+        net = CNN if self.torso == "cnn" else MLP
+        self.actor = net(self.hidden_sizes, self.action_dim, act, out_scale=0.01)
+        self.critic = net(self.hidden_sizes, 1, act, out_scale=1.0)
         if self.continuous:
             self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
                                       (self.action_dim,))

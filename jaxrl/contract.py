@@ -1,0 +1,105 @@
+"""The algorithm contract: everything the runner, CLI, benchmarks and outer loops may use.
+
+An algorithm is two dataclasses and a ``make``:
+
+* ``Config``  frozen dataclass of *static* fields (shapes, loop lengths): one compiled
+  program per value; ``validate()`` checks it in Python before tracing.
+* ``HParams`` ``flax.struct`` dataclass of *traced* fields: per-member pytree leaves
+  (vmapped, sharded, perturbed by PBT, searched by ES); ``validate()`` checks concrete
+  (possibly member-stacked) values.
+* ``make(env, env_params, config) -> Algorithm`` (below).
+
+Every registered algorithm runs the contract test suite (tests/contract/): a vmapped
+member equals the run alone, no recompilation when a traced value changes, divergence
+isolation, bitwise resume, 8 devices == 1 device, no PRNG key reuse.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Dict, Protocol, Tuple, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs import Env
+
+Metrics = Dict[str, jax.Array]
+
+
+@runtime_checkable
+class Algorithm(Protocol):
+    """What the runner uses; nothing else is read from an algorithm."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    HParams: ClassVar[type]
+    config: Any
+    env: Env          # the env as registered (what summaries name)
+    env_params: Any
+    eval_env: Env     # the env stack ``policy`` acts on (observation pipeline included)
+
+    @property
+    def num_updates(self) -> int:
+        """Updates in a whole run (``train`` scans this many)."""
+
+    @property
+    def env_steps_per_update(self) -> int:
+        """Env steps one member takes per ``update`` (for throughput and progress)."""
+
+    def init(self, key: jax.Array, hp: Any) -> Any:
+        """The learner state: everything needed to resume (params, optimiser, env state,
+        observations, RNG, replay, normalisers, counters)."""
+
+    def update(self, state: Any, hp: Any) -> Tuple[Any, Metrics]:
+        """One update. Metrics are scalars; ``episode_return_sum`` and ``episode_count``
+        (completed training episodes) are summed over a chunk, the rest averaged."""
+
+    def policy(self, state: Any) -> Callable[[jax.Array], jax.Array]:
+        """Deterministic (greedy / mean) action for one ``eval_env`` observation."""
+
+    def train(self, key: jax.Array, hp: Any) -> Tuple[Any, Metrics]:
+        """Fused ``init`` + scan of ``num_updates`` updates: the unit an ES inner loop vmaps."""
+
+    def healthy(self, state: Any, metrics: Metrics) -> jax.Array:
+        """True when an update's results may be kept (its learned values are finite).
+        The runner freezes a member at its last healthy state."""
+
+    def keep(self, ok: jax.Array, new: Any, old: Any) -> Any:
+        """The state to continue from: ``new`` where ``ok``, else ``old`` (at least its
+        learned parts: an off-policy learner may keep stepping its env and replay)."""
+
+    def transient_bytes_per_member(self) -> int:
+        """Per-update working set beyond the state (rollouts, activations, samples)."""
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """True when every floating leaf of ``tree`` is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def select(ok: jax.Array, new: Any, old: Any) -> Any:
+    """``new`` where ``ok`` else ``old``, leaf by leaf."""
+    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+class Learner:
+    """Shared defaults for the contract: health is "the whole state and the loss are
+    finite", keeping is a whole-state select, ``train`` is init + scan."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    HParams: ClassVar[type]
+
+    def healthy(self, state, metrics: Metrics) -> jax.Array:
+        return all_finite(state) & all_finite(metrics.get("loss", ()))
+
+    def keep(self, ok, new, old):
+        return select(ok, new, old)
+
+    def transient_bytes_per_member(self) -> int:
+        return 0
+
+    def train(self, key: jax.Array, hp: Any):
+        state = self.init(key, hp)
+        return jax.lax.scan(lambda s, _: self.update(s, hp), state, None, self.num_updates)

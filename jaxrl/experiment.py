@@ -1,0 +1,150 @@
+"""An experiment: everything needed to build (and rebuild) a run, and its serialisation.
+
+The one place where field values from any source (command-line strings, YAML/JSON files,
+Python values, a run's config.json) are routed to the algorithm's ``Config`` /
+``HParams`` and the ``RunConfig``, coerced strictly and validated before tracing. The
+CLI, the benchmarks and (next) sweeps read experiments through here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, Optional
+
+from jaxrl import registry
+from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, split_overrides, to_dict
+
+DEFAULT_ENV = "CartPole-v1"
+# Keys a config file may hold besides the algorithm's and the run's fields: the same
+# settings as the flags of the same names (a flag given on the command line wins).
+FILE_KEYS = {"env": str, "num_seeds": int, "seed": int}
+
+
+@dataclasses.dataclass
+class Experiment:
+    """Everything needed to rebuild a run; what config.json stores."""
+
+    algorithm: str
+    env: str
+    env_overrides: Dict[str, Any]
+    config: Any
+    hparams: Any
+    run_config: Any
+    num_seeds: int
+    seed: int
+
+    def record(self) -> Dict[str, Any]:
+        return {"algorithm": self.algorithm, "env": self.env,
+                "env_overrides": self.env_overrides, "config": to_dict(self.config),
+                "hparams": to_dict(self.hparams), "run_config": to_dict(self.run_config),
+                "num_seeds": self.num_seeds, "seed": self.seed}
+
+    @classmethod
+    def from_record(cls, rec: Dict[str, Any]) -> "Experiment":
+        return make_experiment(rec["algorithm"], rec["env"],
+                               {**rec["config"], **rec["hparams"], **rec["run_config"]},
+                               rec.get("env_overrides", {}), int(rec["num_seeds"]),
+                               int(rec["seed"]), apply_defaults=False)
+
+    def build(self):
+        """The algorithm and its population (memory checked before anything is traced)."""
+        import jaxrl.envs
+        from jaxrl.population import Population
+        from jaxrl.runner.memory import check_memory
+
+        env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
+        algo = registry.get(self.algorithm).make(env, env_params, self.config)
+        check_memory(algo, self.hparams, self.num_seeds, self.run_config)
+        population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
+        return algo, population
+
+
+def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
+                    env_overrides: Dict[str, Any], num_seeds: int = 1, seed: int = 0,
+                    apply_defaults: bool = True) -> Experiment:
+    """Routes ``{field: value}`` to Config / HParams / RunConfig, types the env overrides
+    and validates everything (before tracing). Values are coerced strictly
+    (``jaxrl.config.coerce``), so what config.json records is exactly what runs. A
+    registered variant's defaults (e.g. ``c51``'s value distribution) come first."""
+    from jaxrl.envs.registry import coerce_overrides
+    from jaxrl.runner import RunConfig
+
+    entry = registry.get(algorithm)
+    if apply_defaults:
+        values = {**dict(entry.defaults), **values}
+    config, hparams, run_config = split_overrides(values, entry.Config, entry.HParams,
+                                                  RunConfig, algorithm=algorithm)
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
+        raise ConfigError(f"--num-seeds {num_seeds} must be positive")
+    check_seed_range(seed, num_seeds)
+    env_overrides = coerce_overrides(env, env_overrides)
+    experiment = Experiment(algorithm, env, env_overrides, entry.Config(**config),
+                            entry.HParams(**hparams), RunConfig(**run_config), num_seeds, seed)
+    experiment.config.validate()
+    experiment.hparams.validate()
+    experiment.run_config.validate()
+    return experiment
+
+
+def experiment_from_sources(algorithm: str, config_path: Optional[str] = None,
+                            values: Optional[Dict[str, Any]] = None,
+                            env_values: Optional[Dict[str, Any]] = None,
+                            env: Optional[str] = None, num_seeds: Optional[int] = None,
+                            seed: Optional[int] = None,
+                            total_timesteps: Any = None) -> Experiment:
+    """A config file, then field values (``--set``), ``total_timesteps``, env values
+    (``--env-set``) and the env / num_seeds / seed settings over it (``None``: not given,
+    the file's value or the default applies). What every command's common flags mean."""
+    file_values = load_config_file(config_path)
+    where = f"--config {config_path}"
+    env_overrides = file_values.pop("env_overrides", None)
+    if env_overrides is None:
+        env_overrides = {}
+    if not isinstance(env_overrides, dict):
+        raise ConfigError(f"{where}: env_overrides must be a mapping of env parameter names "
+                          f"to values (e.g. env_overrides: {{max_steps_in_episode: 200}}); "
+                          f"got {env_overrides!r}")
+    from_file = {key: coerce_scalar(kind, file_values.pop(key), f"{where}: {key}")
+                 for key, kind in FILE_KEYS.items() if key in file_values}
+    file_values.update(values or {})
+    if total_timesteps is not None:
+        file_values["total_timesteps"] = total_timesteps
+    env_overrides = {**env_overrides, **(env_values or {})}
+
+    def pick(given, key, default):
+        return given if given is not None else from_file.get(key, default)
+
+    return make_experiment(algorithm, pick(env, "env", DEFAULT_ENV), file_values,
+                           env_overrides, pick(num_seeds, "num_seeds", 1), pick(seed, "seed", 0))
+
+
+def read_run_config(run_dir: str) -> Experiment:
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            return Experiment.from_record(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
+                          f"it is needed to resume or evaluate this run")
+
+
+
+def load_config_file(path: Optional[str]) -> Dict[str, Any]:
+    if not path:
+        return {}
+    if not os.path.exists(path):
+        raise ConfigError(f"--config {path}: file not found")
+    import yaml
+
+    try:
+        with open(path) as f:
+            text = f.read()
+        data = (yaml.safe_load(text) or {}) if path.endswith((".yaml", ".yml")) \
+            else json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"--config {path} could not be read: {first}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of field names to values")
+    return data

@@ -1,0 +1,33 @@
+"""Heads: features -> Q-values, action-value distributions, policy outputs, values."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxrl.networks.torsos import dense
+
+Q_HEADS = ("q", "dueling")
+
+
+def dueling(value: jnp.ndarray, advantages: jnp.ndarray, action_axis: int = -1) -> jnp.ndarray:
+    """Q = V + A - mean_a A (Wang et al., 2016); ``value`` broadcasts against
+    ``advantages``, whose actions lie on ``action_axis``."""
+    return value + advantages - advantages.mean(axis=action_axis, keepdims=True)
+
+
+class QHead(nn.Module):
+    """``[..., num_actions, num_outputs]`` per action: 1 output (a Q-value), atoms'
+    logits (C51) or quantiles (QR-DQN); optionally dueling (separate value stream)."""
+
+    num_actions: int
+    num_outputs: int = 1
+    dueling: bool = False
+
+    @nn.compact
+    def __call__(self, features):
+        out = dense(self.num_actions * self.num_outputs, 1.0)(features)
+        out = out.reshape(features.shape[:-1] + (self.num_actions, self.num_outputs))
+        if self.dueling:
+            value = dense(self.num_outputs, 1.0)(features)[..., None, :]
+            out = dueling(value, out, action_axis=-2)
+        return out

@@ -1,0 +1,76 @@
+"""Torsos: observation -> features. Heads (``heads.py``) turn features into what a
+learner needs; ``auto_torso`` picks a CNN for image observations, an MLP otherwise."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import numpy as np
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
+               "silu": nn.silu}
+TORSOS = ("auto", "mlp", "cnn")
+
+
+def dense(width: int, scale: float = np.sqrt(2)) -> nn.Dense:
+    """Orthogonal init with the given gain, zero bias (the PPO/DQN convention)."""
+    return nn.Dense(width, kernel_init=nn.initializers.orthogonal(scale),
+                    bias_init=nn.initializers.zeros)
+
+
+class MLPTorso(nn.Module):
+    """Dense -> [LayerNorm] -> activation, per hidden width."""
+
+    hidden_sizes: Sequence[int]
+    activation: Callable = nn.relu
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.hidden_sizes:
+            x = dense(width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = self.activation(x)
+        return x
+
+
+class MinAtarCNN(nn.Module):
+    """The MinAtar network (Young & Tian, 2019): one 3x3 conv with 16 filters (stride 1),
+    flattened, then the dense hidden layers. Takes ``[..., H, W, C]`` observations; the
+    leading axes are batch axes."""
+
+    hidden_sizes: Sequence[int] = (128,)
+    activation: Callable = nn.relu
+    layer_norm: bool = False
+    filters: int = 16
+
+    @nn.compact
+    def __call__(self, x):
+        batch = x.shape[:-3]
+        x = x.reshape((-1,) + x.shape[-3:]).astype(np.float32)
+        x = nn.Conv(self.filters, (3, 3), strides=1, padding="VALID",
+                    kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+        if self.layer_norm:
+            x = nn.LayerNorm()(x)
+        x = self.activation(x)
+        x = x.reshape(batch + (-1,))
+        return MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
+
+
+def resolve_torso(kind: str, obs_shape) -> str:
+    """``auto``: a CNN for ``[H, W, C]`` observations, an MLP for vectors."""
+    if kind == "auto":
+        return "cnn" if len(obs_shape) == 3 else "mlp"
+    return kind
+
+
+def make_torso(kind: str, obs_shape, hidden_sizes: Sequence[int], activation: str,
+               layer_norm: bool = False) -> nn.Module:
+    kind = resolve_torso(kind, obs_shape)
+    act = ACTIVATIONS[activation]
+    if kind == "cnn":
+        if len(obs_shape) != 3:
+            raise ValueError(f"torso='cnn' needs [H, W, C] observations, got shape {obs_shape}")
+        return MinAtarCNN(tuple(hidden_sizes), act, layer_norm)
+    return MLPTorso(tuple(hidden_sizes), act, layer_norm)

@@ -1,0 +1,87 @@
+"""The algorithm registry: the single source of names for the CLI, benchmarks, experiment
+files and the contract test suite.
+
+Each entry points at a module exposing ``Config`` (static), ``HParams`` (traced) and
+``make(env, env_params, config)`` returning a ``jaxrl.contract.Algorithm``. ``smoke``
+is a tiny configuration (env id and field values) that the contract tests and quick
+checks run; it must compile and run in seconds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import ModuleType
+from typing import Any, Dict, List, Tuple
+
+from jaxrl.config import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgorithmEntry:
+    name: str
+    module_name: str
+    summary: str
+    smoke_env: str
+    smoke_values: Tuple[Tuple[str, Any], ...]
+    defaults: Tuple[Tuple[str, Any], ...] = ()  # field values this name sets (variants)
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    @property
+    def Config(self) -> type:  # noqa: N802 - mirrors the module attribute
+        return self.module.Config
+
+    @property
+    def HParams(self) -> type:  # noqa: N802
+        return self.module.HParams
+
+    def make(self, env, env_params, config):
+        return self.module.make(env, env_params, config)
+
+    @property
+    def smoke(self) -> Dict[str, Any]:
+        return dict(self.smoke_values)
+
+
+_REGISTRY: Dict[str, AlgorithmEntry] = {}
+
+
+def register(name: str, module_name: str, summary: str, smoke_env: str,
+             smoke_values: Dict[str, Any], defaults: Dict[str, Any] = None) -> AlgorithmEntry:
+    """Adds ``name``; ``defaults`` are field values the name implies (e.g. ``c51`` is the
+    value-based learner with a categorical value distribution): applied before the user's."""
+    if name in _REGISTRY:
+        raise ValueError(f"algorithm {name!r} is already registered")
+    entry = AlgorithmEntry(name, module_name, summary, smoke_env,
+                           tuple(sorted(smoke_values.items())),
+                           tuple(sorted((defaults or {}).items())))
+    _REGISTRY[name] = entry
+    return entry
+
+
+def _load() -> None:
+    import jaxrl.algorithms  # noqa: F401  (registers the built-in algorithms)
+
+
+def names() -> List[str]:
+    _load()
+    return list(_REGISTRY)
+
+
+def get(name: str) -> AlgorithmEntry:
+    _load()
+    if name not in _REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown algorithm {name!r}{hint}; available: "
+                          f"{', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def entries() -> List[AlgorithmEntry]:
+    _load()
+    return list(_REGISTRY.values())

@@ -1,0 +1,68 @@
+"""The compiled unit: one member's chunk of updates with divergence isolation."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, List
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.contract import Algorithm
+
+SUMMED_METRICS = ("episode_return_sum", "episode_count")
+
+
+@struct.dataclass
+class Carry:
+    """What the compiled loop threads through (and checkpoints): every member's learner
+    state, its alive flag, its update count, and the update it was frozen after (-1)."""
+
+    state: Any
+    alive: jax.Array
+    updates: jax.Array
+    frozen_after: jax.Array
+
+
+def plan_chunks(num_updates: int, target_chunks: int) -> List[int]:
+    """Chunk lengths summing to ``num_updates``: equal chunks when a divisor lies within
+    [ideal/2, 2*ideal] of the ideal size (one program), else equal chunks plus one
+    remainder (two programs). Searches at most a few thousand sizes."""
+    target = max(1, min(target_chunks, num_updates))
+    ideal = num_updates / target
+    centre = max(1, round(ideal))
+    for offset in range(0, min(centre, 4096)):
+        for size in (centre + offset, centre - offset):
+            if 1 <= size <= num_updates and ideal / 2 <= size <= ideal * 2 \
+                    and num_updates % size == 0:
+                return [size] * (num_updates // size)
+    size = max(1, math.ceil(ideal))
+    chunks = [size] * (num_updates // size)
+    if num_updates % size:
+        chunks.append(num_updates % size)
+    return chunks
+
+
+def make_chunk_fn(algo: Algorithm, num_updates: int) -> Callable:
+    """One member's ``num_updates`` updates; an unhealthy update (``algo.healthy``) is
+    discarded and the member frozen (``algo.keep``), and chunk metrics are reduced
+    in-program over its kept updates."""
+
+    def member_chunk(carry: Carry, hp):
+        def body(carry, _):
+            new_state, metrics = algo.update(carry.state, hp)
+            ok = carry.alive & algo.healthy(new_state, metrics)
+            state = algo.keep(ok, new_state, carry.state)
+            frozen_after = jnp.where(carry.alive & ~ok, carry.updates, carry.frozen_after)
+            return Carry(state, ok, carry.updates + 1, frozen_after), (metrics, ok)
+
+        carry, (metrics, ok) = jax.lax.scan(body, carry, None, num_updates)
+        valid = ok.astype(jnp.float32)
+        n_valid = jnp.maximum(valid.sum(), 1.0)
+        reduced = {}
+        for name, values in metrics.items():
+            masked = jnp.where(ok, values, 0.0)
+            reduced[name] = masked.sum() if name in SUMMED_METRICS else masked.sum() / n_valid
+        return carry, reduced
+
+    return member_chunk

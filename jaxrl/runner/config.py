@@ -1,0 +1,31 @@
+"""``RunConfig``: how the runner evaluates, checkpoints and logs (static fields)."""
+from __future__ import annotations
+
+import dataclasses
+
+from jaxrl.config import ConfigError, check_fields, check_seed, static_field
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    num_chunks: int = static_field(25, "target number of host round-trips (progress/log points)")
+    eval_interval: int = static_field(5, "evaluate every this many chunks (and at the end)")
+    eval_episodes: int = static_field(16, "episodes per member per evaluation")
+    eval_seed: int = static_field(12345, "seed of the evaluation episodes (same for all members)")
+    checkpoint_interval: int = static_field(5, "checkpoint every this many chunks (and at the end)")
+    keep_checkpoints: int = static_field(3, "how many checkpoints to keep")
+    tensorboard: bool = static_field(False, "also log scalars to TensorBoard (tensorboardX)")
+    wandb: bool = static_field(False, "also log scalars to Weights & Biases (extra: wandb)")
+    memory_fraction: float = static_field(0.8, "refuse populations estimated above this "
+                                                "fraction of available memory")
+
+    def validate(self) -> "RunConfig":
+        check_fields(self)
+        for name in ("num_chunks", "eval_interval", "eval_episodes", "checkpoint_interval",
+                     "keep_checkpoints"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        check_seed(self.eval_seed, "eval_seed")
+        if not 0.0 < self.memory_fraction <= 1.0:  # also rejects NaN
+            raise ConfigError(f"memory_fraction={self.memory_fraction} must be in (0, 1]")
+        return self

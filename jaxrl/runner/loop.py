@@ -1,0 +1,219 @@
+"""The host loop: chunks, metrics, evaluation, checkpoints, divergence reports, resume.
+
+For any algorithm on the contract (``jaxrl.contract.Algorithm``): vmap over members,
+shard the member axis over devices, ``jit(scan(update, n))`` per chunk (see
+``program.Run``), and this loop over chunks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Dict, Optional
+
+import jax
+import numpy as np
+
+from jaxrl import stats
+from jaxrl.checkpoint import PopulationCheckpointer
+from jaxrl.config import ConfigError
+from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
+from jaxrl.population import Population
+from jaxrl.runner.chunk import SUMMED_METRICS, Carry
+from jaxrl.runner.config import RunConfig
+from jaxrl.runner.program import Run
+from jaxrl.runner.progress import ProgressBar
+from jaxrl.runner.provenance import git_commit, package_versions
+from jaxrl.runner.summary import (RunTotals, accepted_updates, member_returns, nanmean,
+                                  summarize)
+
+
+@dataclasses.dataclass
+class RunResult:
+    carry: Carry
+    summary: Dict[str, Any]
+    run_dir: Optional[str]
+
+
+def check_run_dir(run_dir: str) -> None:
+    """Refuses a run directory that cannot be created or written, before anything is
+    compiled. ``os.access`` alone is not enough (it says yes to root on read-only
+    mounts such as /sys), so a temporary directory is made and removed in the nearest
+    existing ancestor."""
+    import tempfile
+
+    path = os.path.abspath(run_dir)
+    probe = path
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ConfigError(f"run directory {run_dir} cannot be created: {probe} is not a "
+                          f"directory; choose another --out")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".jaxrl-write-check-", dir=probe))
+    except OSError as exc:
+        raise ConfigError(f"run directory {run_dir} is not writable ({probe}: "
+                          f"{exc.strerror or exc}); choose another --out")
+
+
+def train(algo, population: Population, run_config: RunConfig = RunConfig(),
+          run_dir: Optional[str] = None, resume: bool = False,
+          config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
+          console=None, progress: bool = True,
+          stop_after_chunks: Optional[int] = None, run: Optional["Run"] = None) -> RunResult:
+    """Trains every member of ``population`` with ``algo``; see the module docstring.
+
+    ``run_dir`` (optional) receives config.json, metrics.jsonl, checkpoints/ and
+    summary.json; ``resume=True`` continues from its newest good checkpoint.
+    ``stop_after_chunks`` ends early (as a kill would, but cleanly) - for tests.
+    ``run`` reuses the compiled programs of an earlier call with the same arguments.
+    """
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    if run is None:
+        run = Run(algo, population, run_config)  # validates before anything is written
+    if run_dir is not None:
+        check_run_dir(run_dir)
+    env_id = env_id or getattr(algo.env, "id", "env")
+    chunks = run.chunks
+    steps_per_update = algo.env_steps_per_update
+    members = population.size
+
+    if run_config.wandb:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise ConfigError("wandb=True needs the optional extra: pip install 'jaxrl[wandb]'")
+    warn = lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
+    checkpointer, sinks = None, Sinks([])
+    start_chunk, carry, meta = 0, None, None
+    if run_dir is not None and resume:
+        checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
+                                              run_config.keep_checkpoints)
+        if checkpointer.steps():
+            start_chunk, carry, meta = checkpointer.restore_latest(run.abstract_carry(),
+                                                                   warn=warn)
+            console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
+        else:
+            warn(f"{run_dir} has no checkpoint yet (stopped before the first one): "
+                 f"starting it from the beginning")
+            resume = False
+
+    # Compile before writing anything, so a failure leaves no half-made run directory.
+    if carry is None:
+        carry = run.init_carry()
+    compiled_before = run.compile_seconds
+    run.warm_up(carry, start_chunk)
+    totals = RunTotals.from_meta(meta)
+    session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
+    totals.compile_seconds += session.compile_seconds
+    totals.sessions += 1
+    console.print(f"compiled in {run.compile_seconds:.1f}s: {members} members x "
+                  f"{algo.num_updates} updates in {len(chunks)} chunks on "
+                  f"{len(run.devices)} {run.devices[0].platform} device(s)")
+
+    if run_dir is not None:
+        os.makedirs(run_dir, exist_ok=True)
+        if not resume:
+            record = {**(config_record or {}), "population": population.table(),
+                      "chunks": chunks, "versions": package_versions(),
+                      "git_commit": git_commit(), "devices": [str(d) for d in run.devices]}
+            with open(os.path.join(run_dir, "config.json"), "w") as f:
+                json.dump(record, f, indent=2, default=str)
+        if checkpointer is None:
+            checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
+                                                  run_config.keep_checkpoints)
+        sink_list = [JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
+                               truncate_after_chunk=start_chunk - 1)]
+        if run_config.tensorboard:
+            sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
+        if run_config.wandb:
+            sink_list.append(WandbSink(run_dir, config_record or {}))
+        sinks = Sinks(sink_list)
+
+    total_steps = algo.num_updates * steps_per_update
+    updates_done = sum(chunks[:start_chunk])
+    alive = np.asarray(carry.alive)
+    accepted = accepted_updates(carry)
+    last_eval = None
+
+    bar = ProgressBar(console, total_steps, enabled=progress)
+    bar.advance(updates_done * steps_per_update, {})
+    try:
+        for chunk_index in range(start_chunk, len(chunks)):
+            length = chunks[chunk_index]
+            start = time.perf_counter()
+            carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
+            metrics = jax.device_get(metrics)
+            new_alive = np.asarray(carry.alive)
+            elapsed = time.perf_counter() - start
+            updates_done += length
+            new_accepted = accepted_updates(carry)
+            for t in (totals, session):
+                t.train_seconds += elapsed
+                t.env_steps += int((new_accepted - accepted).sum()) * steps_per_update
+                t.env_steps_all_members += length * steps_per_update * members
+            accepted = new_accepted
+
+            for i in np.flatnonzero(alive & ~new_alive):
+                console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
+                              f"non-finite loss or state within updates "
+                              f"{updates_done - length + 1}-{updates_done}; frozen at its last "
+                              f"finite state, excluded from training aggregates")
+            alive = new_alive
+
+            returns = member_returns(metrics, alive)
+            record = {
+                "chunk": chunk_index, "updates": updates_done,
+                "env_steps": updates_done * steps_per_update,
+                "total_env_steps": updates_done * steps_per_update * members,
+                "train_seconds": totals.train_seconds,
+                "env_steps_per_second": totals.steps_per_second(),
+                "alive_members": int(alive.sum()),
+                "episode_return": returns,
+                "episode_return_mean": nanmean(returns),
+                "episode_return_iqm": stats.iqm(returns),
+            }
+            for name, values in metrics.items():
+                if name not in SUMMED_METRICS:
+                    record[name] = nanmean(np.where(alive, values, np.nan))
+            last_chunk = chunk_index == len(chunks) - 1
+            if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:
+                eval_returns = run.evaluate(carry, chunk_index).mean(axis=1)
+                last_eval = eval_returns
+                record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),
+                              eval_return_iqm=stats.iqm(eval_returns))
+            sinks.write(record)
+            if checkpointer and (last_chunk or (chunk_index + 1) % run_config.checkpoint_interval == 0):
+                checkpointer.save(chunk_index + 1, carry, {
+                    "chunk": chunk_index + 1, "updates": updates_done,
+                    "totals": dataclasses.asdict(totals)})
+            bar.advance(length * steps_per_update, record)
+            if stop_after_chunks is not None and chunk_index + 1 >= stop_after_chunks:
+                break
+    finally:
+        bar.close()
+        sinks.close()
+
+    frozen_after = np.asarray(carry.frozen_after)
+    diverged = {int(i): int(frozen_after[i]) for i in np.flatnonzero(frozen_after >= 0)}
+    finished = updates_done == algo.num_updates
+    summary = None
+    if finished and last_eval is None:  # resumed after the last chunk: same final episodes
+        last_eval = run.evaluate(carry, len(chunks) - 1).mean(axis=1)
+    if finished:
+        summary = summarize(population, env_id, last_eval, total_steps, totals, session,
+                           start_chunk, diverged, run_dir, alive)
+        summary["final_eval_episodes"] = {
+            "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
+            "episodes": run_config.eval_episodes,
+            "note": "fold_in(PRNGKey(eval_seed), chunk_index); `jaxrl eval RUN` scores the "
+                    "same episodes"}
+        if run_dir is not None:
+            with open(os.path.join(run_dir, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
+    if checkpointer:
+        checkpointer.close()
+    return RunResult(carry, summary, run_dir)

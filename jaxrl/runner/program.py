@@ -1,0 +1,128 @@
+"""Compile and shard: the programs of one (algorithm, population) pair."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Dict, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrl.config import ConfigError
+from jaxrl.contract import Algorithm
+from jaxrl.evaluation import evaluate
+from jaxrl.population import Population
+from jaxrl.runner.chunk import Carry, make_chunk_fn, plan_chunks
+from jaxrl.runner.config import RunConfig
+from jaxrl.runner.memory import check_memory
+
+
+def check_population(algo, population: Population, run_config: RunConfig,
+                     devices=None) -> None:
+    """All checks that need no compilation; raise ConfigError naming the fix."""
+    run_config.validate()
+    population.hparams.validate()
+    n_dev = len(devices or jax.devices())
+    if population.size % n_dev:
+        raise ConfigError(
+            f"population size {population.size} is not a multiple of the {n_dev} devices; "
+            f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
+    hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
+    check_memory(algo, hp_one, population.size, run_config)
+
+
+class Run:
+    """Builds the compiled programs for (algo, population) and runs them."""
+
+    def __init__(self, algo: Algorithm, population: Population,
+                 run_config: RunConfig = RunConfig(), devices=None):
+        """``devices``: where the member axis is sharded (default: all of jax.devices())."""
+        if not isinstance(algo, Algorithm):
+            missing = [n for n in dir(Algorithm) if not n.startswith("_")
+                       and not hasattr(algo, n)]
+            raise TypeError(f"{type(algo).__name__} does not implement jaxrl.contract."
+                            f"Algorithm (missing: {', '.join(missing)})")
+        devices = list(devices or jax.devices())
+        check_population(algo, population, run_config, devices)
+        self.algo, self.population, self.config = algo, population, run_config
+        self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)
+        self.devices = devices
+        self.mesh = Mesh(np.asarray(devices), ("member",))
+        self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.hparams = jax.device_put(jax.tree.map(jnp.asarray, population.hparams),
+                                      self.sharding)
+        self._chunk_programs: Dict[int, Any] = {}
+        self._eval_compiled = False
+        self.compile_seconds = 0.0
+
+        def init(keys, hparams):
+            state = jax.vmap(algo.init)(keys, hparams)
+            m = population.size
+            return Carry(state, jnp.ones((m,), bool), jnp.zeros((m,), jnp.int32),
+                         jnp.full((m,), -1, jnp.int32))
+
+        self._init = jax.jit(init, out_shardings=self.sharding)
+
+        def eval_member(state, key):
+            # ``eval_env``: the env with the observation pipeline the policy was trained on.
+            return evaluate(algo.eval_env, algo.env_params,
+                            algo.policy(state), key, run_config.eval_episodes)
+
+        self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, None)),
+                             out_shardings=self.sharding)
+
+    def set_hparams(self, hparams: Any) -> None:
+        """New traced values for every member (same structure, shapes and dtypes), for
+        the already compiled programs: what sweeps, PBT and ES hand over between chunks."""
+        new = jax.tree.map(jnp.asarray, hparams)
+        old_struct = jax.tree.structure(self.hparams)
+        if jax.tree.structure(new) != old_struct or any(
+                (a.shape, a.dtype) != (b.shape, b.dtype)
+                for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(self.hparams))):
+            raise ValueError("set_hparams needs the same structure, shapes and dtypes as the "
+                             "population's hyperparameters (or the programs would recompile)")
+        self.hparams = jax.device_put(new, self.sharding)
+
+    # ---- programs ----------------------------------------------------------------
+    def init_carry(self) -> Carry:
+        keys = jax.device_put(self.population.keys(), self.sharding)
+        return self._init(keys, self.hparams)
+
+    def abstract_carry(self) -> Carry:
+        shapes = jax.eval_shape(self._init, self.population.keys(), self.hparams)
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                                           sharding=self.sharding), shapes)
+
+    def chunk_program(self, length: int, carry: Carry):
+        if length not in self._chunk_programs:  # compiled once per Run, reused by train()
+            fn = jax.vmap(make_chunk_fn(self.algo, length))
+            start = time.perf_counter()
+            compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
+                carry, self.hparams).compile()
+            self.compile_seconds += time.perf_counter() - start
+            self._chunk_programs[length] = compiled
+        return self._chunk_programs[length]
+
+    def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None) -> np.ndarray:
+        """Returns ``(members, eval_episodes)``: every member on the same episodes, drawn
+        from ``fold_in(PRNGKey(eval_seed), index)``. The driver evaluates after chunk
+        ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes."""
+        seed = self.config.eval_seed if eval_seed is None else eval_seed
+        key = jax.device_put(jax.random.fold_in(jax.random.PRNGKey(seed), index),
+                             self.replicated)
+        return np.asarray(self._eval(carry.state, key))
+
+    def warm_up(self, carry: Carry, from_chunk: int = 0) -> None:
+        """Compile every program still needed before the clock starts (compile time is
+        reported apart from training time)."""
+        for length in sorted(set(self.chunks[from_chunk:])):
+            self.chunk_program(length, carry)
+        if not self._eval_compiled:
+            start = time.perf_counter()
+            key = jax.device_put(jax.random.PRNGKey(0), self.replicated)
+            self._eval = self._eval.lower(carry.state, key).compile()
+            self._eval_compiled = True
+            self.compile_seconds += time.perf_counter() - start
