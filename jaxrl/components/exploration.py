@@ -1,0 +1,22 @@
+"""Exploration schedules and epsilon-greedy action selection."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def linear_schedule(start: jax.Array, end: jax.Array, duration: jax.Array,
+                    step: jax.Array) -> jax.Array:
+    """``start`` at step 0, linearly to ``end`` at ``duration`` steps, ``end`` after."""
+    frac = jnp.clip(step / jnp.maximum(duration, 1e-8), 0.0, 1.0)
+    return start + frac * (end - start)
+
+
+def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon: jax.Array) -> jax.Array:
+    """Greedy actions over the last axis, each replaced by a uniform one w.p. epsilon
+    (leading axes are batch axes)."""
+    explore_key, action_key = jax.random.split(key)
+    greedy = jnp.argmax(q_values, axis=-1)
+    random = jax.random.randint(action_key, greedy.shape, 0, q_values.shape[-1])
+    explore = jax.random.uniform(explore_key, greedy.shape) < epsilon
+    return jnp.where(explore, random, greedy).astype(jnp.int32)
