@@ -1,0 +1,136 @@
+"""The algorithm contract, checked for every registered algorithm (a new registration is
+tested automatically): each runs its registry ``smoke`` configuration."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl.envs
+from jaxrl import registry
+from jaxrl.contract import Algorithm
+from jaxrl.experiment import make_experiment
+from jaxrl.population import Population
+from jaxrl.runner import Run, RunConfig, train
+
+# A vmapped member may differ from the same run alone by float reassociation in batched
+# kernels; after the smoke run we allow this much.
+VMAP_RTOL, VMAP_ATOL = 1e-4, 1e-5
+NAMES = registry.names()
+
+
+def build(name):
+    entry = registry.get(name)
+    exp = make_experiment(name, entry.smoke_env, {**entry.smoke, "num_chunks": 2,
+                                                  "eval_episodes": 2,
+                                                  "checkpoint_interval": 1}, {})
+    env, params = jaxrl.envs.make(exp.env)
+    return entry.make(env, params, exp.config), exp
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def case(request):
+    algo, exp = build(request.param)
+    hp = exp.hparams
+    population = Population.from_configs([hp, hp.replace(learning_rate=hp.learning_rate * 2)],
+                                         seeds=[3, 7])
+    run = Run(algo, population, exp.run_config)
+    full = train(algo, population, exp.run_config, progress=False, run=run)
+    return algo, exp, population, run, full
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_implements_the_protocol(case):
+    algo, exp, *_ = case
+    assert isinstance(algo, Algorithm)
+    assert algo.num_updates * algo.env_steps_per_update <= exp.config.total_timesteps
+
+
+def test_vmapped_member_matches_member_alone(case):
+    algo, _, population, _, full = case
+    train_alone = jax.jit(algo.train)
+    for member in (1, 2):
+        hp = jax.tree.map(lambda x: x[member], population.hparams)
+        alone, _ = train_alone(jax.random.PRNGKey(int(population.seeds[member])), hp)
+        together = jax.tree.map(lambda x: x[member], full.carry.state)
+        chex.assert_trees_all_close(together, alone, rtol=VMAP_RTOL, atol=VMAP_ATOL)
+
+
+def test_no_recompile_when_a_traced_value_changes(case):
+    algo, exp, population, run, _ = case
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def update(state, hp):
+        return algo.update(state, hp)
+
+    state = algo.init(jax.random.PRNGKey(0), exp.hparams)
+    for factor in (1.0, 0.5, 3.0):
+        update(state, exp.hparams.replace(learning_rate=exp.hparams.learning_rate * factor))
+    # the runner's chunk program takes new hyperparameters without recompiling
+    carry = run.init_carry()
+    length = run.chunks[0]
+    program = run.chunk_program(length, carry)
+    run.set_hparams(jax.tree.map(lambda x: x * 0.5 if x.dtype == np.float32 else x,
+                                 population.hparams))
+    new_carry, _ = program(carry, run.hparams)
+    assert run.chunk_program(length, new_carry) is program
+    with pytest.raises(ValueError, match="same structure"):
+        run.set_hparams(jax.tree.map(lambda x: np.concatenate([x, x]), population.hparams))
+    run.set_hparams(population.hparams)
+
+
+def test_diverging_member_is_isolated(case):
+    algo, exp, *_ = case
+    configs = [exp.hparams, exp.hparams.replace(learning_rate=1e30), exp.hparams]
+    population = Population.from_configs(configs, seeds=[0])
+    result = train(algo, population, exp.run_config, progress=False,
+                   console=type("Quiet", (), {"print": lambda *a, **k: None})())
+    assert np.asarray(result.carry.alive).tolist() == [True, False, True]
+    assert [d["member"] for d in result.summary["diverged_members"]] == [1]
+    for leaf in jax.tree.leaves(result.carry.state):
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            assert np.all(np.isfinite(np.asarray(leaf)))
+
+
+def test_resume_through_the_runner_is_bitwise(case, tmp_path):
+    algo, exp, population, run, full = case
+    run_dir = str(tmp_path / "run")
+    partial = train(algo, population, exp.run_config, run_dir=run_dir, progress=False,
+                    run=run, stop_after_chunks=1)
+    assert partial.summary is None
+    resumed = train(algo, population, exp.run_config, run_dir=run_dir, resume=True,
+                    progress=False, run=run)
+    for a, b in zip(leaves(full.carry), leaves(resumed.carry)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.summary["final_eval_return"] == full.summary["final_eval_return"]
+
+
+def test_no_prng_key_reuse(case):
+    algo, exp, *_ = case
+    jax.config.update("jax_debug_key_reuse", True)
+    try:
+        # typed keys: the reuse checker tracks only those (raw uint32 keys pass unchecked)
+        state, _ = jax.jit(algo.train)(jax.random.key(0), exp.hparams)
+        jax.block_until_ready(state)
+    finally:
+        jax.config.update("jax_debug_key_reuse", False)
+
+
+def test_help_is_generated_from_the_registry(capsys):
+    from jaxrl import cli
+
+    assert cli.main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    for name in NAMES:
+        assert name in text and registry.get(name).summary[:30] in " ".join(text.split())
+    for name in NAMES:
+        assert cli.main(["train", name, "--help"]) == 0
+        text = capsys.readouterr().out
+        import dataclasses
+        for cls in (registry.get(name).Config, registry.get(name).HParams, RunConfig):
+            for f in dataclasses.fields(cls):
+                assert f.name in text, (name, f.name)
