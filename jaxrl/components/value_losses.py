@@ -60,8 +60,8 @@ def quantile_huber_loss(quantiles: jax.Array, targets: jax.Array,
 @dataclasses.dataclass(frozen=True)
 class HLGauss:
     """A histogram over ``[v_min, v_max]`` with ``num_bins`` equal bins. A scalar target
-    y becomes the probabilities a Gaussian N(y, sigma^2) puts in each bin (mass outside
-    the range folded into the end bins' neighbours by renormalising), with
+    y (clipped to the range) becomes the probabilities a Gaussian N(y, sigma^2) puts in
+    each bin, renormalised over the range (mass beyond the ends dropped), with
     ``sigma = sigma_ratio * bin_width`` (0.75, as recommended); the loss is their
     cross-entropy with the predicted logits, and the value is the mean of the bins'
     centres under the predicted probabilities."""
