@@ -92,7 +92,6 @@ def coerce_scalar(kind: type, value: Any, label: str) -> Any:
             if not math.isfinite(number) or not float(number).is_integer():
                 raise ConfigError(f"{label}={value!r} is not a valid int: it must be a whole "
                                   f"number")
-            number = int(number)
         number = int(number)
         if not INT32_MIN <= number <= INT32_MAX:
             raise ConfigError(f"{label}={value!r} does not fit int32, the integer type JAX "
@@ -147,8 +146,6 @@ def check_fields(obj) -> None:
         value = getattr(obj, f.name)
         scalar = tp in (int, float, bool, str) and np.ndim(value) == 0
         if scalar or typing.get_origin(tp) in (tuple, typing.Tuple):
-            if tp is int and isinstance(value, (bool, np.bool_)):
-                raise ConfigError(f"{f.name}={value!r} is not a valid int")
             coerce(cls, f.name, value.item() if hasattr(value, "item") else value)
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 
@@ -58,11 +57,6 @@ class ReplayBuffer:
         return ReplayState(data, jnp.ones(shape, jnp.float32),
                            jnp.ones((), jnp.float32), jnp.zeros((), jnp.int32),
                            jnp.zeros((), jnp.int32))
-
-    def bytes_per_member(self, example: Any) -> int:
-        per = sum(int(np.prod(np.shape(x))) * np.asarray(x).dtype.itemsize
-                  for x in jax.tree.leaves(example))
-        return self.capacity * self.num_envs * (per + (4 if self.prioritized else 0))
 
     def add(self, state: ReplayState, rows: Any) -> ReplayState:
         """Appends ``rows`` (pytree of ``[k, num_envs, ...]``, k consecutive steps)."""

@@ -16,8 +16,7 @@ def observation_env(env: Env, env_params: Any, keep_images: bool = False) -> Env
     with ``keep_images``, ``[H, W, C]`` image observations left as they are (for a CNN)."""
     space = env.observation_space(env_params)
     is_vector = isinstance(space, Box) and len(space.shape) == 1
-    is_image = isinstance(space, Box) and len(space.shape) == 3
-    if not (is_vector or (keep_images and is_image)):
+    if not (is_vector or (keep_images and is_image_env(env, env_params))):
         env = FlattenObservation(env)
     return env
 
