@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import typing
-from typing import Any, Dict, Iterable, Tuple
+from typing import Any, Callable, Dict, Iterable, Tuple
 
 import numpy as np
 from flax import struct
@@ -206,3 +206,21 @@ def check_seed_range(seed: Any, num_seeds: Any) -> None:
         raise ConfigError(f"seed={seed} with num_seeds={num_seeds} runs seeds up to {last}, "
                           f"beyond 2**32 - 1 = {SEED_LIMIT - 1}: seeds wrap modulo 2**32 in "
                           f"PRNGKey, so members would share keys; lower seed or num_seeds")
+
+
+# Range rules for traced fields, checked on concrete (possibly member-stacked) values.
+POSITIVE = (lambda v: v > 0, "must be > 0")
+NON_NEGATIVE = (lambda v: v >= 0, "must be >= 0")
+UNIT_INTERVAL = (lambda v: (0 <= v) & (v <= 1), "must be in [0, 1]")
+FINITE = (lambda v: np.isfinite(v), "must be finite")
+
+
+def check_ranges(obj, rules: Dict[str, Tuple[Callable, str]]) -> None:
+    """Raises ConfigError naming the first field whose value (any member's) breaks its
+    rule or is not finite; ``rules`` maps field name -> (predicate, why)."""
+    for name, (ok, why) in rules.items():
+        value = np.asarray(getattr(obj, name), np.float64)
+        good = ok(value) & np.isfinite(value)
+        if not np.all(good):
+            bad = value[~good] if value.ndim else value
+            raise ConfigError(f"{name}={np.ravel(bad)[0]:g} {why}")

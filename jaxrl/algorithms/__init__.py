@@ -6,3 +6,25 @@ register("ppo", "jaxrl.algorithms.ppo",
          smoke_env="CartPole-v1",
          smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
                        "num_minibatches": 2, "num_epochs": 2})
+
+_REPLAY_SMOKE = {"total_timesteps": 512, "num_envs": 4, "rollout_steps": 2,
+                 "gradient_steps": 2, "batch_size": 16, "buffer_size": 256,
+                 "learning_starts": 64, "hidden_sizes": (32, 32)}
+register("dqn", "jaxrl.algorithms.dqn",
+         "Deep Q-learning: double Q, dueling, n-step, prioritised replay, distributional "
+         "values as options",
+         smoke_env="CartPole-v1",
+         smoke_values={**_REPLAY_SMOKE, "n_step": 3, "prioritized": True})
+register("c51", "jaxrl.algorithms.dqn",
+         "C51: DQN with a categorical value distribution (cross-entropy on projected atoms)",
+         smoke_env="CartPole-v1", smoke_values=_REPLAY_SMOKE,
+         defaults={"value_distribution": "categorical"})
+register("qrdqn", "jaxrl.algorithms.dqn",
+         "QR-DQN: DQN with quantile regression (quantile Huber loss)",
+         smoke_env="CartPole-v1", smoke_values=_REPLAY_SMOKE,
+         defaults={"value_distribution": "quantile"})
+register("pqn", "jaxrl.algorithms.pqn",
+         "Parallel Q-learning: many envs, LayerNorm, Q(lambda) returns, no replay or target net",
+         smoke_env="CartPole-v1",
+         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
+                       "num_minibatches": 2, "num_epochs": 2})

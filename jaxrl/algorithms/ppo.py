@@ -21,7 +21,8 @@ from jaxrl.components.normalization import (ObservationNormalization, RewardScal
                                             RunningMeanStd)
 from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
                                       training_env)
-from jaxrl.config import ConfigError, check_fields, static_field, traced_field
+from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
+                          check_fields, check_ranges, static_field, traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, TORSOS, ActorCritic, resolve_torso
@@ -96,22 +97,10 @@ class PPOHParams:
     def validate(self) -> "PPOHParams":
         """Checks concrete (host) values; call before tracing."""
         check_fields(self)
-
-        rules = {
-            "learning_rate": (lambda v: v >= 0, "must be >= 0"),
-            "gamma": (lambda v: (0 <= v) & (v <= 1), "must be in [0, 1]"),
-            "gae_lambda": (lambda v: (0 <= v) & (v <= 1), "must be in [0, 1]"),
-            "clip_eps": (lambda v: v > 0, "must be > 0"),
-            "vf_clip_eps": (lambda v: v > 0, "must be > 0"),
-            "ent_coef": (lambda v: np.isfinite(v), "must be finite"),
-            "vf_coef": (lambda v: v >= 0, "must be >= 0"),
-            "max_grad_norm": (lambda v: v > 0, "must be > 0"),
-        }
-        for name, (ok, why) in rules.items():
-            value = np.asarray(getattr(self, name), np.float64)
-            if not np.all(ok(value)) or not np.all(np.isfinite(value)):
-                bad = value[~(ok(value) & np.isfinite(value))] if value.ndim else value
-                raise ConfigError(f"{name}={np.ravel(bad)[0]:g} {why}")
+        check_ranges(self, {
+            "learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL, "gae_lambda": UNIT_INTERVAL,
+            "clip_eps": POSITIVE, "vf_clip_eps": POSITIVE, "ent_coef": FINITE,
+            "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE})
         return self
 
 

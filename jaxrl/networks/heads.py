@@ -31,3 +31,16 @@ class QHead(nn.Module):
             value = dense(self.num_outputs, 1.0)(features)[..., None, :]
             out = dueling(value, out, action_axis=-2)
         return out
+
+
+class QNetwork(nn.Module):
+    """A torso (``torsos.make_torso``) and a ``QHead``: ``[..., A, K]`` outputs."""
+
+    torso: nn.Module
+    num_actions: int
+    num_outputs: int = 1
+    dueling: bool = False
+
+    @nn.compact
+    def __call__(self, obs):
+        return QHead(self.num_actions, self.num_outputs, self.dueling)(self.torso(obs))

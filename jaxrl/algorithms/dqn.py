@@ -1,0 +1,147 @@
+"""Deep Q-learning (Mnih et al., 2015) and its standard extensions as options, on the
+off-policy skeleton: double Q (van Hasselt et al., 2016), dueling heads (Wang et al.,
+2016), n-step returns, prioritised replay (Schaul et al., 2016), and the value
+representation (``value_distribution``): scalar, categorical (C51, Bellemare et al.,
+2017), quantile (QR-DQN, Dabney et al., 2018) or HL-Gauss (Farebrother et al., 2024).
+
+``c51`` and ``qrdqn`` are this learner registered with a distributional default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParams,
+                                         OffPolicyLearner)
+from jaxrl.components.exploration import epsilon_greedy, linear_schedule
+from jaxrl.components.target_networks import polyak
+from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead
+from jaxrl.config import UNIT_INTERVAL, ConfigError, static_field, traced_field
+from jaxrl.envs import Env
+from jaxrl.envs.spaces import Discrete
+from jaxrl.networks import QNetwork, make_torso
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig(OffPolicyConfig):
+    double_q: bool = static_field(True, "double Q-learning: the online net picks the "
+                                        "bootstrap action, the target net values it")
+    dueling: bool = static_field(True, "dueling head (value + centred advantages)")
+    value_distribution: str = static_field(
+        "scalar", f"one of {VALUE_DISTRIBUTIONS}: Q-values, C51 atoms, QR-DQN quantiles "
+                  "or an HL-Gauss histogram")
+    num_atoms: int = static_field(51, "atoms (categorical), quantiles (quantile) or bins "
+                                      "(hl_gauss)")
+    v_min: float = static_field(-100.0, "lowest value of the support (categorical, hl_gauss)")
+    v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
+
+    def validate(self) -> "DQNConfig":
+        super().validate()
+        if self.value_distribution not in VALUE_DISTRIBUTIONS:
+            raise ConfigError(f"value_distribution={self.value_distribution!r}: choose one "
+                              f"of {VALUE_DISTRIBUTIONS}")
+        if self.value_distribution != "scalar" and self.num_atoms < 2:
+            raise ConfigError(f"num_atoms={self.num_atoms} must be at least 2")
+        if self.v_min >= self.v_max:
+            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
+        return self
+
+
+@struct.dataclass
+class DQNHParams(OffPolicyHParams):
+    epsilon_start: float = traced_field(1.0, "exploration rate at step 0")
+    epsilon_end: float = traced_field(0.05, "exploration rate after the decay")
+    epsilon_fraction: float = traced_field(0.5, "fraction of the run over which epsilon "
+                                                "decays linearly")
+
+    RULES = {**OffPolicyHParams.RULES, "epsilon_start": UNIT_INTERVAL,
+             "epsilon_end": UNIT_INTERVAL, "epsilon_fraction": UNIT_INTERVAL}
+
+
+@struct.dataclass
+class DQNLearner:
+    params: Any
+    target_params: Any
+    opt_state: Any
+
+
+def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
+    """Built from traced values inside the program, so every member can differ."""
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                       optax.adam(learning_rate))
+
+
+class DQN(OffPolicyLearner):
+    name = "dqn"
+    Config = DQNConfig
+    HParams = DQNHParams
+
+    def __init__(self, env: Env, env_params: Any, config: DQNConfig):
+        super().__init__(env, env_params, config)
+        space = env.action_space(env_params)
+        if not isinstance(space, Discrete):
+            raise ConfigError(f"dqn needs a discrete action space; this env's is {space}: "
+                              f"use ppo (or an actor-critic) for continuous actions")
+        self.value_head = ValueHead(config.value_distribution, config.num_atoms,
+                                    config.v_min, config.v_max)
+        torso = make_torso(self.torso_kind, self.obs_shape, config.hidden_sizes,
+                           config.activation, config.layer_norm)
+        self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
+
+    def init_learner(self, key, hp: DQNHParams) -> DQNLearner:
+        params = self.network.init(key, jnp.zeros(self.obs_shape, jnp.float32))
+        return DQNLearner(params, params, make_optimizer(hp, hp.learning_rate).init(params))
+
+    def q_values(self, params, obs) -> jax.Array:
+        return self.value_head.q_values(self.network.apply(params, obs))
+
+    def epsilon(self, hp: DQNHParams, env_steps) -> jax.Array:
+        return linear_schedule(hp.epsilon_start, hp.epsilon_end,
+                               hp.epsilon_fraction * self.config.total_timesteps, env_steps)
+
+    def explore(self, learner: DQNLearner, obs, key, hp: DQNHParams, env_steps):
+        return epsilon_greedy(key, self.q_values(learner.params, obs),
+                              self.epsilon(hp, env_steps))
+
+    def greedy(self, learner: DQNLearner, obs):
+        return jnp.argmax(self.q_values(learner.params, obs), axis=-1).astype(jnp.int32)
+
+    def exploration_metrics(self, hp, env_steps):
+        return {"epsilon": self.epsilon(hp, env_steps)}
+
+    def learn(self, learner: DQNLearner, batch: Batch, hp: DQNHParams, key, grad_step):
+        head = self.value_head
+        index = jnp.arange(batch.action.shape[0])
+        next_target = self.network.apply(learner.target_params, batch.next_obs)  # [B, A, K]
+        chooser = learner.params if self.config.double_q else learner.target_params
+        next_action = jnp.argmax(self.q_values(chooser, batch.next_obs), axis=-1)
+        targets = jax.vmap(head.bootstrap_target)(next_target[index, next_action],
+                                                  batch.reward, batch.discount)
+
+        def loss_fn(params):
+            out = self.network.apply(params, batch.obs)[index, batch.action]  # [B, K]
+            losses, priorities = jax.vmap(head.loss)(out, targets)
+            q_taken = head.q_values(out[:, None])[:, 0]
+            return jnp.mean(batch.weights * losses), (priorities, q_taken)
+
+        (loss, (priorities, q_taken)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            learner.params)
+        optimizer = make_optimizer(hp, self.learning_rate(hp, grad_step))
+        updates, opt_state = optimizer.update(grads, learner.opt_state, learner.params)
+        params = optax.apply_updates(learner.params, updates)
+        due = (grad_step + 1) % hp.target_period == 0
+        target_params = polyak(learner.target_params, params, jnp.where(due, hp.target_tau, 0.0))
+        stats = {"loss": loss, "q_mean": jnp.mean(q_taken), "grad_norm": optax.global_norm(grads)}
+        return DQNLearner(params, target_params, opt_state), priorities, stats
+
+
+def make(env: Env, env_params: Any, config: DQNConfig = DQNConfig()) -> DQN:
+    return DQN(env, env_params, config)
+
+
+Config, HParams = DQNConfig, DQNHParams

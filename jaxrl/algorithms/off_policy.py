@@ -1,0 +1,329 @@
+"""The off-policy skeleton every replay-based learner fills in (DQN and its variants now,
+the actor-critics next): act, store, warm up, gradient steps per env step, with the
+replay buffer, n-step targets and observation normalisation shared.
+
+One ``update`` = ``rollout_steps`` steps of ``num_envs`` envs (acting with the
+learner's exploration policy), appended to the replay buffer, then ``gradient_steps``
+gradient steps on sampled n-step windows (skipped, by a traced switch, until
+``learning_starts`` env steps have been taken). A learner supplies:
+
+* ``init_learner(key, hp)``            its learned parts (params, targets, optimisers)
+* ``explore(learner, obs, key, hp, env_steps)``  env actions for a batch of observations
+* ``greedy(learner, obs)``             the deterministic policy (evaluation)
+* ``learn(learner, batch, hp, key, grad_step)``  one gradient step on a ``Batch``;
+  returns (learner, per-sample priorities, scalar metrics), target updates included.
+
+Divergence isolation keeps only the learned parts (``OffPolicyState.learner``, the
+observation statistics and the gradient-step count) of an unhealthy update: the env and
+the replay buffer move on, so no update ever copies the whole buffer.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
+from jaxrl.components.replay import ReplayBuffer, ReplayState
+from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
+                                      training_env)
+from jaxrl.components.targets import n_step_return
+from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
+                          check_ranges, static_field, traced_field)
+from jaxrl.contract import Learner, all_finite, select
+from jaxrl.envs import Env
+from jaxrl.networks import ACTIVATIONS, TORSOS, resolve_torso
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyConfig:
+    total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
+    num_envs: int = static_field(10, "parallel envs per member")
+    rollout_steps: int = static_field(1, "env steps per env between gradient phases")
+    gradient_steps: int = static_field(5, "gradient steps per update "
+                                          "(per num_envs * rollout_steps env steps)")
+    batch_size: int = static_field(100, "transitions (n-step windows) per gradient step")
+    buffer_size: int = static_field(50_000, "replay capacity in transitions (all envs)")
+    n_step: int = static_field(1, "n-step returns (window length)")
+    prioritized: bool = static_field(False, "prioritised replay (proportional, exact)")
+    hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
+    activation: str = static_field("silu", f"one of {sorted(ACTIVATIONS)}")
+    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
+                                      "[H, W, C] image observations, else MLP)")
+    layer_norm: bool = static_field(False, "LayerNorm after each hidden layer")
+    normalize_observations: bool = static_field(False, "running mean/std observation norm")
+    anneal_lr: bool = static_field(False, "decay the learning rate linearly to 0")
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.env_steps_per_update
+
+    @property
+    def replay_rows(self) -> int:
+        return self.buffer_size // self.num_envs
+
+    def validate(self):
+        check_fields(self)
+        for name in ("total_timesteps", "num_envs", "rollout_steps", "gradient_steps",
+                     "batch_size", "buffer_size", "n_step"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        if self.num_updates < 1:
+            raise ConfigError(
+                f"total_timesteps={self.total_timesteps} is less than one update "
+                f"(num_envs*rollout_steps={self.env_steps_per_update}); raise total_timesteps")
+        if self.replay_rows <= self.n_step:
+            raise ConfigError(
+                f"buffer_size={self.buffer_size} holds {self.replay_rows} steps per env "
+                f"({self.num_envs} envs), which must exceed n_step={self.n_step}; raise "
+                f"buffer_size to at least {(self.n_step + 1) * self.num_envs}")
+        if self.torso not in TORSOS:
+            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation={self.activation!r}: choose one of "
+                              f"{sorted(ACTIVATIONS)}")
+        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
+            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
+        return self
+
+
+@struct.dataclass
+class OffPolicyHParams:
+    learning_rate: float = traced_field(1e-3, "Adam step size (initial, if annealed)")
+    gamma: float = traced_field(0.99, "discount factor")
+    max_grad_norm: float = traced_field(10.0, "global-norm gradient clipping threshold")
+    learning_starts: int = traced_field(5_000, "env steps before the first gradient step")
+    target_tau: float = traced_field(0.02, "target network Polyak rate (1: hard copy)")
+    target_period: int = traced_field(1, "gradient steps between target updates")
+    per_alpha: float = traced_field(0.6, "prioritised replay exponent (if prioritized)")
+    per_beta: float = traced_field(0.4, "initial importance-weight exponent, annealed "
+                                        "linearly to 1 over the run (if prioritized)")
+
+    RULES = {"learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL,
+             "max_grad_norm": POSITIVE, "learning_starts": NON_NEGATIVE,
+             "target_tau": (lambda v: (0 < v) & (v <= 1), "must be in (0, 1]"),
+             "target_period": POSITIVE, "per_alpha": NON_NEGATIVE,
+             "per_beta": UNIT_INTERVAL}
+
+    def validate(self):
+        """Checks concrete (host) values; call before tracing."""
+        check_fields(self)
+        check_ranges(self, self.RULES)
+        return self
+
+
+@struct.dataclass
+class Stored:
+    """One env step as the replay buffer keeps it (raw observations)."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array  # true successor (pre-reset): what truncated steps bootstrap from
+
+
+@struct.dataclass
+class Batch:
+    """Sampled n-step transitions, observations normalised: the target is
+    ``reward + discount * V(next_obs)`` (``discount`` = gamma^m, 0 after termination)."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    discount: jax.Array
+    next_obs: jax.Array
+    weights: jax.Array  # importance weights (ones without prioritised replay)
+
+
+@struct.dataclass
+class OffPolicyState:
+    learner: Any              # learned parts: params, target params, optimiser states
+    obs_stats: RunningMeanStd
+    grad_steps: jax.Array     # gradient steps taken (after warm-up)
+    replay: ReplayState
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    update_count: jax.Array
+    env_steps: jax.Array
+
+
+PRIORITY_EPS = 1e-6  # keeps every sampled transition's probability above zero
+
+
+class OffPolicyLearner(Learner):
+    """The act-store-learn loop; subclasses supply the four methods in the module
+    docstring and set ``self.network``-related state in ``__init__`` after ``super``."""
+
+    def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig):
+        self.config = config.validate()
+        self.env, self.env_params = env, env_params
+        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
+        self.eval_env = observation_env(env, env_params, images)
+        self.train_env = training_env(env, env_params, config.num_envs, images)
+        self.obs_shape = self.train_env.observation_space(env_params).shape
+        self.torso_kind = resolve_torso(config.torso, self.obs_shape)
+        if self.torso_kind == "cnn" and len(self.obs_shape) != 3:
+            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
+                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, config.n_step,
+                                   config.prioritized)
+
+    # ---- what a learner fills in ------------------------------------------------------
+    def init_learner(self, key: jax.Array, hp) -> Any:
+        raise NotImplementedError
+
+    def explore(self, learner, obs: jax.Array, key: jax.Array, hp, env_steps) -> jax.Array:
+        raise NotImplementedError
+
+    def greedy(self, learner, obs: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def learn(self, learner, batch: Batch, hp, key: jax.Array,
+              grad_step: jax.Array) -> Tuple[Any, jax.Array, Dict[str, jax.Array]]:
+        raise NotImplementedError
+
+    def exploration_metrics(self, hp, env_steps) -> Dict[str, jax.Array]:
+        return {}
+
+    def learning_rate(self, hp, grad_step: jax.Array) -> jax.Array:
+        """``hp.learning_rate``, decayed linearly to 0 over the run's gradient steps if
+        ``anneal_lr``."""
+        if not self.config.anneal_lr:
+            return hp.learning_rate
+        total = self.config.num_updates * self.config.gradient_steps
+        return hp.learning_rate * jnp.maximum(1.0 - grad_step / total, 0.0)
+
+    # ---- the contract -------------------------------------------------------------
+    @property
+    def num_updates(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.config.env_steps_per_update
+
+    def _example_step(self) -> Stored:
+        obs = jnp.zeros(self.obs_shape, jnp.float32)
+        action = jnp.zeros(self.env.action_space(self.env_params).shape,
+                           self._action_dtype())
+        flag = jnp.zeros((), bool)
+        return Stored(obs, action, jnp.zeros((), jnp.float32), flag, flag, obs)
+
+    def _action_dtype(self):
+        space = self.env.action_space(self.env_params)
+        return jnp.int32 if jnp.issubdtype(space.dtype, jnp.integer) else jnp.float32
+
+    def transition_bytes(self) -> int:
+        """Bytes one stored env step takes in the replay buffer."""
+        return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(self._example_step()))
+
+    def transient_bytes_per_member(self) -> int:
+        """A rollout, one sampled batch of windows, and the networks' activations for it
+        (online and target passes, forward and backward), with 2x headroom."""
+        cfg = self.config
+        rollout = cfg.env_steps_per_update * self.transition_bytes()
+        sample = cfg.batch_size * cfg.n_step * self.transition_bytes()
+        widths = sum(cfg.hidden_sizes)
+        if len(self.obs_shape) == 3:
+            h, w, _ = self.obs_shape
+            widths += 16 * (h - 2) * (w - 2)
+        activations = 4 * cfg.batch_size * widths * 4
+        return 2 * (rollout + sample + activations)
+
+    def init(self, key: jax.Array, hp) -> OffPolicyState:
+        learner_key, env_key, key = jax.random.split(key, 3)
+        obs, env_state = self.train_env.reset(env_key, self.env_params)
+        zero = jnp.zeros((), jnp.int32)
+        return OffPolicyState(self.init_learner(learner_key, hp),
+                              self.obs_norm.init(self.obs_shape), zero,
+                              self.buffer.init(self._example_step()), env_state, obs, key,
+                              zero, zero)
+
+    def update(self, state: OffPolicyState, hp) -> Tuple[OffPolicyState, Dict[str, jax.Array]]:
+        cfg = self.config
+        collect_key, learn_key, key = jax.random.split(state.key, 3)
+        norm = self._normalizer(state.obs_stats)
+
+        def act(obs, act_key):
+            action = self.explore(state.learner, norm(obs), act_key, hp, state.env_steps)
+            return action, action, {}
+
+        env_state, obs, rollout = collect(self.train_env, self.env_params, act,
+                                          state.env_state, state.obs, collect_key,
+                                          cfg.rollout_steps)
+        replay = self.buffer.add(state.replay, Stored(
+            rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
+            rollout.final_obs))
+        obs_stats = self.obs_norm.update(state.obs_stats, rollout.obs)
+        env_steps = state.env_steps + cfg.env_steps_per_update
+        training = (env_steps >= hp.learning_starts) & self.buffer.can_sample(replay)
+        progress = env_steps / cfg.total_timesteps
+        beta = hp.per_beta + (1.0 - hp.per_beta) * jnp.minimum(progress, 1.0)
+        norm = self._normalizer(obs_stats)
+
+        def gradient_step(carry, step_key):
+            learner, replay, grad_steps = carry
+            sample_key, learn_step_key = jax.random.split(step_key)
+            sample = self.buffer.sample(replay, sample_key, cfg.batch_size, hp.per_alpha, beta)
+            batch = self._batch(sample.data, sample.weights, hp.gamma, norm)
+            new_learner, priorities, stats = self.learn(learner, batch, hp, learn_step_key,
+                                                        grad_steps)
+            learner = select(training, new_learner, learner)
+            if cfg.prioritized:
+                old = replay.priorities[sample.rows, sample.envs]
+                replay = self.buffer.update_priorities(
+                    replay, sample, jnp.where(training, priorities + PRIORITY_EPS, old))
+            stats = jax.tree.map(lambda x: jnp.where(training, x, 0.0), stats)
+            return (learner, replay, grad_steps + training.astype(jnp.int32)), stats
+
+        (learner, replay, grad_steps), stats = jax.lax.scan(
+            gradient_step, (state.learner, replay, state.grad_steps),
+            jax.random.split(learn_key, cfg.gradient_steps))
+
+        new_state = OffPolicyState(learner, obs_stats, grad_steps, replay, env_state, obs, key,
+                                   state.update_count + 1, env_steps)
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics.update(episode_metrics(rollout))
+        metrics.update(self.exploration_metrics(hp, state.env_steps))
+        metrics["learning_rate"] = jnp.asarray(self.learning_rate(hp, grad_steps), jnp.float32)
+        metrics["training"] = training.astype(jnp.float32)
+        return new_state, metrics
+
+    def policy(self, state: OffPolicyState):
+        norm = self._normalizer(state.obs_stats)
+        return lambda obs: self.greedy(state.learner, norm(obs))
+
+    def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
+        return all_finite((state.learner, state.obs_stats)) & all_finite(metrics.get("loss", ()))
+
+    def keep(self, ok, new: OffPolicyState, old: OffPolicyState) -> OffPolicyState:
+        """Only the learned parts go back to the last healthy values; the env and replay
+        (filled by acting with healthy parameters) move on: no buffer-sized copy."""
+        learned = select(ok, (new.learner, new.obs_stats, new.grad_steps),
+                         (old.learner, old.obs_stats, old.grad_steps))
+        return new.replace(learner=learned[0], obs_stats=learned[1], grad_steps=learned[2])
+
+    # ---- pieces ----------------------------------------------------------------------
+    def _normalizer(self, stats: RunningMeanStd):
+        return lambda obs: self.obs_norm.apply(stats, obs)
+
+    def _batch(self, windows: Stored, weights: jax.Array, gamma, norm) -> Batch:
+        """n-step windows ``[B, n, ...]`` -> transitions with n-step rewards and
+        discounts, bootstrapping from the final observation of the last step used."""
+        reward, last, discount = jax.vmap(n_step_return, in_axes=(0, 0, 0, None))(
+            windows.reward, windows.terminated, windows.truncated, gamma)
+        index = jnp.arange(reward.shape[0])
+        next_obs = windows.final_obs[index, last]
+        return Batch(norm(windows.obs[:, 0]), windows.action[:, 0], reward, discount,
+                     norm(next_obs), weights)

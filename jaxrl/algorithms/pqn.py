@@ -1,0 +1,265 @@
+"""Parallel Q-learning (PQN; Gallici et al., 2024): no replay buffer and no target
+network. Many envs act epsilon-greedily, the rollout's Q(lambda) returns are computed
+with the online network's (stop-gradient) max-Q at each true successor, and the network
+(LayerNorm keeps it stable without a target net) regresses them over epochs of
+minibatches, as PPO does with its returns. ``value_distribution='hl_gauss'`` learns the
+same returns by classification.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.components.exploration import epsilon_greedy, linear_schedule
+from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
+from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
+                                      training_env)
+from jaxrl.components.targets import q_lambda_returns
+from jaxrl.components.value_heads import ValueHead
+from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
+                          check_ranges, static_field, traced_field)
+from jaxrl.contract import Learner
+from jaxrl.envs import Env
+from jaxrl.envs.spaces import Discrete
+from jaxrl.networks import ACTIVATIONS, TORSOS, QNetwork, make_torso, resolve_torso
+
+PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
+
+
+@dataclasses.dataclass(frozen=True)
+class PQNConfig:
+    total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
+    num_envs: int = static_field(16, "parallel envs per member")
+    num_steps: int = static_field(128, "rollout length per env per update")
+    num_epochs: int = static_field(5, "passes over each rollout")
+    num_minibatches: int = static_field(16, "minibatches per epoch; must divide "
+                                            "num_envs*num_steps")
+    hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
+    activation: str = static_field("relu", f"one of {sorted(ACTIVATIONS)}")
+    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
+                                      "[H, W, C] image observations, else MLP)")
+    layer_norm: bool = static_field(True, "LayerNorm after each hidden layer (what makes "
+                                          "PQN stable without a target network)")
+    value_distribution: str = static_field("scalar", f"one of {PQN_VALUES}")
+    num_atoms: int = static_field(51, "HL-Gauss bins (value_distribution='hl_gauss')")
+    v_min: float = static_field(-100.0, "lowest HL-Gauss value")
+    v_max: float = static_field(100.0, "highest HL-Gauss value")
+    normalize_observations: bool = static_field(False, "running mean/std observation norm")
+    anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> "PQNConfig":
+        check_fields(self)
+        for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs",
+                     "num_minibatches"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps="
+                f"{self.batch_size}; e.g. set num_minibatches to a divisor of {self.batch_size}")
+        if self.num_updates < 1:
+            raise ConfigError(
+                f"total_timesteps={self.total_timesteps} is less than one update "
+                f"(num_envs*num_steps={self.batch_size}); raise total_timesteps")
+        if self.torso not in TORSOS:
+            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation={self.activation!r}: choose one of "
+                              f"{sorted(ACTIVATIONS)}")
+        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
+            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
+        if self.value_distribution not in PQN_VALUES:
+            raise ConfigError(f"value_distribution={self.value_distribution!r}: pqn learns "
+                              f"scalar Q(lambda) returns; choose one of {PQN_VALUES}")
+        if self.value_distribution == "hl_gauss" and self.num_atoms < 2:
+            raise ConfigError(f"num_atoms={self.num_atoms} must be at least 2")
+        if self.v_min >= self.v_max:
+            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
+        return self
+
+
+@struct.dataclass
+class PQNHParams:
+    learning_rate: float = traced_field(3e-4, "Adam step size (initial, if annealed)")
+    gamma: float = traced_field(0.99, "discount factor")
+    q_lambda: float = traced_field(0.9, "Q(lambda) trace decay")
+    max_grad_norm: float = traced_field(10.0, "global-norm gradient clipping threshold")
+    epsilon_start: float = traced_field(1.0, "exploration rate at step 0")
+    epsilon_end: float = traced_field(0.05, "exploration rate after the decay")
+    epsilon_fraction: float = traced_field(0.5, "fraction of the run over which epsilon "
+                                                "decays linearly")
+
+    def validate(self) -> "PQNHParams":
+        """Checks concrete (host) values; call before tracing."""
+        check_fields(self)
+        check_ranges(self, {
+            "learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL, "q_lambda": UNIT_INTERVAL,
+            "max_grad_norm": POSITIVE, "epsilon_start": UNIT_INTERVAL,
+            "epsilon_end": UNIT_INTERVAL, "epsilon_fraction": UNIT_INTERVAL})
+        return self
+
+
+@struct.dataclass
+class PQNState:
+    params: Any
+    opt_state: Any
+    obs_stats: RunningMeanStd
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    update_count: jax.Array
+    env_steps: jax.Array
+
+
+def make_optimizer(hp: PQNHParams, learning_rate) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                       optax.radam(learning_rate))
+
+
+class PQN(Learner):
+    name = "pqn"
+    Config = PQNConfig
+    HParams = PQNHParams
+
+    def __init__(self, env: Env, env_params: Any, config: PQNConfig):
+        self.config = config.validate()
+        self.env, self.env_params = env, env_params
+        space = env.action_space(env_params)
+        if not isinstance(space, Discrete):
+            raise ConfigError(f"pqn needs a discrete action space; this env's is {space}: "
+                              f"use ppo for continuous actions")
+        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
+        self.eval_env = observation_env(env, env_params, images)
+        self.train_env = training_env(env, env_params, config.num_envs, images)
+        self.obs_shape = self.train_env.observation_space(env_params).shape
+        torso_kind = resolve_torso(config.torso, self.obs_shape)
+        if torso_kind == "cnn" and len(self.obs_shape) != 3:
+            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
+                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.value_head = ValueHead(config.value_distribution, config.num_atoms,
+                                    config.v_min, config.v_max)
+        torso = make_torso(torso_kind, self.obs_shape, config.hidden_sizes, config.activation,
+                           config.layer_norm)
+        self.network = QNetwork(torso, space.n, self.value_head.outputs)
+
+    # ---- the contract -------------------------------------------------------------
+    @property
+    def num_updates(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.config.batch_size
+
+    def transient_bytes_per_member(self) -> int:
+        """The rollout (observations and final observations, a few scalars per step)
+        and the network's activations over it, with 2x headroom."""
+        obs = int(jnp.prod(jnp.asarray(self.obs_shape)))
+        rollout = self.config.batch_size * (2 * obs + 8)
+        widths = sum(self.config.hidden_sizes)
+        if len(self.obs_shape) == 3:
+            h, w, _ = self.obs_shape
+            widths += 16 * (h - 2) * (w - 2)
+        return 2 * 4 * (rollout + self.config.batch_size * widths * 3)
+
+    def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
+        net_key, env_key, key = jax.random.split(key, 3)
+        params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
+        opt_state = make_optimizer(hp, hp.learning_rate).init(params)
+        obs, env_state = self.train_env.reset(env_key, self.env_params)
+        zero = jnp.zeros((), jnp.int32)
+        return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
+                        key, zero, zero)
+
+    def update(self, state: PQNState, hp: PQNHParams) -> Tuple[PQNState, Dict[str, jax.Array]]:
+        cfg, head = self.config, self.value_head
+        rollout_key, epoch_key, key = jax.random.split(state.key, 3)
+        norm = self._normalizer(state.obs_stats)
+        epsilon = self.epsilon(hp, state.env_steps)
+
+        def act(obs, act_key):
+            action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon)
+            return action, action, {}
+
+        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
+                                        state.obs, rollout_key, cfg.num_steps)
+        next_values = jnp.max(self.q_values(state.params, norm(batch.final_obs)), axis=-1)
+        returns = q_lambda_returns(batch.reward, batch.terminated, batch.truncated,
+                                   jax.lax.stop_gradient(next_values), hp.gamma, hp.q_lambda)
+
+        learning_rate = hp.learning_rate
+        if cfg.anneal_lr:
+            learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
+        optimizer = make_optimizer(hp, learning_rate)
+        data = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
+                            (norm(batch.obs), batch.action, returns))
+
+        def loss_fn(params, obs, actions, targets):
+            out = self.network.apply(params, obs)[jnp.arange(actions.shape[0]), actions]
+            losses, _ = jax.vmap(lambda o, t: head.loss(o, t, squared=True))(out, targets)
+            return jnp.mean(losses), head.q_values(out[:, None])[:, 0]
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        def minibatch_step(carry, minibatch):
+            params, opt_state = carry
+            (loss, q_taken), grads = grad_fn(params, *minibatch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            stats = {"loss": loss, "q_mean": jnp.mean(q_taken),
+                     "grad_norm": optax.global_norm(grads)}
+            return (optax.apply_updates(params, updates), opt_state), stats
+
+        def epoch(carry, perm_key):
+            perm = jax.random.permutation(perm_key, cfg.batch_size)
+            minibatches = jax.tree.map(
+                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data)
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        (params, opt_state), stats = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))
+
+        new_state = PQNState(params, opt_state, self.obs_norm.update(state.obs_stats, batch.obs),
+                             env_state, obs, key, state.update_count + 1,
+                             state.env_steps + cfg.batch_size)
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics.update(episode_metrics(batch))
+        metrics["epsilon"] = epsilon
+        metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
+        return new_state, metrics
+
+    def policy(self, state: PQNState):
+        norm = self._normalizer(state.obs_stats)
+        return lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
+                                      axis=-1).astype(jnp.int32)
+
+    # ---- pieces ----------------------------------------------------------------------
+    def q_values(self, params, obs) -> jax.Array:
+        return self.value_head.q_values(self.network.apply(params, obs))
+
+    def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
+        return linear_schedule(hp.epsilon_start, hp.epsilon_end,
+                               hp.epsilon_fraction * self.config.total_timesteps, env_steps)
+
+    def _normalizer(self, stats: RunningMeanStd):
+        return lambda obs: self.obs_norm.apply(stats, obs)
+
+
+def make(env: Env, env_params: Any, config: PQNConfig = PQNConfig()) -> PQN:
+    return PQN(env, env_params, config)
+
+
+Config, HParams = PQNConfig, PQNHParams
