@@ -7,7 +7,7 @@ population member). ``make(env, env_params, config)`` returns a ``PPO`` whose
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -21,11 +21,14 @@ from jaxrl.components.normalization import (ObservationNormalization, RewardScal
                                             RunningMeanStd)
 from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
                                       training_env)
+from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
                           check_fields, check_ranges, static_field, traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, TORSOS, ActorCritic, resolve_torso
+
+VALUE_LOSSES = ("mse", "hl_gauss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +47,12 @@ class PPOConfig:
     init_log_std: float = static_field(0.0, "initial log-std of Gaussian policies")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
     normalize_advantages: bool = static_field(True, "normalise advantages per minibatch")
-    clip_value_loss: bool = static_field(True, "clip value updates by vf_clip_eps")
+    clip_value_loss: bool = static_field(True, "clip value updates by vf_clip_eps (mse)")
+    value_loss: str = static_field("mse", f"critic loss: one of {VALUE_LOSSES}; 'hl_gauss' "
+                                          "learns returns by classification over bins")
+    value_bins: int = static_field(51, "HL-Gauss bins (value_loss='hl_gauss')")
+    v_min: float = static_field(-100.0, "lowest HL-Gauss value (value_loss='hl_gauss')")
+    v_max: float = static_field(100.0, "highest HL-Gauss value (value_loss='hl_gauss')")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     normalize_rewards: bool = static_field(False, "scale rewards by running return std")
     adam_eps: float = static_field(1e-5, "Adam epsilon")
@@ -80,7 +88,19 @@ class PPOConfig:
                               f"{distributions.CONTINUOUS_MODES}")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
             raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
+        if self.value_loss not in VALUE_LOSSES:
+            raise ConfigError(f"value_loss={self.value_loss!r}: choose one of {VALUE_LOSSES}")
+        if self.value_loss == "hl_gauss" and self.value_bins < 2:
+            raise ConfigError(f"value_bins={self.value_bins} must be at least 2")
+        if self.v_min >= self.v_max:
+            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
         return self
+
+    @property
+    def hl_gauss(self) -> Optional[HLGauss]:
+        if self.value_loss != "hl_gauss":
+            return None
+        return HLGauss(self.v_min, self.v_max, self.value_bins)
 
 
 @struct.dataclass
@@ -147,7 +167,7 @@ class PPO(Learner):
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-            init_log_std=config.init_log_std, torso=torso)
+            init_log_std=config.init_log_std, torso=torso, value_bins=config.hl_gauss)
 
     # ---- the contract -------------------------------------------------------------
     @property
@@ -257,15 +277,21 @@ class PPO(Learner):
     def _loss(self, params, hp: PPOHParams, obs, actions, old_log_probs,
               old_values, advantages, returns):
         outputs, values = self.network.apply(params, obs)
+        value_logits = None
+        if self.config.hl_gauss is not None:
+            value_logits = self.network.apply(params, obs, method=ActorCritic.value_logits)
         return ppo_loss(self.action_dist, outputs, values, actions, old_log_probs, old_values,
                         advantages, returns, hp, self.config.normalize_advantages,
-                        self.config.clip_value_loss)
+                        self.config.clip_value_loss, self.config.hl_gauss, value_logits)
 
 
 def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, advantages,
              returns, hp: PPOHParams, normalize_advantages: bool = True,
-             clip_value_loss: bool = True):
-    """Clipped-surrogate policy loss + (clipped) value loss - entropy bonus."""
+             clip_value_loss: bool = True, hl_gauss: Optional[HLGauss] = None,
+             value_logits: Optional[jax.Array] = None):
+    """Clipped-surrogate policy loss + (clipped) value loss - entropy bonus. With
+    ``hl_gauss`` the value loss is the cross-entropy of the critic's ``value_logits``
+    against the HL-Gauss histogram of the returns (no clipping)."""
     log_probs = action_dist.log_prob(outputs, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
@@ -275,11 +301,15 @@ def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, a
                             jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps) * advantages)
     policy_loss = -surrogate.mean()
 
-    value_error = jnp.square(values - returns)
-    if clip_value_loss:
-        clipped = old_values + jnp.clip(values - old_values, -hp.vf_clip_eps, hp.vf_clip_eps)
-        value_error = jnp.maximum(value_error, jnp.square(clipped - returns))
-    value_loss = 0.5 * value_error.mean()
+    if hl_gauss is not None:
+        value_loss = jax.vmap(hl_gauss.loss)(value_logits, returns).mean()
+    else:
+        value_error = jnp.square(values - returns)
+        if clip_value_loss:
+            clipped = old_values + jnp.clip(values - old_values, -hp.vf_clip_eps,
+                                            hp.vf_clip_eps)
+            value_error = jnp.maximum(value_error, jnp.square(clipped - returns))
+        value_loss = 0.5 * value_error.mean()
 
     entropy = action_dist.entropy(outputs).mean()
     total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy

@@ -1,7 +1,7 @@
 """Actor-critic networks (PPO): separate actor and critic, MLP or MinAtar-CNN torsos."""
 from __future__ import annotations
 
-from typing import Callable, Sequence, Tuple
+from typing import Any, Callable, Sequence, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -41,7 +41,8 @@ class CNN(nn.Module):
 class ActorCritic(nn.Module):
     """Separate actor and critic networks (MLPs, or MinAtar CNNs with ``torso="cnn"``).
     The actor outputs logits (discrete) or the mean of a diagonal Gaussian with a
-    state-independent log-std (continuous)."""
+    state-independent log-std (continuous). With ``value_bins`` (an ``HLGauss``) the critic
+    outputs histogram logits and ``value`` is their expectation."""
 
     action_dim: int
     continuous: bool
@@ -49,12 +50,14 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
     init_log_std: float = 0.0
     torso: str = "mlp"
+    value_bins: Any = None  # None: a scalar critic; an HLGauss: a classification critic
 
     def setup(self):
         act = ACTIVATIONS[self.activation]
         net = CNN if self.torso == "cnn" else MLP
         self.actor = net(self.hidden_sizes, self.action_dim, act, out_scale=0.01)
-        self.critic = net(self.hidden_sizes, 1, act, out_scale=1.0)
+        bins = 1 if self.value_bins is None else self.value_bins.num_bins
+        self.critic = net(self.hidden_sizes, bins, act, out_scale=1.0)
         if self.continuous:
             self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
                                       (self.action_dim,))
@@ -69,4 +72,10 @@ class ActorCritic(nn.Module):
         return (out,)
 
     def value(self, obs):
-        return self.critic(obs)[..., 0]
+        if self.value_bins is None:
+            return self.critic(obs)[..., 0]
+        return self.value_bins.value(self.critic(obs))
+
+    def value_logits(self, obs):
+        """The classification critic's histogram logits (``value_bins`` set)."""
+        return self.critic(obs)
