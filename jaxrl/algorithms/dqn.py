@@ -39,6 +39,7 @@ class DQNConfig(OffPolicyConfig):
                                       "(hl_gauss)")
     v_min: float = static_field(-100.0, "lowest value of the support (categorical, hl_gauss)")
     v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
+    anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
 
     def validate(self) -> "DQNConfig":
         super().validate()
@@ -56,7 +57,7 @@ class DQNConfig(OffPolicyConfig):
 class DQNHParams(OffPolicyHParams):
     epsilon_start: float = traced_field(1.0, "exploration rate at step 0")
     epsilon_end: float = traced_field(0.05, "exploration rate after the decay")
-    epsilon_fraction: float = traced_field(0.5, "fraction of the run over which epsilon "
+    epsilon_fraction: float = traced_field(0.2, "fraction of the run over which epsilon "
                                                 "decays linearly")
 
     RULES = {**OffPolicyHParams.RULES, "epsilon_start": UNIT_INTERVAL,

@@ -43,10 +43,10 @@ class OffPolicyConfig:
     total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
     num_envs: int = static_field(10, "parallel envs per member")
     rollout_steps: int = static_field(1, "env steps per env between gradient phases")
-    gradient_steps: int = static_field(5, "gradient steps per update "
+    gradient_steps: int = static_field(1, "gradient steps per update "
                                           "(per num_envs * rollout_steps env steps)")
     batch_size: int = static_field(100, "transitions (n-step windows) per gradient step")
-    buffer_size: int = static_field(50_000, "replay capacity in transitions (all envs)")
+    buffer_size: int = static_field(100_000, "replay capacity in transitions (all envs)")
     n_step: int = static_field(1, "n-step returns (window length)")
     prioritized: bool = static_field(False, "prioritised replay (proportional, exact)")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
@@ -96,11 +96,11 @@ class OffPolicyConfig:
 
 @struct.dataclass
 class OffPolicyHParams:
-    learning_rate: float = traced_field(1e-3, "Adam step size (initial, if annealed)")
+    learning_rate: float = traced_field(2.5e-4, "Adam step size (initial, if annealed)")
     gamma: float = traced_field(0.99, "discount factor")
     max_grad_norm: float = traced_field(10.0, "global-norm gradient clipping threshold")
     learning_starts: int = traced_field(5_000, "env steps before the first gradient step")
-    target_tau: float = traced_field(0.02, "target network Polyak rate (1: hard copy)")
+    target_tau: float = traced_field(0.005, "target network Polyak rate (1: hard copy)")
     target_period: int = traced_field(1, "gradient steps between target updates")
     per_alpha: float = traced_field(0.6, "prioritised replay exponent (if prioritized)")
     per_beta: float = traced_field(0.4, "initial importance-weight exponent, annealed "

@@ -1,0 +1,43 @@
+"""Learning tests for the value-based family with each algorithm's *default*
+configuration (what `jaxrl train NAME --env CartPole-v1` runs): thresholds on the final
+greedy evaluation over 8 seeds (slow; `make test` runs them in CI)."""
+import numpy as np
+import pytest
+
+from jaxrl.experiment import make_experiment
+from jaxrl.runner import train
+
+pytestmark = pytest.mark.slow
+
+
+def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, **values):
+    if total_timesteps is not None:
+        values["total_timesteps"] = total_timesteps
+    exp = make_experiment(algorithm, env, {"eval_episodes": 16, **values}, {},
+                          num_seeds=num_seeds)
+    algo, population = exp.build()
+    result = train(algo, population, exp.run_config, progress=False)
+    returns = np.asarray(result.summary["final_eval_return"])
+    print(f"{algorithm} {env} final eval returns:", np.round(returns, 1),
+          "IQM", round(result.summary["final_eval_return_iqm"], 1))
+    assert not result.summary["diverged_members"]
+    return result.summary["final_eval_return_iqm"], returns
+
+
+@pytest.mark.parametrize("algorithm, threshold", [
+    ("pqn", 475.0), ("dqn", 450.0), ("c51", 400.0), ("qrdqn", 400.0)])
+def test_default_config_learns_cartpole(algorithm, threshold):
+    iqm, returns = final_returns(algorithm, "CartPole-v1")
+    assert iqm >= threshold, returns
+
+
+# A uniformly random policy scores about 0.5 per episode on Breakout-MinAtar.
+MINATAR_STEPS = 1_000_000
+
+
+def test_pqn_cnn_beats_random_on_breakout_minatar():
+    iqm, returns = final_returns("pqn", "Breakout-MinAtar", MINATAR_STEPS, num_seeds=4,
+                                 num_envs=64, num_steps=32, num_minibatches=8,
+                                 num_epochs=2, hidden_sizes=(128,), epsilon_fraction=0.2,
+                                 learning_rate=1e-3)
+    assert iqm >= 5.0, returns
