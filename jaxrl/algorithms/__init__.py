@@ -22,7 +22,7 @@ register("c51", "jaxrl.algorithms.dqn",
 register("qrdqn", "jaxrl.algorithms.dqn",
          "QR-DQN: DQN with quantile regression (quantile Huber loss)",
          smoke_env="CartPole-v1", smoke_values=_REPLAY_SMOKE,
-         defaults={"value_distribution": "quantile"})
+         defaults={"value_distribution": "quantile", "learning_rate": 1e-3})
 register("pqn", "jaxrl.algorithms.pqn",
          "Parallel Q-learning: many envs, LayerNorm, Q(lambda) returns, no replay or target net",
          smoke_env="CartPole-v1",

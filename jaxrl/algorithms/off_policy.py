@@ -280,10 +280,11 @@ class OffPolicyLearner(Learner):
             new_learner, priorities, stats = self.learn(learner, batch, hp, learn_step_key,
                                                         grad_steps)
             learner = select(training, new_learner, learner)
-            if cfg.prioritized:
+            if cfg.prioritized:  # a diverging step must not leave inf/NaN in the replay
                 old = replay.priorities[sample.rows, sample.envs]
+                write = training & jnp.isfinite(priorities)
                 replay = self.buffer.update_priorities(
-                    replay, sample, jnp.where(training, priorities + PRIORITY_EPS, old))
+                    replay, sample, jnp.where(write, priorities + PRIORITY_EPS, old))
             stats = jax.tree.map(lambda x: jnp.where(training, x, 0.0), stats)
             return (learner, replay, grad_steps + training.astype(jnp.int32)), stats
 

@@ -31,9 +31,10 @@ SCRIPT = textwrap.dedent("""
     for name, devices in (("single", jax.devices()[:1]), ("sharded", jax.devices())):
         run = Run(algo, pop, cfg, devices=devices)
         result = train(algo, pop, cfg, progress=False, run=run)
-        leaf = jax.tree.leaves(result.carry.state.params)[0]
-        out[name] = {"params": [np.asarray(x).tolist()
-                                for x in jax.tree.leaves(result.carry.state.params)],
+        state = jax.tree.leaves(result.carry.state)  # the whole learner state
+        leaf = max(state, key=lambda x: x.size)
+        out[name] = {"params": [np.asarray(x, np.float64).tolist() for x in state
+                                if jax.numpy.issubdtype(x.dtype, jax.numpy.inexact)],
                      "shards": len(leaf.sharding.device_set),
                      "eval": result.summary["final_eval_return"]}
     try:
