@@ -77,6 +77,8 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "members": members,
         "total_timesteps": int(steps_per_member),
         "env_steps_per_second": members * steps_per_member / max(train_seconds, 1e-9),
+        "gradient_steps_per_second": members * algo.num_updates * algo.gradient_steps_per_update
+        / max(train_seconds, 1e-9),
         "compile_seconds": run.compile_seconds,
         "train_compile_seconds": train_compile_seconds,
         "peak_rss_mb": peak_kb / 1024.0,
@@ -152,7 +154,8 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
               file=sys.stderr, flush=True)
         row = _run_child({"algorithm": algorithm, "env_id": env_id, "members": m,
                           "total_timesteps": total_timesteps, "overrides": overrides})
-        print(f"  {row['env_steps_per_second']:,.0f} env steps/s, compile "
+        print(f"  {row['env_steps_per_second']:,.0f} env steps/s, "
+              f"{row['gradient_steps_per_second']:,.0f} gradient steps/s, compile "
               f"{row['compile_seconds']:.1f} s ({row['train_compile_seconds']:.1f} s of it the "
               f"training program), peak RSS {row['peak_rss_mb']:,.0f} MB, "
               f"final return {row['final_return_mean']:.1f}", file=sys.stderr, flush=True)

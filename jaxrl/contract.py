@@ -45,6 +45,10 @@ class Algorithm(Protocol):
     def env_steps_per_update(self) -> int:
         """Env steps one member takes per ``update`` (for throughput and progress)."""
 
+    @property
+    def gradient_steps_per_update(self) -> int:
+        """Optimiser steps one member takes per ``update`` (for gradient updates/s)."""
+
     def init(self, key: jax.Array, hp: Any) -> Any:
         """The learner state: everything needed to resume (params, optimiser, env state,
         observations, RNG, replay, normalisers, counters)."""

@@ -213,6 +213,10 @@ class OffPolicyLearner(Learner):
     def env_steps_per_update(self) -> int:
         return self.config.env_steps_per_update
 
+    @property
+    def gradient_steps_per_update(self) -> int:
+        return self.config.gradient_steps
+
     def _example_step(self) -> Stored:
         obs = jnp.zeros(self.obs_shape, jnp.float32)
         action = jnp.zeros(self.env.action_space(self.env_params).shape,

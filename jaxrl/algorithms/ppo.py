@@ -178,6 +178,10 @@ class PPO(Learner):
     def env_steps_per_update(self) -> int:
         return self.config.batch_size
 
+    @property
+    def gradient_steps_per_update(self) -> int:
+        return self.config.num_epochs * self.config.num_minibatches
+
     def transient_bytes_per_member(self) -> int:
         """Rough per-update working set: the rollout (obs, final obs, ~8 scalars per
         step) and forward/backward activations of both MLPs, with 2x headroom."""

@@ -165,6 +165,10 @@ class PQN(Learner):
     def env_steps_per_update(self) -> int:
         return self.config.batch_size
 
+    @property
+    def gradient_steps_per_update(self) -> int:
+        return self.config.num_epochs * self.config.num_minibatches
+
     def transient_bytes_per_member(self) -> int:
         """The rollout (observations and final observations, a few scalars per step)
         and the network's activations over it, with 2x headroom."""
