@@ -224,3 +224,22 @@ def check_ranges(obj, rules: Dict[str, Tuple[Callable, str]]) -> None:
         if not np.all(good):
             bad = value[~good] if value.ndim else value
             raise ConfigError(f"{name}={np.ravel(bad)[0]:g} {why}")
+
+
+def check_positive(obj, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) <= 0:
+            raise ConfigError(f"{name}={getattr(obj, name)} must be positive")
+
+
+def check_update_size(total_timesteps: int, steps_per_update: int, label: str,
+                      num_minibatches: int = 1) -> None:
+    """A run holds at least one update, and minibatches split an update's batch evenly;
+    ``label`` names the product that makes an update (e.g. 'num_envs*num_steps')."""
+    if steps_per_update % num_minibatches:
+        raise ConfigError(
+            f"num_minibatches={num_minibatches} must divide {label}={steps_per_update}; "
+            f"e.g. set num_minibatches to a divisor of {steps_per_update}")
+    if total_timesteps // steps_per_update < 1:
+        raise ConfigError(f"total_timesteps={total_timesteps} is less than one update "
+                          f"({label}={steps_per_update}); raise total_timesteps")

@@ -31,12 +31,13 @@ def test_default_config_learns_cartpole(algorithm, threshold):
     assert iqm >= threshold, returns
 
 
-# A uniformly random policy scores about 0.5 per episode on Breakout-MinAtar.
-MINATAR_STEPS = 1_000_000
+# A uniformly random policy scores about 0.43 per episode on Breakout-MinAtar (256
+# episodes); PQN with the MinAtar CNN reached 14-15 after 300k steps per seed here.
+MINATAR_STEPS = 250_000
 
 
 def test_pqn_cnn_beats_random_on_breakout_minatar():
-    iqm, returns = final_returns("pqn", "Breakout-MinAtar", MINATAR_STEPS, num_seeds=4,
+    iqm, returns = final_returns("pqn", "Breakout-MinAtar", MINATAR_STEPS, num_seeds=2,
                                  num_envs=64, num_steps=32, num_minibatches=8,
                                  num_epochs=2, hidden_sizes=(128,), epsilon_fraction=0.2,
                                  learning_rate=1e-3)

@@ -20,11 +20,14 @@ from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParam
                                          OffPolicyLearner)
 from jaxrl.components.exploration import epsilon_greedy, linear_schedule
 from jaxrl.components.target_networks import polyak
-from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead
+from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, static_field, traced_field
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import QNetwork, make_torso
+
+
+TD_LOSSES = ("huber", "mse")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,17 +42,15 @@ class DQNConfig(OffPolicyConfig):
                                       "(hl_gauss)")
     v_min: float = static_field(-100.0, "lowest value of the support (categorical, hl_gauss)")
     v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
+    td_loss: str = static_field("huber", f"scalar TD loss: one of {TD_LOSSES}")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
 
     def validate(self) -> "DQNConfig":
         super().validate()
-        if self.value_distribution not in VALUE_DISTRIBUTIONS:
-            raise ConfigError(f"value_distribution={self.value_distribution!r}: choose one "
-                              f"of {VALUE_DISTRIBUTIONS}")
-        if self.value_distribution != "scalar" and self.num_atoms < 2:
-            raise ConfigError(f"num_atoms={self.num_atoms} must be at least 2")
-        if self.v_min >= self.v_max:
-            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
+        check_value_fields(self.value_distribution, VALUE_DISTRIBUTIONS, self.num_atoms,
+                           self.v_min, self.v_max)
+        if self.td_loss not in TD_LOSSES:
+            raise ConfigError(f"td_loss={self.td_loss!r}: choose one of {TD_LOSSES}")
         return self
 
 
@@ -126,7 +127,8 @@ class DQN(OffPolicyLearner):
 
         def loss_fn(params):
             out = self.network.apply(params, batch.obs)[index, batch.action]  # [B, K]
-            losses, priorities = jax.vmap(head.loss)(out, targets)
+            squared = self.config.td_loss == "mse"
+            losses, priorities = jax.vmap(lambda o, t: head.loss(o, t, squared))(out, targets)
             q_taken = head.q_values(out[:, None])[:, 0]
             return jnp.mean(batch.weights * losses), (priorities, q_taken)
 

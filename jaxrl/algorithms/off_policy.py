@@ -28,14 +28,15 @@ from flax import struct
 
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.replay import ReplayBuffer, ReplayState
-from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
-                                      training_env)
+from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
-                          check_ranges, static_field, traced_field)
+                          check_positive, check_ranges, check_update_size, static_field,
+                          traced_field)
 from jaxrl.contract import Learner, all_finite, select
 from jaxrl.envs import Env
-from jaxrl.networks import ACTIVATIONS, TORSOS, resolve_torso
+from jaxrl.networks import ACTIVATIONS
+from jaxrl.networks.torsos import check_torso_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,26 +72,16 @@ class OffPolicyConfig:
 
     def validate(self):
         check_fields(self)
-        for name in ("total_timesteps", "num_envs", "rollout_steps", "gradient_steps",
-                     "batch_size", "buffer_size", "n_step"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
-        if self.num_updates < 1:
-            raise ConfigError(
-                f"total_timesteps={self.total_timesteps} is less than one update "
-                f"(num_envs*rollout_steps={self.env_steps_per_update}); raise total_timesteps")
+        check_positive(self, "total_timesteps", "num_envs", "rollout_steps", "gradient_steps",
+                       "batch_size", "buffer_size", "n_step")
+        check_update_size(self.total_timesteps, self.env_steps_per_update,
+                          "num_envs*rollout_steps")
         if self.replay_rows <= self.n_step:
             raise ConfigError(
                 f"buffer_size={self.buffer_size} holds {self.replay_rows} steps per env "
                 f"({self.num_envs} envs), which must exceed n_step={self.n_step}; raise "
                 f"buffer_size to at least {(self.n_step + 1) * self.num_envs}")
-        if self.torso not in TORSOS:
-            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation={self.activation!r}: choose one of "
-                              f"{sorted(ACTIVATIONS)}")
-        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
+        check_torso_fields(self)
         return self
 
 
@@ -167,14 +158,8 @@ class OffPolicyLearner(Learner):
     def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig):
         self.config = config.validate()
         self.env, self.env_params = env, env_params
-        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
-        self.eval_env = observation_env(env, env_params, images)
-        self.train_env = training_env(env, env_params, config.num_envs, images)
-        self.obs_shape = self.train_env.observation_space(env_params).shape
-        self.torso_kind = resolve_torso(config.torso, self.obs_shape)
-        if self.torso_kind == "cnn" and len(self.obs_shape) != 3:
-            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
-                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        self.eval_env, self.train_env, self.obs_shape, self.torso_kind = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)
         self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, config.n_step,
                                    config.prioritized)

@@ -19,14 +19,16 @@ from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
                                             RunningMeanStd)
-from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
-                                      training_env)
+from jaxrl.components.rollout import collect, episode_metrics, learner_envs
+from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
-                          check_fields, check_ranges, static_field, traced_field)
+                          check_fields, check_positive, check_ranges, check_update_size,
+                          static_field, traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
-from jaxrl.networks import ACTIVATIONS, TORSOS, ActorCritic, resolve_torso
+from jaxrl.networks import ACTIVATIONS, ActorCritic
+from jaxrl.networks.torsos import check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")
 
@@ -67,33 +69,16 @@ class PPOConfig:
 
     def validate(self) -> "PPOConfig":
         check_fields(self)
-        for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs",
-                     "num_minibatches"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
-        if self.batch_size % self.num_minibatches:
-            raise ConfigError(
-                f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps="
-                f"{self.batch_size}; e.g. set num_minibatches to a divisor of {self.batch_size}")
-        if self.num_updates < 1:
-            raise ConfigError(
-                f"total_timesteps={self.total_timesteps} is less than one update "
-                f"(num_envs*num_steps={self.batch_size}); raise total_timesteps")
-        if self.torso not in TORSOS:
-            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation={self.activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        check_positive(self, "total_timesteps", "num_envs", "num_steps", "num_epochs",
+                       "num_minibatches")
+        check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
+                          self.num_minibatches)
+        check_torso_fields(self)
         if self.continuous_actions not in distributions.CONTINUOUS_MODES:
             raise ConfigError(f"continuous_actions={self.continuous_actions!r}: choose one of "
                               f"{distributions.CONTINUOUS_MODES}")
-        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
-        if self.value_loss not in VALUE_LOSSES:
-            raise ConfigError(f"value_loss={self.value_loss!r}: choose one of {VALUE_LOSSES}")
-        if self.value_loss == "hl_gauss" and self.value_bins < 2:
-            raise ConfigError(f"value_bins={self.value_bins} must be at least 2")
-        if self.v_min >= self.v_max:
-            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
+        check_value_fields(self.value_loss, VALUE_LOSSES, self.value_bins, self.v_min,
+                           self.v_max, "value_loss", "value_bins")
         return self
 
     @property
@@ -151,14 +136,8 @@ class PPO(Learner):
     def __init__(self, env: Env, env_params: Any, config: PPOConfig):
         self.config = config.validate()
         self.env, self.env_params = env, env_params
-        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
-        self.eval_env = observation_env(env, env_params, images)  # what policy() acts on
-        self.train_env = training_env(env, env_params, config.num_envs, images)
-        self.obs_shape = self.train_env.observation_space(env_params).shape
-        torso = resolve_torso(config.torso, self.obs_shape)
-        if torso == "cnn" and len(self.obs_shape) != 3:
-            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
-                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        self.eval_env, self.train_env, self.obs_shape, torso = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)
         self.torso = torso
         self.action_dist = distributions.for_space(env.action_space(env_params),

@@ -17,16 +17,17 @@ from flax import struct
 
 from jaxrl.components.exploration import epsilon_greedy, linear_schedule
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
-from jaxrl.components.rollout import (collect, episode_metrics, is_image_env, observation_env,
-                                      training_env)
+from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.targets import q_lambda_returns
-from jaxrl.components.value_heads import ValueHead
+from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
-                          check_ranges, static_field, traced_field)
+                          check_positive, check_ranges, check_update_size, static_field,
+                          traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
-from jaxrl.networks import ACTIVATIONS, TORSOS, QNetwork, make_torso, resolve_torso
+from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
+from jaxrl.networks.torsos import check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
 
@@ -62,32 +63,13 @@ class PQNConfig:
 
     def validate(self) -> "PQNConfig":
         check_fields(self)
-        for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs",
-                     "num_minibatches"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
-        if self.batch_size % self.num_minibatches:
-            raise ConfigError(
-                f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps="
-                f"{self.batch_size}; e.g. set num_minibatches to a divisor of {self.batch_size}")
-        if self.num_updates < 1:
-            raise ConfigError(
-                f"total_timesteps={self.total_timesteps} is less than one update "
-                f"(num_envs*num_steps={self.batch_size}); raise total_timesteps")
-        if self.torso not in TORSOS:
-            raise ConfigError(f"torso={self.torso!r}: choose one of {TORSOS}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation={self.activation!r}: choose one of "
-                              f"{sorted(ACTIVATIONS)}")
-        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ConfigError(f"hidden_sizes={self.hidden_sizes} must be positive widths")
-        if self.value_distribution not in PQN_VALUES:
-            raise ConfigError(f"value_distribution={self.value_distribution!r}: pqn learns "
-                              f"scalar Q(lambda) returns; choose one of {PQN_VALUES}")
-        if self.value_distribution == "hl_gauss" and self.num_atoms < 2:
-            raise ConfigError(f"num_atoms={self.num_atoms} must be at least 2")
-        if self.v_min >= self.v_max:
-            raise ConfigError(f"v_min={self.v_min} must be below v_max={self.v_max}")
+        check_positive(self, "total_timesteps", "num_envs", "num_steps", "num_epochs",
+                       "num_minibatches")
+        check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
+                          self.num_minibatches)
+        check_torso_fields(self)
+        check_value_fields(self.value_distribution, PQN_VALUES, self.num_atoms, self.v_min,
+                           self.v_max)
         return self
 
 
@@ -141,14 +123,8 @@ class PQN(Learner):
         if not isinstance(space, Discrete):
             raise ConfigError(f"pqn needs a discrete action space; this env's is {space}: "
                               f"use ppo for continuous actions")
-        images = is_image_env(env, env_params) and config.torso in ("auto", "cnn")
-        self.eval_env = observation_env(env, env_params, images)
-        self.train_env = training_env(env, env_params, config.num_envs, images)
-        self.obs_shape = self.train_env.observation_space(env_params).shape
-        torso_kind = resolve_torso(config.torso, self.obs_shape)
-        if torso_kind == "cnn" and len(self.obs_shape) != 3:
-            raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's "
-                              f"are {self.obs_shape}: use torso='mlp' or 'auto'")
+        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        self.eval_env, self.train_env, self.obs_shape, torso_kind = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,
                                     config.v_min, config.v_max)

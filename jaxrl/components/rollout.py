@@ -1,7 +1,7 @@
 """Collecting on-policy experience: the env stack a learner trains on, and the scan."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -75,3 +75,28 @@ def episode_metrics(batch: Transition) -> Dict[str, jax.Array]:
     done = batch.episode_done
     return {"episode_return_sum": jnp.sum(jnp.where(done, batch.episode_return, 0.0)),
             "episode_count": jnp.sum(done).astype(jnp.float32)}
+
+
+class LearnerEnvs(NamedTuple):
+    """The env stacks a learner needs, and what its torso sees."""
+
+    eval_env: Env          # what ``policy`` acts on
+    train_env: VecEnv
+    obs_shape: Tuple[int, ...]
+    torso: str             # 'mlp' or 'cnn' (resolved)
+
+
+def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> LearnerEnvs:
+    """Image observations stay ``[H, W, C]`` for a CNN torso ('auto' or 'cnn'); anything
+    else is flattened for an MLP. Refuses ``torso='cnn'`` on non-image observations."""
+    from jaxrl.config import ConfigError
+    from jaxrl.networks.torsos import resolve_torso
+
+    images = is_image_env(env, env_params) and torso in ("auto", "cnn")
+    train_env = training_env(env, env_params, num_envs, images)
+    obs_shape = tuple(train_env.observation_space(env_params).shape)
+    kind = resolve_torso(torso, obs_shape)
+    if kind == "cnn" and len(obs_shape) != 3:
+        raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's are "
+                          f"{obs_shape}: use torso='mlp' or 'auto'")
+    return LearnerEnvs(observation_env(env, env_params, images), train_env, obs_shape, kind)

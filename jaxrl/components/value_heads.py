@@ -94,3 +94,17 @@ class ValueHead:
             return loss, loss
         loss = self.hl_gauss.loss(out, target)
         return loss, jnp.abs(self.hl_gauss.value(out) - target)
+
+
+def check_value_fields(kind: str, allowed, num_outputs: int, v_min: float, v_max: float,
+                       kind_field: str = "value_distribution",
+                       num_field: str = "num_atoms") -> None:
+    """Validates a config's value representation fields (names as the config spells them)."""
+    from jaxrl.config import ConfigError
+
+    if kind not in allowed:
+        raise ConfigError(f"{kind_field}={kind!r}: choose one of {tuple(allowed)}")
+    if kind not in ("scalar", "mse") and num_outputs < 2:
+        raise ConfigError(f"{num_field}={num_outputs} must be at least 2")
+    if v_min >= v_max:
+        raise ConfigError(f"v_min={v_min} must be below v_max={v_max}")

@@ -5,5 +5,5 @@ from jaxrl.networks.heads import QHead, QNetwork, dueling
 from jaxrl.networks.torsos import (ACTIVATIONS, TORSOS, MinAtarCNN, MLPTorso, make_torso,
                                    resolve_torso)
 
-__all__ = ["ACTIVATIONS", "TORSOS", "ActorCritic", "MLP", "MLPTorso", "MinAtarCNN", "QHead", "QNetwork",
-           "dueling", "make_torso", "resolve_torso"]
+__all__ = ["ACTIVATIONS", "TORSOS", "ActorCritic", "MLP", "MLPTorso", "MinAtarCNN", "QHead",
+           "QNetwork", "dueling", "make_torso", "resolve_torso"]

@@ -74,3 +74,16 @@ def make_torso(kind: str, obs_shape, hidden_sizes: Sequence[int], activation: st
             raise ValueError(f"torso='cnn' needs [H, W, C] observations, got shape {obs_shape}")
         return MinAtarCNN(tuple(hidden_sizes), act, layer_norm)
     return MLPTorso(tuple(hidden_sizes), act, layer_norm)
+
+
+def check_torso_fields(config) -> None:
+    """Validates a config's ``torso``, ``activation`` and ``hidden_sizes`` fields."""
+    from jaxrl.config import ConfigError
+
+    if config.torso not in TORSOS:
+        raise ConfigError(f"torso={config.torso!r}: choose one of {TORSOS}")
+    if config.activation not in ACTIVATIONS:
+        raise ConfigError(f"activation={config.activation!r}: choose one of "
+                          f"{sorted(ACTIVATIONS)}")
+    if not config.hidden_sizes or min(config.hidden_sizes) <= 0:
+        raise ConfigError(f"hidden_sizes={config.hidden_sizes} must be positive widths")

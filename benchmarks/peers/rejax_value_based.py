@@ -1,0 +1,113 @@
+"""rejax 0.1.3's DQN and PQN on CartPole-v1 with rejax's published CartPole configs
+(its repository's configs/gymnax/cartpole.yaml), for a side-by-side with `jaxrl bench`.
+
+Runs only in a throwaway venv (rejax pins gymnax 0.0.9; never a jaxrl dependency):
+
+    python3.11 -m venv /work/rejax-venv
+    /work/rejax-venv/bin/pip install rejax==0.1.3 gymnax==0.0.9
+    /work/rejax-venv/bin/python benchmarks/peers/rejax_value_based.py \\
+        --json benchmarks/results/peers/rejax_value_based.json
+
+Each (algorithm, members) row runs in a fresh subprocess (its own peak RSS and compile).
+``members`` seeds are vmapped over ``algo.train`` (one member is a vmap of size 1).
+Compile seconds come from ``jit(...).lower(keys).compile()``; the timed call is the
+compiled program run once, ``block_until_ready``. rejax evaluates 128 episodes every
+``eval_freq`` env steps inside its training program; ``--eval-freq`` defaults to the
+whole run (one evaluation at the end, plus rejax's initial one, which we skip), closest
+to `jaxrl bench`, which times no evaluation at all. The final return is the mean over
+members of rejax's last evaluation.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "dqn": dict(env="CartPole-v1", agent="DuelingQNetwork", agent_kwargs={"activation": "swish"},
+                num_envs=10, buffer_size=50_000, fill_buffer=5_000, batch_size=100,
+                max_grad_norm=10, learning_rate=0.001, num_epochs=5, total_timesteps=100_000,
+                eval_freq=2_500, polyak=0.98, eps_start=1, eps_end=0.05,
+                exploration_fraction=0.5, gamma=0.99, ddqn=True,
+                normalize_observations=False),
+    "pqn": dict(env="CartPole-v1", num_envs=16, num_steps=128, num_minibatches=16,
+                max_grad_norm=10, learning_rate=0.0003, num_epochs=5, total_timesteps=524288,
+                eval_freq=16384, eps_start=1, eps_end=0.05, exploration_fraction=0.5,
+                gamma=0.99, td_lambda=0.9, normalize_observations=False),
+}
+
+
+def single(algo_name, members, total_timesteps, eval_freq):
+    import jax
+    import numpy as np
+    import rejax
+
+    config = dict(CONFIGS[algo_name])
+    if total_timesteps:
+        config["total_timesteps"] = total_timesteps
+    config["eval_freq"] = eval_freq or config["total_timesteps"]
+    config["skip_initial_evaluation"] = True
+    algo = rejax.get_algo(algo_name).create(**config)
+    train = jax.jit(jax.vmap(algo.train))
+    keys = jax.random.split(jax.random.PRNGKey(0), members)
+    start = time.perf_counter()
+    compiled = train.lower(keys).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    ts, evaluation = jax.block_until_ready(compiled(keys))
+    train_seconds = time.perf_counter() - start
+    lengths, returns = evaluation  # [members, evals, episodes]
+    steps = config["total_timesteps"]
+    return {"peer": "rejax 0.1.3", "algorithm": algo_name, "env": config["env"],
+            "members": members, "total_timesteps": steps,
+            "env_steps_per_second": members * steps / train_seconds,
+            "train_seconds": train_seconds, "compile_seconds": compile_seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "final_return_mean": float(np.asarray(returns)[:, -1].mean()),
+            "eval_freq": config["eval_freq"], "jax_version": jax.__version__,
+            "load_average_1min": os.getloadavg()[0]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algos", default="dqn,pqn")
+    parser.add_argument("--members", default="1,16")
+    parser.add_argument("--total-timesteps", type=int, default=0)
+    parser.add_argument("--eval-freq", type=int, default=0,
+                        help="env steps between rejax's evaluations (0: once, at the end)")
+    parser.add_argument("--json")
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print("ROW " + json.dumps(single(**json.loads(args.single))), flush=True)
+        return
+    rows = []
+    for algo_name in args.algos.split(","):
+        for members in [int(m) for m in args.members.split(",")]:
+            spec = {"algo_name": algo_name, "members": members,
+                    "total_timesteps": args.total_timesteps, "eval_freq": args.eval_freq}
+            proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(spec)],
+                                  capture_output=True, text=True)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith("ROW ")]
+            if proc.returncode or not lines:
+                sys.exit(f"{algo_name} x {members} failed:\n{proc.stderr[-3000:]}")
+            row = json.loads(lines[-1][4:])
+            print(f"rejax {algo_name} {members} members: {row['env_steps_per_second']:,.0f} "
+                  f"env steps/s, compile {row['compile_seconds']:.1f} s, final return "
+                  f"{row['final_return_mean']:.1f}", flush=True)
+            rows.append(row)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"peer": "rejax 0.1.3", "configs": CONFIGS,
+                       "machine": {"cpu_count": os.cpu_count(),
+                                   "platform": platform.platform()},
+                       "results": rows}, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
