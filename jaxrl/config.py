@@ -243,3 +243,23 @@ def check_update_size(total_timesteps: int, steps_per_update: int, label: str,
     if total_timesteps // steps_per_update < 1:
         raise ConfigError(f"total_timesteps={total_timesteps} is less than one update "
                           f"({label}={steps_per_update}); raise total_timesteps")
+
+
+class RolloutShape:
+    """Mixin for configs that update on whole rollouts of ``num_envs x num_steps``
+    transitions, split into ``num_minibatches`` for ``num_epochs`` (PPO, PQN)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def check_rollout_shape(self) -> None:
+        check_fields(self)
+        check_positive(self, "total_timesteps", "num_envs", "num_steps", "num_epochs",
+                       "num_minibatches")
+        check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
+                          self.num_minibatches)

@@ -22,9 +22,9 @@ from jaxrl.components.normalization import (ObservationNormalization, RewardScal
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
-from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
-                          check_fields, check_positive, check_ranges, check_update_size,
-                          static_field, traced_field)
+from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
+                          UNIT_INTERVAL, check_fields, check_ranges, static_field,
+                          traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, ActorCritic
@@ -34,7 +34,7 @@ VALUE_LOSSES = ("mse", "hl_gauss")
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(RolloutShape):
     total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
     num_envs: int = static_field(4, "parallel envs per member")
     num_steps: int = static_field(128, "rollout length per env per update")
@@ -59,20 +59,8 @@ class PPOConfig:
     normalize_rewards: bool = static_field(False, "scale rewards by running return std")
     adam_eps: float = static_field(1e-5, "Adam epsilon")
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
     def validate(self) -> "PPOConfig":
-        check_fields(self)
-        check_positive(self, "total_timesteps", "num_envs", "num_steps", "num_epochs",
-                       "num_minibatches")
-        check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
-                          self.num_minibatches)
+        self.check_rollout_shape()
         check_torso_fields(self)
         if self.continuous_actions not in distributions.CONTINUOUS_MODES:
             raise ConfigError(f"continuous_actions={self.continuous_actions!r}: choose one of "

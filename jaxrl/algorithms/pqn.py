@@ -20,9 +20,8 @@ from jaxrl.components.normalization import ObservationNormalization, RunningMean
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
-from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
-                          check_positive, check_ranges, check_update_size, static_field,
-                          traced_field)
+from jaxrl.config import (ConfigError, NON_NEGATIVE, POSITIVE, RolloutShape, UNIT_INTERVAL,
+                          check_fields, check_ranges, static_field, traced_field)
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
@@ -33,7 +32,7 @@ PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig:
+class PQNConfig(RolloutShape):
     total_timesteps: int = static_field(500_000, "env steps per member over the whole run")
     num_envs: int = static_field(16, "parallel envs per member")
     num_steps: int = static_field(128, "rollout length per env per update")
@@ -53,20 +52,8 @@ class PQNConfig:
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
     def validate(self) -> "PQNConfig":
-        check_fields(self)
-        check_positive(self, "total_timesteps", "num_envs", "num_steps", "num_epochs",
-                       "num_minibatches")
-        check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
-                          self.num_minibatches)
+        self.check_rollout_shape()
         check_torso_fields(self)
         check_value_fields(self.value_distribution, PQN_VALUES, self.num_atoms, self.v_min,
                            self.v_max)
