@@ -1,6 +1,7 @@
 """Compile and shard: the programs of one (algorithm, population) pair."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any, Dict, Optional
@@ -85,6 +86,18 @@ class Run:
             raise ValueError("set_hparams needs the same structure, shapes and dtypes as the "
                              "population's hyperparameters (or the programs would recompile)")
         self.hparams = jax.device_put(new, self.sharding)
+
+    def with_population(self, population: Population) -> "Run":
+        """The same compiled programs for another population of the same size (another
+        batch of a sweep group, the test seeds of chosen configurations)."""
+        if population.size != self.population.size:
+            raise ValueError(f"with_population needs {self.population.size} members; got "
+                             f"{population.size}")
+        check_population(self.algo, population, self.config, self.devices)
+        other = copy.copy(self)  # shares the dict of compiled chunk programs
+        other.population = population
+        other.set_hparams(population.hparams)  # same structure, shapes, dtypes, or refuse
+        return other
 
     # ---- programs ----------------------------------------------------------------
     def init_carry(self) -> Carry:

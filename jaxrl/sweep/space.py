@@ -1,0 +1,354 @@
+"""Typed search spaces over an algorithm's fields, in Python or a W&B-style sweep file.
+
+A file (YAML or JSON) maps each field under ``parameters:`` to one of::
+
+    {value: x}                                            fixed
+    {values: [a, b, ...]}                                 categorical
+    {distribution: uniform, min: a, max: b}               (also log_uniform_values,
+                                                           int_uniform, q_uniform + q)
+
+Every parameter is checked against the algorithm before anything compiles: the field
+must exist and be one a sweep may vary (a static ``Config`` field splits the sweep into
+compiled groups; a traced ``HParams`` field varies inside one program; run settings
+cannot vary), its values must have the field's type, and the ends of a range must be
+valid values of the field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import typing
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from jaxrl import registry
+from jaxrl.config import ConfigError, coerce, split_overrides
+
+STATIC, TRACED = "static", "traced"
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One dimension of a space. ``from_unit`` maps u in [0, 1) to a value, so random,
+    Sobol and Halton samplers share one code path."""
+
+    name: str
+
+    @property
+    def is_fixed(self) -> bool:
+        return False
+
+    def from_unit(self, u: float) -> Any:
+        raise NotImplementedError
+
+    def grid(self) -> List[Any]:
+        raise ConfigError(f"{self.name}: a grid needs {{value: x}} or {{values: [...]}} (or "
+                          f"an int_uniform / q_uniform range); use another sampler for "
+                          f"{type(self).__name__.lower()} ranges")
+
+    def record(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Fixed(Param):
+    value: Any = None
+
+    @property
+    def is_fixed(self) -> bool:
+        return True
+
+    def from_unit(self, u):
+        return self.value
+
+    def grid(self):
+        return [self.value]
+
+    def record(self):
+        return {"value": _plain(self.value)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Param):
+    values: Tuple[Any, ...] = ()
+
+    def from_unit(self, u):
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+
+    def grid(self):
+        return list(self.values)
+
+    def record(self):
+        return {"values": [_plain(v) for v in self.values]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform(Param):
+    low: float = 0.0
+    high: float = 1.0
+
+    def from_unit(self, u):
+        return self.low + u * (self.high - self.low)
+
+    def clip(self, value):
+        return min(max(value, self.low), self.high)
+
+    def record(self):
+        return {"distribution": "uniform", "min": self.low, "max": self.high}
+
+
+@dataclasses.dataclass(frozen=True)
+class LogUniform(Uniform):
+    def from_unit(self, u):
+        return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+
+    def record(self):
+        return {"distribution": "log_uniform_values", "min": self.low, "max": self.high}
+
+
+@dataclasses.dataclass(frozen=True)
+class IntUniform(Uniform):
+    def from_unit(self, u):
+        return min(int(self.low + math.floor(u * (self.high - self.low + 1))), int(self.high))
+
+    def grid(self):
+        return list(range(int(self.low), int(self.high) + 1))
+
+    def clip(self, value):
+        return int(round(min(max(value, self.low), self.high)))
+
+    def record(self):
+        return {"distribution": "int_uniform", "min": int(self.low), "max": int(self.high)}
+
+
+@dataclasses.dataclass(frozen=True)
+class QUniform(Uniform):
+    q: float = 1.0
+
+    def from_unit(self, u):
+        return self.clip(self.low + u * (self.high - self.low))
+
+    def grid(self):
+        n = int(math.floor((self.high - self.low) / self.q + 1e-9))
+        return [self.low + i * self.q for i in range(n + 1)]
+
+    def clip(self, value):
+        value = min(max(value, self.low), self.high)
+        return min(self.low + round((value - self.low) / self.q) * self.q, self.high)
+
+    def record(self):
+        return {"distribution": "q_uniform", "min": self.low, "max": self.high, "q": self.q}
+
+
+DISTRIBUTIONS = {"uniform": Uniform, "log_uniform_values": LogUniform,
+                 "int_uniform": IntUniform, "q_uniform": QUniform}
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """Parameters keyed by field name, checked against ``algorithm``'s fields."""
+
+    algorithm: str
+    params: Tuple[Param, ...]
+    kinds: Tuple[Tuple[str, str], ...]  # (name, STATIC | TRACED)
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], algorithm: str,
+                  where: str = "search space",
+                  base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
+        """``spec``: a W&B sweep mapping (``parameters:``; ``method``, ``metric``, ``name``
+        and ``description`` are allowed and left to the caller) or the parameters alone."""
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with a 'parameters:' section")
+        params_spec = spec.get("parameters", spec) if "parameters" in spec else spec
+        if not isinstance(params_spec, Mapping) or not params_spec:
+            raise ConfigError(f"{where}: 'parameters:' must map field names to "
+                              f"{{value: x}}, {{values: [...]}} or {{distribution: ..., "
+                              f"min: a, max: b}}")
+        params = tuple(_parse_param(name, p, f"{where}: {name}")
+                       for name, p in params_spec.items())
+        return cls.build(algorithm, params, where, base)
+
+    @classmethod
+    def build(cls, algorithm: str, params: Sequence[Param], where: str = "search space",
+              base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
+        """``base``: the sweep's other field values (``--set``, ``--config``), against
+        which each value of the space is checked."""
+        entry = registry.get(algorithm)
+        static = {f.name for f in dataclasses.fields(entry.Config)}
+        traced = {f.name for f in dataclasses.fields(entry.HParams)}
+        kinds, checked = [], []
+        for p in params:
+            if p.name in static:
+                kind, owner = STATIC, entry.Config
+            elif p.name in traced:
+                kind, owner = TRACED, entry.HParams
+            else:
+                from jaxrl.runner import RunConfig
+
+                if p.name in {f.name for f in dataclasses.fields(RunConfig)}:
+                    raise ConfigError(f"{where}: {p.name} is a run setting (evaluation, "
+                                      f"checkpoints, logging), which cannot vary between "
+                                      f"members; set it with --set instead")
+                split_overrides({p.name: None}, entry.Config, entry.HParams,
+                                algorithm=algorithm)  # raises "unknown field ... did you mean"
+            checked.append(_check_param(p, owner, where))
+            kinds.append((p.name, kind))
+        names = [p.name for p in checked]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}: a field appears twice")
+        space = cls(algorithm, tuple(checked), tuple(kinds))
+        space._check_values(entry, where, dict(base or {}))
+        return space
+
+    # ---- views -------------------------------------------------------------------
+    def kind(self, name: str) -> str:
+        return dict(self.kinds)[name]
+
+    @property
+    def names(self) -> List[str]:
+        return [p.name for p in self.params]
+
+    @property
+    def varying(self) -> List[Param]:
+        return [p for p in self.params if not p.is_fixed]
+
+    @property
+    def static_names(self) -> List[str]:
+        return [n for n, k in self.kinds if k == STATIC]
+
+    @property
+    def traced_names(self) -> List[str]:
+        return [n for n, k in self.kinds if k == TRACED]
+
+    def param(self, name: str) -> Param:
+        return {p.name: p for p in self.params}[name]
+
+    def record(self) -> Dict[str, Any]:
+        return {"parameters": {p.name: p.record() for p in self.params}}
+
+    def from_unit(self, u: Sequence[float]) -> Dict[str, Any]:
+        """One configuration from a point of the unit cube over the varying parameters."""
+        values = {p.name: p.value for p in self.params if p.is_fixed}
+        for p, x in zip(self.varying, u):
+            values[p.name] = p.from_unit(float(x))
+        return self.coerce({n: values[n] for n in self.names})
+
+    def grid(self) -> List[Dict[str, Any]]:
+        axes = [p.grid() for p in self.params]
+        return [self.coerce(dict(zip(self.names, combo))) for combo in itertools.product(*axes)]
+
+    def coerce(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        entry = registry.get(self.algorithm)
+        return {n: coerce(entry.Config if self.kind(n) == STATIC else entry.HParams, n, v)
+                for n, v in values.items()}
+
+    def _check_values(self, entry, where: str, base: Dict[str, Any]) -> None:
+        """Every categorical value and both ends of every range build a valid config."""
+        from jaxrl.runner import RunConfig
+
+        defaults = {**dict(entry.defaults), **base}
+        for p in self.params:
+            probes = p.grid() if isinstance(p, (Fixed, Choice)) else [p.low, p.high]
+            for value in probes:
+                values = {**defaults, p.name: value}
+                config, hparams, _ = split_overrides(values, entry.Config, entry.HParams,
+                                                     RunConfig, algorithm=self.algorithm)
+                try:
+                    if self.kind(p.name) == STATIC:
+                        entry.Config(**config).validate()
+                    else:
+                        entry.HParams(**hparams).validate()
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: {p.name}={_plain(value)!r} is not a valid "
+                                      f"value: {exc}")
+
+
+def _parse_param(name: str, spec: Any, where: str) -> Param:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected {{value: x}}, {{values: [...]}} or "
+                          f"{{distribution: ..., min: a, max: b}}; got {spec!r}")
+    keys = set(spec)
+    if keys == {"value"}:
+        return Fixed(name, _tuple(spec["value"]))
+    if keys == {"values"}:
+        values = spec["values"]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ConfigError(f"{where}: values must be a non-empty list")
+        return Choice(name, tuple(_tuple(v) for v in values))
+    dist = spec.get("distribution")
+    if dist is None and {"min", "max"} <= keys:
+        dist = "uniform"
+    if dist not in DISTRIBUTIONS:
+        raise ConfigError(f"{where}: distribution {dist!r} is not one of "
+                          f"{', '.join(DISTRIBUTIONS)}")
+    expected = {"distribution", "min", "max"} | ({"q"} if dist == "q_uniform" else set())
+    missing, extra = expected - keys - {"distribution"}, keys - expected
+    if missing or extra:
+        raise ConfigError(f"{where}: {dist} needs {sorted(expected - {'distribution'})}"
+                          + (f"; unexpected {sorted(extra)}" if extra else ""))
+    try:
+        low, high = float(spec["min"]), float(spec["max"])
+        q = float(spec.get("q", 1.0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: min, max (and q) must be numbers")
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+        raise ConfigError(f"{where}: empty range [{low:g}, {high:g}]: need min < max")
+    if dist == "log_uniform_values" and low <= 0:
+        raise ConfigError(f"{where}: log_uniform_values needs min > 0 (got {low:g}); use "
+                          f"uniform for ranges that include 0")
+    if dist == "int_uniform" and not (low.is_integer() and high.is_integer()):
+        raise ConfigError(f"{where}: int_uniform needs whole-number min and max")
+    if dist == "q_uniform" and not q > 0:
+        raise ConfigError(f"{where}: q_uniform needs q > 0")
+    cls = DISTRIBUTIONS[dist]
+    return cls(name, low, high, q) if cls is QUniform else cls(name, low, high)
+
+
+def _tuple(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _check_param(p: Param, owner: type, where: str) -> Param:
+    """Ranges only over numeric fields of a matching kind; values coerced to the type."""
+    tp = typing.get_type_hints(owner)[p.name]
+    if isinstance(p, Uniform):
+        if tp not in (int, float):
+            raise ConfigError(f"{where}: {p.name} is a {getattr(tp, '__name__', tp)} field; "
+                              f"a {p.record()['distribution']} range needs a number field; "
+                              f"list its choices with {{values: [...]}}")
+        if tp is int and not isinstance(p, (IntUniform, QUniform)):
+            raise ConfigError(f"{where}: {p.name} is an int field; use int_uniform (or "
+                              f"q_uniform with a whole-number q)")
+        if tp is int and isinstance(p, QUniform) and not (
+                float(p.q).is_integer() and float(p.low).is_integer()):
+            raise ConfigError(f"{where}: {p.name} is an int field; q_uniform needs whole-"
+                              f"number min and q")
+        return p
+    try:
+        if isinstance(p, Fixed):
+            coerce(owner, p.name, _plain(p.value))
+        else:
+            for v in p.values:
+                coerce(owner, p.name, _plain(v))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}")
+    return p
+
+
+def load_space(path: str, algorithm: str, base: Optional[Mapping[str, Any]] = None
+               ) -> Tuple[SearchSpace, Dict[str, Any]]:
+    """A space file and its other top-level keys (``method``, ``metric``, ...)."""
+    from jaxrl.experiment import load_config_file
+
+    data = load_config_file(path)
+    where = f"--space {path}"
+    if "parameters" not in data:
+        raise ConfigError(f"{where}: no 'parameters:' section (W&B sweep format: "
+                          f"parameters: {{learning_rate: {{values: [1e-4, 3e-4]}}}})")
+    extra = {k: v for k, v in data.items() if k != "parameters"}
+    return SearchSpace.from_dict(data, algorithm, where, base), extra
