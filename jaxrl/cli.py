@@ -1,4 +1,4 @@
-"""``jaxrl train | eval | bench | envs`` - the command line."""
+"""``jaxrl train | eval | sweep | pbt | report | bench | envs`` - the command line."""
 from __future__ import annotations
 
 import argparse
@@ -249,12 +249,120 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _refuse_flags_on_resume(args, what: str) -> None:
+    given = [flag for flag, value in (("--set", args.set), ("--env-set", args.env_set),
+                                      ("--config", args.config), ("--env", args.env),
+                                      ("--total-timesteps", args.total_timesteps),
+                                      ("--space", getattr(args, "space", None)))
+             if value]
+    if given:
+        raise ConfigError(f"--resume continues the {what} exactly as it was planned; drop "
+                          f"{', '.join(given)} (or start a new {what} with another --out)")
+    if not args.out:
+        raise ConfigError(f"--resume needs --out pointing at the {what} directory")
+
+
+def base_values(args) -> Experiment:
+    """The common flags as one validated experiment (what a sweep or PBT run varies)."""
+    return experiment_from_sources(args.algorithm, args.config, _parse_pairs(args.set, "--set"),
+                                   _parse_pairs(args.env_set, "--env-set"), args.env, None,
+                                   None, args.total_timesteps)
+
+
+def _field_values(exp: Experiment) -> Dict[str, Any]:
+    rec = exp.record()
+    return {**rec["config"], **rec["hparams"], **rec["run_config"]}
+
+
+def cmd_sweep(args) -> int:
+    from rich.console import Console
+
+    from jaxrl.sweep import SweepSpec, load_space, run_sweep
+
+    console = Console(stderr=True)
+    out = args.out
+    if args.resume:
+        _refuse_flags_on_resume(args, "sweep")
+        spec = None
+    else:
+        if not args.space:
+            raise ConfigError("jaxrl sweep needs --space FILE (W&B format: parameters: "
+                              "{learning_rate: {distribution: log_uniform_values, min: 1e-4, "
+                              "max: 3e-3}})")
+        exp = base_values(args)
+        space, extra = load_space(args.space, exp.algorithm, _field_values(exp))
+        sampler = args.sampler or extra.get("method", "random")
+        if sampler == "bayes":
+            raise ConfigError("method: bayes (W&B) maps to --sampler optuna (TPE)")
+        base = {k: v for k, v in _field_values(exp).items() if k not in space.names}
+        spec = SweepSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
+                         exp.env_overrides, sampler, args.num_configs, args.seeds_per_config,
+                         args.seed, args.test_seeds, args.test_top, args.batch_size,
+                         args.max_members)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = out or os.path.join("sweeps", f"{exp.algorithm}-{exp.env.replace('/', '_')}-{stamp}")
+    result = run_sweep(spec, out, resume=args.resume, console=console,
+                       progress=not args.no_progress)
+    print_best(result.summary, Console())
+    return 0
+
+
+def print_best(summary: Dict[str, Any], console, top: int = 10) -> None:
+    from rich.table import Table
+
+    rows = summary["ranking"][:top]
+    names = [k for k in rows[0] if k not in ("config",) and not k.startswith(("tune_", "test_"))] \
+        if rows else []
+    table = Table(title=f"{summary['algorithm']} on {summary['env']}: best of "
+                        f"{summary['configs']} configurations (tuning seeds "
+                        f"{_span(summary['tuning_seeds'])}, test seeds "
+                        f"{_span(summary['test_seeds'])})")
+    for col in ["config", *names, "tuning IQM [95% CI]", "test IQM [95% CI]"]:
+        table.add_column(col, justify="right")
+    fmt = lambda x: "n/a" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
+
+    def score(row, prefix):
+        if row.get(f"{prefix}_iqm") is None:
+            return "-"
+        lo, hi = row[f"{prefix}_ci95"]
+        return f"{row[prefix + '_iqm']:.1f} [{fmt(lo)}, {fmt(hi)}]"
+
+    for row in rows:
+        table.add_row(str(row["config"]), *[fmt(row[n]) for n in names], score(row, "tune"),
+                      score(row, "test"))
+    console.print(table)
+
+
+def _span(seeds: List[int]) -> str:
+    return f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
+
+
 def cmd_envs(args) -> int:
     import jaxrl.envs
 
     for env_id in jaxrl.envs.list():
         print(env_id)
     return 0
+
+
+def add_common_flags(parser, out_help: str = "run directory (default runs/<algo>-<env>-<time>)",
+                     resume_help: str = "continue the run in --out from its newest good "
+                                        "checkpoint") -> None:
+    """The flags every training command takes, with the same meaning everywhere."""
+    parser.add_argument("algorithm", help=f"algorithm name ({', '.join(registry.names())})")
+    parser.add_argument("--env", default=None,
+                        help=f"env id (see `jaxrl envs`; default {DEFAULT_ENV})")
+    parser.add_argument("--total-timesteps", default=None,
+                        help="env steps per member (sets total_timesteps; 1e6 is accepted)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="set a config/hyperparameter/run field (repeatable)")
+    parser.add_argument("--env-set", action="append", metavar="NAME=VALUE",
+                        help="set an env parameter (repeatable)")
+    parser.add_argument("--config", help="YAML or JSON file of fields (and env, "
+                                         "env_overrides, num_seeds, seed); flags override it")
+    parser.add_argument("--out", help=out_help)
+    parser.add_argument("--resume", action="store_true", help=resume_help)
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
 
 
 def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
@@ -267,27 +375,13 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=_fields_help(algorithm) if algorithm in registry.names()
                            else _algorithms_help())
-    train.add_argument("algorithm", help=f"algorithm name ({', '.join(registry.names())})")
-    train.add_argument("--env", default=None,
-                       help=f"env id (see `jaxrl envs`; default {DEFAULT_ENV})")
+    add_common_flags(train)
     train.add_argument("--num-seeds", type=int, default=None,
                        help="population size (seeds; default 1)")
     train.add_argument("--seed", type=int, default=None,
                        help=f"first seed (default 0); members use seed+i. {SEED_RULE}")
-    train.add_argument("--total-timesteps", default=None,
-                       help="env steps per member (sets total_timesteps; 1e6 is accepted)")
-    train.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="set a config/hyperparameter/run field (repeatable)")
-    train.add_argument("--env-set", action="append", metavar="NAME=VALUE",
-                       help="set an env parameter (repeatable)")
-    train.add_argument("--config", help="YAML or JSON file of fields (and env, env_overrides, "
-                                        "num_seeds, seed); flags override it")
-    train.add_argument("--out", help="run directory (default runs/<algo>-<env>-<time>)")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its newest good checkpoint")
     train.add_argument("--tensorboard", action="store_true", help="log to TensorBoard too")
     train.add_argument("--wandb", action="store_true", help="log to Weights & Biases too")
-    train.add_argument("--no-progress", action="store_true", help="no live progress bar")
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a run's saved policies")
@@ -311,6 +405,30 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     bench.add_argument("--set", action="append", metavar="NAME=VALUE")
     bench.add_argument("--json", help="write the results here")
     bench.set_defaults(func=cmd_bench)
+
+    sweep = sub.add_parser("sweep", help="a hyperparameter sweep: populations of (config x "
+                                         "seed), tuning and test seeds, results table")
+    add_common_flags(sweep, out_help="sweep directory (default sweeps/<algo>-<env>-<time>)",
+                     resume_help="continue the sweep in --out (finished batches are kept)")
+    sweep.add_argument("--space", help="search space file (YAML/JSON, W&B sweep format)")
+    sweep.add_argument("--sampler", default=None,
+                       help="grid | random | sobol | halton | optuna (default: the file's "
+                            "`method`, else random)")
+    sweep.add_argument("--num-configs", type=int, default=None,
+                       help="configurations to sample (a grid takes all of its own)")
+    sweep.add_argument("--seeds-per-config", type=int, default=4, help="tuning seeds")
+    sweep.add_argument("--seed", type=int, default=0,
+                       help="first tuning seed; test seeds follow the tuning seeds")
+    sweep.add_argument("--test-seeds", type=int, default=8,
+                       help="fresh seeds the best configurations are retrained on (0: none)")
+    sweep.add_argument("--test-top", type=int, default=1,
+                       help="how many of the best configurations to retrain on test seeds")
+    sweep.add_argument("--batch-size", type=int, default=None,
+                       help="optuna: configurations asked per round (one population each)")
+    sweep.add_argument("--max-members", type=int, default=None,
+                       help="at most this many members per compiled program (default: what "
+                            "the memory budget allows)")
+    sweep.set_defaults(func=cmd_sweep)
 
     envs = sub.add_parser("envs", help="list environment ids")
     envs.set_defaults(func=cmd_envs)
@@ -338,6 +456,8 @@ def _use_cpu_cores(args) -> None:
             pass
     if args.command in ("train", "eval"):
         configure_cpu_devices(members)
+    elif args.command in ("sweep", "pbt"):
+        configure_cpu_devices(None)  # one device per core; each batch uses those it divides
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -110,7 +110,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
     totals.compile_seconds += session.compile_seconds
     totals.sessions += 1
-    console.print(f"compiled in {run.compile_seconds:.1f}s: {members} members x "
+    compiled = (f"compiled in {session.compile_seconds:.1f}s" if session.compile_seconds > 0.05
+                else "reusing compiled programs")
+    console.print(f"{compiled}: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
                   f"{len(run.devices)} {run.devices[0].platform} device(s)")
 
