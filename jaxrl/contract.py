@@ -74,6 +74,10 @@ class Algorithm(Protocol):
     def transient_bytes_per_member(self) -> int:
         """Per-update working set beyond the state (rollouts, activations, samples)."""
 
+    def fork(self, state: Any, salt: jax.Array) -> Any:
+        """``state`` with its future randomness split off by ``salt``: when PBT copies one
+        member's state into another, the copy must not replay the original's keys."""
+
 
 def all_finite(tree: Any) -> jax.Array:
     """True when every floating leaf of ``tree`` is finite."""
@@ -103,6 +107,9 @@ class Learner:
 
     def transient_bytes_per_member(self) -> int:
         return 0
+
+    def fork(self, state, salt):
+        return state.replace(key=jax.random.fold_in(state.key, salt))
 
     def train(self, key: jax.Array, hp: Any):
         state = self.init(key, hp)

@@ -129,6 +129,8 @@ def _checked(scores, name: str = "scores", ndim: int = 2) -> np.ndarray:
 def _run_indices(rng: np.random.Generator, runs: int, tasks: int, num_resamples: int) -> np.ndarray:
     """Stratified bootstrap indices ``(num_resamples, runs, tasks)``: column ``m`` of resample ``r``
     holds the runs drawn, with replacement, for task ``m``."""
+    if num_resamples < 1:
+        raise ValueError(f"num_resamples must be at least 1, got {num_resamples}")
     return rng.integers(0, runs, size=(num_resamples, runs, tasks), dtype=np.int32)
 
 

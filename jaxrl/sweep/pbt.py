@@ -1,0 +1,313 @@
+"""Population-based training between chunks of the compiled loop (Jaderberg et al., 2017).
+
+Every ``ready_interval`` updates the population is evaluated; the bottom ``fraction`` of
+members copy the whole learner state (parameters, optimiser state, normalisers, env
+state, replay) of a member drawn from the top ``fraction`` (*exploit*), fork its RNG so
+the copy does not replay the original's keys, and *explore*: each searched traced
+hyperparameter is resampled from the space with ``resample_probability``, else
+multiplied by one of ``perturb_factors`` and clipped to its range (a categorical moves to
+a neighbouring value). The compiled chunk program is reused: only traced values and
+the carry change between chunks. ``fraction=0`` turns PBT off, leaving a random search
+over the same initial configurations with the same compute (what the test compares to).
+
+Layout of ``out/``: ``pbt.json`` (the spec), ``history.jsonl`` (per generation: every
+member's hyperparameters, evaluation return and parent), ``checkpoints/`` (carry and
+hyperparameters, bitwise), ``results.parquet`` and ``summary.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from jaxrl import registry, stats
+from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.experiment import Experiment, make_experiment
+from jaxrl.sweep import results as results_table
+from jaxrl.sweep.samplers import unit_points
+from jaxrl.sweep.space import Choice, Fixed, Param, SearchSpace, Uniform
+
+
+@dataclasses.dataclass
+class PBTSpec:
+    algorithm: str
+    env: str = "CartPole-v1"
+    space: Dict[str, Any] = dataclasses.field(default_factory=dict)  # traced fields only
+    base_values: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    env_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    population: int = 16
+    ready_interval: int = 10          # updates between exploit/explore steps
+    seed: int = 0                     # members use seeds seed .. seed + population - 1
+    fraction: float = 0.25            # bottom fraction replaced by copies of the top
+    resample_probability: float = 0.25
+    perturb_factors: Tuple[float, float] = (0.8, 1.25)
+    sampler: str = "random"           # initial configurations
+
+    def validate(self) -> "PBTSpec":
+        if self.population < 2:
+            raise ConfigError(f"--population {self.population}: PBT needs at least 2 members")
+        if self.ready_interval <= 0:
+            raise ConfigError(f"--ready-interval {self.ready_interval} must be positive")
+        if not 0.0 <= self.fraction <= 0.5:
+            raise ConfigError(f"--fraction {self.fraction} must be in [0, 0.5] (bottom and "
+                              f"top parts may not overlap)")
+        if not 0.0 <= self.resample_probability <= 1.0:
+            raise ConfigError(f"resample_probability={self.resample_probability} must be in "
+                              f"[0, 1]")
+        if len(self.perturb_factors) != 2 or min(self.perturb_factors) <= 0:
+            raise ConfigError("perturb_factors must be two positive numbers, e.g. 0.8, 1.25")
+        check_seed_range(self.seed, self.population)
+        return self
+
+    def search_space(self) -> SearchSpace:
+        space = SearchSpace.from_dict({"parameters": self.space}, self.algorithm, "--space",
+                                      self.base_values)
+        for p in space.varying:
+            if space.kind(p.name) == "static":
+                raise ConfigError(f"--space: {p.name} is a static field (it changes the "
+                                  f"compiled program), which PBT cannot vary between "
+                                  f"chunks; fix it with {{value: x}} or --set, or sweep it "
+                                  f"with `jaxrl sweep`")
+        if not space.varying:
+            raise ConfigError("--space: PBT needs at least one varying traced hyperparameter")
+        return space
+
+
+@dataclasses.dataclass
+class PBTResult:
+    out: str
+    summary: Dict[str, Any]
+    history: List[Dict[str, Any]]
+
+
+def explore(p: Param, value: Any, rng: np.random.Generator, spec: PBTSpec) -> Any:
+    """A new value of ``p`` near ``value`` (or a fresh one from the space)."""
+    if isinstance(p, Fixed):
+        return p.value
+    if rng.random() < spec.resample_probability:
+        return p.from_unit(rng.random())
+    if isinstance(p, Choice):
+        index = list(p.values).index(value) if value in p.values else 0
+        index = int(np.clip(index + rng.choice([-1, 1]), 0, len(p.values) - 1))
+        return p.values[index]
+    assert isinstance(p, Uniform)
+    return p.clip(value * float(rng.choice(spec.perturb_factors)))
+
+
+class PBT:
+    def __init__(self, spec: PBTSpec, out: str, console=None, progress: bool = True):
+        from rich.console import Console
+
+        self.spec = spec.validate()
+        self.space = spec.search_space()
+        self.out = out
+        self.console = console or Console(stderr=True)
+        self.progress = progress
+
+    def experiment(self, values: Dict[str, Any]) -> Experiment:
+        return make_experiment(self.spec.algorithm, self.spec.env,
+                               {**self.spec.base_values, **values},
+                               dict(self.spec.env_overrides), 1, self.spec.seed)
+
+    def initial_configs(self) -> List[Dict[str, Any]]:
+        points = unit_points(self.spec.sampler, self.spec.population,
+                             len(self.space.varying), self.spec.seed)
+        return [self.space.from_unit(u) for u in points]
+
+    def run(self, resume: bool = False, stop_after_generations: Optional[int] = None
+            ) -> PBTResult:
+        import jax
+        import jax.numpy as jnp
+
+        import jaxrl.envs
+        from jaxrl.checkpoint import PopulationCheckpointer
+        from jaxrl.logging import JsonlSink
+        from jaxrl.platform import host_device_count
+        from jaxrl.population import Population
+        from jaxrl.runner import Run
+
+        spec = self.spec
+        configs = self.initial_configs()
+        exps = [self.experiment(c) for c in configs]
+        exp = exps[0]
+        env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)
+        algo = registry.get(exp.algorithm).make(env, env_params, exp.config)
+        seeds = list(range(spec.seed, spec.seed + spec.population))
+        population = Population(
+            Population.from_configs([e.hparams.validate() for e in exps], [0]).hparams,
+            np.asarray(seeds, np.int64), np.arange(spec.population))
+        n_dev = host_device_count(spec.population, len(jax.devices()))
+        run = Run(algo, population, exp.run_config, devices=jax.devices()[:n_dev])
+        num_updates = algo.num_updates
+        chunks = [spec.ready_interval] * (num_updates // spec.ready_interval)
+        if num_updates % spec.ready_interval:
+            chunks.append(num_updates % spec.ready_interval)
+        if len(chunks) < 2:
+            raise ConfigError(f"--ready-interval {spec.ready_interval} leaves one generation "
+                              f"({num_updates} updates in the run): lower it or raise "
+                              f"--total-timesteps")
+        run.chunks = chunks
+
+        def exploit(carry, source, salts):
+            state = jax.tree.map(lambda x: x[source], carry.state)
+            copied = source != jnp.arange(source.shape[0])
+            state = jax.vmap(lambda s, c, salt: jax.lax.cond(
+                c, lambda: algo.fork(s, salt), lambda: s))(state, copied, salts)
+            return carry.replace(state=state, alive=carry.alive[source],
+                                 updates=carry.updates[source],
+                                 frozen_after=carry.frozen_after[source])
+
+        exploit = jax.jit(exploit, out_shardings=run.sharding)
+        checkpointer = PopulationCheckpointer(os.path.join(self.out, "checkpoints"),
+                                              exp.run_config.keep_checkpoints)
+        start, carry = 0, None
+        if resume and checkpointer.steps():
+            abstract = {"carry": run.abstract_carry(),
+                        "hparams": jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+                            x.shape, x.dtype, sharding=run.sharding), run.hparams)}
+            start, tree, _ = checkpointer.restore_latest(abstract)
+            carry = tree["carry"]
+            run.set_hparams(tree["hparams"])
+            self.console.print(f"resuming {self.out} after generation {start}/{len(chunks)}")
+        if carry is None:
+            carry = run.init_carry()
+        run.warm_up(carry, start)
+        self.console.print(f"PBT {spec.algorithm} on {spec.env}: {spec.population} members, "
+                           f"{len(chunks)} generations of {spec.ready_interval} updates "
+                           f"({spec.ready_interval * algo.env_steps_per_update:,} env steps); "
+                           f"compiled in {run.compile_seconds:.1f}s, once for the whole run")
+        os.makedirs(self.out, exist_ok=True)
+        sink = JsonlSink(os.path.join(self.out, "history.jsonl"), truncate_after_chunk=start - 1)
+        names = [p.name for p in self.space.varying]
+        from jaxrl.runner.progress import ProgressBar
+
+        bar = ProgressBar(self.console, num_updates * algo.env_steps_per_update,
+                          enabled=self.progress)
+        bar.advance(sum(chunks[:start]) * algo.env_steps_per_update, {})
+        try:
+            for g in range(start, len(chunks)):
+                carry, _ = run.chunk_program(chunks[g], carry)(carry, run.hparams)
+                returns = run.evaluate(carry, g).mean(axis=1)
+                alive = np.asarray(carry.alive)
+                hp = jax.device_get(run.hparams)
+                used = {n: np.asarray(getattr(hp, n)).tolist() for n in names}
+                last = g == len(chunks) - 1
+                source = np.arange(spec.population)
+                if not last:
+                    source, hp = self.exploit_explore(g, returns, alive, hp)
+                    carry = exploit(carry, jnp.asarray(source),
+                                    jnp.asarray(g * spec.population + np.arange(
+                                        spec.population), jnp.uint32))
+                    run.set_hparams(hp)
+                steps = sum(chunks[:g + 1]) * algo.env_steps_per_update
+                sink.write({"chunk": g, "env_steps": steps, "eval_return": returns,
+                            "alive": alive, "hparams": used, "parent": source})
+                if last or (g + 1) % exp.run_config.checkpoint_interval == 0:
+                    checkpointer.save(g + 1, {"carry": carry, "hparams": run.hparams},
+                                      {"generation": g + 1})
+                bar.advance(chunks[g] * algo.env_steps_per_update,
+                            {"eval_return_iqm": stats.iqm(returns)})
+                if stop_after_generations is not None and g + 1 >= stop_after_generations:
+                    break
+        finally:
+            bar.close()
+            sink.close()
+            checkpointer.close()
+        history = results_table.read_jsonl(os.path.join(self.out, "history.jsonl"))
+        self.write_results(history, seeds)
+        summary = self.summarize(history) if len(history) == len(chunks) else None
+        return PBTResult(self.out, summary, history)
+
+    def exploit_explore(self, generation: int, returns: np.ndarray, alive: np.ndarray,
+                        hp: Any) -> Tuple[np.ndarray, Any]:
+        """Truncation selection: ``source[i]`` is the member ``i`` continues from."""
+        spec = self.spec
+        n = spec.population
+        source = np.arange(n)
+        cut = int(math.floor(spec.fraction * n))
+        if cut == 0:
+            return source, hp
+        rng = np.random.default_rng([spec.seed, generation])
+        fitness = np.where(alive & np.isfinite(returns), returns, -np.inf)
+        order = np.lexsort((np.arange(n), fitness))  # ascending; ties by member index
+        bottom, top = order[:cut], order[n - cut:]
+        source[bottom] = rng.choice(top, size=cut)
+        new = jax_tree_take(hp, source)
+        for i in bottom:
+            for p in self.space.varying:
+                column = np.array(getattr(new, p.name))
+                value = column[i].item()
+                column[i] = self.space.coerce({p.name: explore(p, value, rng, spec)})[p.name]
+                new = new.replace(**{p.name: column})
+        new.validate()
+        return source, new
+
+    def write_results(self, history: List[Dict[str, Any]], seeds: List[int]) -> None:
+        rows = []
+        for rec in history:
+            for i in range(self.spec.population):
+                rows.append({"member": i, "seed": seeds[i], "generation": rec["chunk"],
+                             "env_steps": rec["env_steps"],
+                             **{n: v[i] for n, v in rec["hparams"].items()},
+                             "eval_return": float("nan") if rec["eval_return"][i] is None
+                             else rec["eval_return"][i],
+                             "alive": rec["alive"][i], "parent": rec["parent"][i]})
+        results_table.write_table(rows, os.path.join(self.out, "results.parquet"))
+
+    def summarize(self, history: List[Dict[str, Any]]) -> Dict[str, Any]:
+        final = np.asarray([np.nan if v is None else v for v in history[-1]["eval_return"]],
+                           np.float64)
+        lo, hi = stats.stratified_bootstrap_ci(final)
+        best = int(np.nanargmax(final)) if np.any(np.isfinite(final)) else 0
+        summary = {"algorithm": self.spec.algorithm, "env": self.spec.env,
+                   "members": self.spec.population, "generations": len(history),
+                   "final_eval_return": [None if not math.isfinite(x) else float(x)
+                                         for x in final],
+                   "final_eval_return_iqm": stats.iqm(final),
+                   "final_eval_return_median": float(np.nanmedian(final)),
+                   "final_eval_return_ci95": [lo, hi],
+                   "best_member": best,
+                   "best_schedule": [{"generation": r["chunk"], "env_steps": r["env_steps"],
+                                      **{n: v[best] for n, v in r["hparams"].items()}}
+                                     for r in history],
+                   "final_hparams": {n: v for n, v in history[-1]["hparams"].items()}}
+        with open(os.path.join(self.out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        return summary
+
+
+def jax_tree_take(tree: Any, index: np.ndarray) -> Any:
+    import jax
+
+    return jax.tree.map(lambda x: np.asarray(x)[index], tree)
+
+
+def run_pbt(spec: Optional[PBTSpec], out: str, resume: bool = False, console=None,
+            progress: bool = True, stop_after_generations: Optional[int] = None) -> PBTResult:
+    path = os.path.join(out, "pbt.json")
+    if resume:
+        try:
+            with open(path) as f:
+                record = json.load(f)
+            record["perturb_factors"] = tuple(record["perturb_factors"])
+            spec = PBTSpec(**record)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
+                              f"--resume needs --out pointing at a PBT directory")
+    else:
+        if os.path.exists(path):
+            raise ConfigError(f"--out {out} already holds a PBT run; pass --resume to continue "
+                              f"it or choose another --out")
+        from jaxrl.runner import check_run_dir
+
+        check_run_dir(out)
+    pbt = PBT(spec, out, console, progress)
+    if not resume:
+        os.makedirs(out, exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(dataclasses.asdict(spec), f, indent=2, default=results_table.cell)
+    return pbt.run(resume=resume, stop_after_generations=stop_after_generations)
