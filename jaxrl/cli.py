@@ -307,6 +307,55 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_pbt(args) -> int:
+    from rich.console import Console
+
+    from jaxrl.sweep import load_space
+    from jaxrl.sweep.pbt import PBTSpec, run_pbt
+
+    console = Console(stderr=True)
+    out, spec = args.out, None
+    if args.resume:
+        _refuse_flags_on_resume(args, "PBT run")
+    else:
+        if not args.space:
+            raise ConfigError("jaxrl pbt needs --space FILE over traced hyperparameters (W&B "
+                              "format), e.g. parameters: {learning_rate: {distribution: "
+                              "log_uniform_values, min: 1e-4, max: 3e-3}}")
+        exp = base_values(args)
+        space, _ = load_space(args.space, exp.algorithm, _field_values(exp))
+        base = {k: v for k, v in _field_values(exp).items() if k not in space.names}
+        spec = PBTSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
+                       exp.env_overrides, args.population, args.ready_interval, args.seed,
+                       args.fraction, args.resample_probability)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = out or os.path.join("pbt", f"{exp.algorithm}-{exp.env.replace('/', '_')}-{stamp}")
+    result = run_pbt(spec, out, resume=args.resume, console=console,
+                     progress=not args.no_progress)
+    print_pbt(result.summary, Console())
+    return 0
+
+
+def print_pbt(summary: Dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    lo, hi = summary["final_eval_return_ci95"]
+    table = Table(title=f"PBT {summary['algorithm']} on {summary['env']}: {summary['members']} "
+                        f"members, {summary['generations']} generations")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("final eval return IQM [95% CI]",
+                  f"{summary['final_eval_return_iqm']:.1f} [{lo:.1f}, {hi:.1f}]")
+    table.add_row("final eval return median", f"{summary['final_eval_return_median']:.1f}")
+    table.add_row("best member", str(summary["best_member"]))
+    for name in summary["final_hparams"]:
+        values = [row[name] for row in summary["best_schedule"]]
+        table.add_row(f"best member's {name} schedule",
+                      " -> ".join(f"{v:.3g}" if isinstance(v, float) else str(v)
+                                  for v in values))
+    console.print(table)
+
+
 def print_best(summary: Dict[str, Any], console, top: int = 10) -> None:
     from rich.table import Table
 
@@ -335,6 +384,16 @@ def print_best(summary: Dict[str, Any], console, top: int = 10) -> None:
 
 def _span(seeds: List[int]) -> str:
     return f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
+
+
+def cmd_report(args) -> int:
+    from rich.console import Console
+
+    from jaxrl.report import write_report
+
+    path = write_report(args.dirs, args.out, console=Console())
+    Console(stderr=True).print(f"report: {path} (and report.html, figures/)")
+    return 0
 
 
 def cmd_envs(args) -> int:
@@ -429,6 +488,27 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                        help="at most this many members per compiled program (default: what "
                             "the memory budget allows)")
     sweep.set_defaults(func=cmd_sweep)
+
+    pbt = sub.add_parser("pbt", help="population-based training of traced hyperparameters")
+    add_common_flags(pbt, out_help="PBT directory (default pbt/<algo>-<env>-<time>)",
+                     resume_help="continue the PBT run in --out from its newest checkpoint")
+    pbt.add_argument("--space", help="search space over traced hyperparameters (YAML/JSON, "
+                                     "W&B format): initial values and explore ranges")
+    pbt.add_argument("--population", type=int, default=16, help="members")
+    pbt.add_argument("--ready-interval", type=int, default=10,
+                     help="updates between exploit/explore steps")
+    pbt.add_argument("--seed", type=int, default=0, help="first seed; members use seed+i")
+    pbt.add_argument("--fraction", type=float, default=0.25,
+                     help="bottom fraction replaced by copies of the top fraction (0: off)")
+    pbt.add_argument("--resample-probability", type=float, default=0.25,
+                     help="chance a copied member resamples a value instead of perturbing")
+    pbt.set_defaults(func=cmd_pbt)
+
+    report = sub.add_parser("report", help="Markdown/HTML report of runs, sweeps or PBT runs")
+    report.add_argument("dirs", nargs="+", metavar="DIR",
+                        help="run, sweep or PBT directories (several runs: compared)")
+    report.add_argument("--out", help="report directory (default DIR/report)")
+    report.set_defaults(func=cmd_report)
 
     envs = sub.add_parser("envs", help="list environment ids")
     envs.set_defaults(func=cmd_envs)
