@@ -107,3 +107,16 @@ def test_cli_uses_one_device_per_core_in_a_fresh_process(tmp_path):
 
     line = [l for l in out.stdout.splitlines() if l.startswith("DEVICES")][0]
     assert line.split()[1] == str(host_device_count(6)), out.stderr[-2000:]
+
+
+def test_report_compares_runs(cli_run, tmp_path, capsys):
+    import shutil
+
+    other = str(tmp_path / "other")
+    shutil.copytree(cli_run, other)
+    out = str(tmp_path / "report")
+    assert cli.main(["report", cli_run, other, "--out", out]) == 0
+    md = open(os.path.join(out, "report.md")).read()
+    assert "P(row > column)" in md and "0.50" in md  # a run against its copy: a coin flip
+    assert os.path.getsize(os.path.join(out, "figures", "comparison.png")) > 10_000
+    assert "final IQM [95% CI]" in capsys.readouterr().out

@@ -144,3 +144,12 @@ def test_pbt_beats_the_median_of_a_random_search_with_the_same_compute(tmp_path)
     for rec in reversed(history[:-1]):  # follow each final member back to its ancestor
         roots = np.asarray(rec["parent"])[roots]
     assert np.all(initial_lr[roots] >= 1e-4), initial_lr[roots]
+
+
+def test_report_of_the_pbt_run(pbt_run, tmp_path):
+    from jaxrl.report import write_report
+
+    result, out = pbt_run
+    md = open(write_report([out], str(tmp_path / "r"))).read()
+    assert "best member's learning_rate" in md and "figures/pbt_p.png" in md
+    assert os.path.getsize(tmp_path / "r" / "figures" / "pbt_p.png") > 10_000

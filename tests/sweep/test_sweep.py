@@ -102,3 +102,17 @@ def test_optuna_rounds_tell_each_trial_its_tuning_iqm(tmp_path):
         assert t.params["learning_rate"] == pytest.approx(result.configs[cid]["learning_rate"])
     # Both rounds have the same static shape and size: one compiled program.
     assert result.summary["compiled_programs_this_session"] == 1
+
+
+def test_report_of_the_sweep(sweep, capsys):
+    from jaxrl import cli
+
+    result, out = sweep
+    assert cli.main(["report", out]) == 0
+    md = open(os.path.join(out, "report", "report.md")).read()
+    assert "tuning IQM [95% CI]" in md and "test IQM [95% CI]" in md
+    for fig in ("sensitivity_s.png", "curves_s.png"):
+        assert f"figures/{fig}" in md
+        assert os.path.getsize(os.path.join(out, "report", "figures", fig)) > 10_000
+    assert "<table>" in open(os.path.join(out, "report", "report.html")).read()
+    assert "tuning IQM" in capsys.readouterr().out  # the key table, in the terminal
