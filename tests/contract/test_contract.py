@@ -135,3 +135,15 @@ def test_help_is_generated_from_the_registry(capsys):
         for cls in (registry.get(name).Config, registry.get(name).HParams, RunConfig):
             for f in dataclasses.fields(cls):
                 assert f.name in text, (name, f.name)
+
+
+def test_fork_changes_only_future_randomness(case):
+    """PBT copies a member's state into another; ``fork`` must give the copy its own keys
+    and leave everything learned untouched."""
+    algo, _, _, _, full = case
+    state = jax.tree.map(lambda x: x[0], full.carry.state)
+    a, b = algo.fork(state, 1), algo.fork(state, 2)
+    key_data = lambda s: np.asarray(jax.random.key_data(s.key))  # noqa: E731
+    assert not np.array_equal(key_data(a), key_data(state))
+    assert not np.array_equal(key_data(a), key_data(b))
+    chex.assert_trees_all_equal(a.replace(key=state.key), state)
