@@ -1,4 +1,4 @@
-"""notebooks/quickstart.ipynb runs top to bottom (small budget) and draws its figure."""
+"""The notebooks run top to bottom (small budget) and draw their figures."""
 from __future__ import annotations
 
 import copy
@@ -11,16 +11,20 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+# name -> (small budget for the test, a file the run must leave under the temp dir)
+CASES = {"quickstart": (8192, "jaxrl-quickstart-*/metrics.jsonl"),
+         "sweeps": (2048, "jaxrl-sweeps-*/sweep/results.parquet")}
 
 
-sys.path.insert(0, str(NOTEBOOK.parent))
+sys.path.insert(0, str(NOTEBOOKS))
 import run_notebooks  # noqa: E402  (notebooks/run_notebooks.py: `make notebooks`)
 
 
-def test_quickstart_notebook_is_stored_executed():
-    """Someone browsing the repository sees the learning curve: outputs are committed."""
-    committed = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_notebook_is_stored_executed(name):
+    """Someone browsing the repository sees the figures: outputs are committed."""
+    committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     outputs = [out for cell in committed.cells if cell.cell_type == "code"
                for out in cell.outputs]
     assert all(cell.execution_count for cell in committed.cells if cell.cell_type == "code"), \
@@ -29,10 +33,12 @@ def test_quickstart_notebook_is_stored_executed():
     assert not [o for o in outputs if o.output_type == "error"]
 
 
-def test_quickstart_notebook_runs(tmp_path, monkeypatch):
-    nb = copy.deepcopy(nbformat.read(NOTEBOOK, as_version=4))
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_notebook_runs(name, tmp_path, monkeypatch):
+    budget, leaves = CASES[name]
+    nb = copy.deepcopy(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4))
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
-    monkeypatch.setenv("JAXRL_NOTEBOOK_TIMESTEPS", "8192")
+    monkeypatch.setenv("JAXRL_NOTEBOOK_TIMESTEPS", str(budget))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # keep the kernel's inline backend
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's run dir lands in tmp_path
     monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))  # restored after
@@ -45,4 +51,4 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"
     assert nb.cells[-1].outputs[0]["text"].strip() == sys.executable
-    assert list(tmp_path.glob("jaxrl-quickstart-*/metrics.jsonl"))
+    assert list(tmp_path.glob(leaves))

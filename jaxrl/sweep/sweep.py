@@ -279,9 +279,17 @@ class Sweep:
         return result.summary
 
     def run_units(self, units: List[Unit]) -> None:
+        steps = [u.members * self.experiment(self.configs[u.config_ids[0]], 1, u.seeds[0])
+                 .config.total_timesteps for u in units]
         for i, unit in enumerate(units):
-            self.run_unit(unit, i, len(units))
+            summary = self.run_unit(unit, i, len(units))
             self.write_results()
+            rate = (summary or {}).get("session", {}).get("env_steps_per_second") or 0
+            left = sum(steps[i + 1:])
+            if left and rate > 0:
+                self.console.print(f"{left:,} env steps left in this phase: about "
+                                   f"{left / rate / 60:.1f} min at this batch's "
+                                   f"{rate:,.0f} env steps/s (plus compiles)")
 
     def member_columns(self, unit: Unit) -> List[Dict[str, Any]]:
         """What describes each member of ``unit`` (config-major, as from_configs orders)."""
