@@ -70,7 +70,11 @@ def run_curve(run_dir: str) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _band(ax, steps, values, label, color=None):
-    """IQM over members with its 95% CI, at every evaluation (values: (members, P))."""
+    """IQM over members with its 95% CI, at every evaluation (values: (members, P));
+    members with a missing evaluation (a diverged member's NaN) are left out."""
+    values = values[np.all(np.isfinite(values), axis=1)]
+    if values.shape[0] == 0:
+        return
     points, cis = stats.sample_efficiency_curve(values[:, None, :], num_resamples=500)
     line, = ax.plot(steps, points, label=label, color=color,
                     marker="o" if len(steps) == 1 else None)
