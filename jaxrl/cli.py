@@ -462,7 +462,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     bench.add_argument("--total-timesteps", default="262144",
                        help="env steps per member")
     bench.add_argument("--set", action="append", metavar="NAME=VALUE")
-    bench.add_argument("--json", help="write the results here")
+    bench.add_argument("--json", "--out", dest="json", help="write the results (JSON) here")
     bench.set_defaults(func=cmd_bench)
 
     sweep = sub.add_parser("sweep", help="a hyperparameter sweep: populations of (config x "
