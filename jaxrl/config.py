@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import typing
@@ -36,9 +37,14 @@ def field_docs(cls) -> Iterable[Tuple[str, Any, str]]:
         yield f.name, f.default, f.metadata.get("help", "")
 
 
+@functools.lru_cache(maxsize=None)
+def type_hints(cls) -> Dict[str, Any]:
+    """``typing.get_type_hints`` once per class (it re-evaluates annotations every call)."""
+    return typing.get_type_hints(cls)
+
+
 def _field_type(cls, name):
-    hints = typing.get_type_hints(cls)
-    return hints[name]
+    return type_hints(cls)[name]
 
 
 # ---- coercion: one strict path for CLI strings, YAML/JSON values and Python values ----

@@ -18,11 +18,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import typing
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from jaxrl import registry
-from jaxrl.config import ConfigError, coerce, split_overrides
+from jaxrl.config import ConfigError, coerce, split_overrides, type_hints
 
 STATIC, TRACED = "static", "traced"
 
@@ -315,7 +314,7 @@ def _tuple(value):
 
 def _check_param(p: Param, owner: type, where: str) -> Param:
     """Ranges only over numeric fields of a matching kind; values coerced to the type."""
-    tp = typing.get_type_hints(owner)[p.name]
+    tp = type_hints(owner)[p.name]
     if isinstance(p, Uniform):
         if tp not in (int, float):
             raise ConfigError(f"{where}: {p.name} is a {getattr(tp, '__name__', tp)} field; "

@@ -124,6 +124,7 @@ class Sweep:
         self.configs: List[Dict[str, Any]] = []
         self.rounds: List[List[int]] = []   # optuna: config ids asked per round
         self._runs: Dict[Any, Any] = {}     # compiled programs by static shape
+        self._units: Dict[Any, List[Unit]] = {}  # plans are pure functions of the configs
         self.compiles = 0
 
     # ---- persistence -----------------------------------------------------------------
@@ -165,6 +166,13 @@ class Sweep:
               first_group: int = 0) -> List[Unit]:
         """Configurations grouped by static fields (first-seen order), each group split
         into equal batches of at most ``max_members`` (or what memory allows)."""
+        key = (tuple(config_ids), tuple(seeds), phase, first_group)
+        if key not in self._units:
+            self._units[key] = self._plan_units(config_ids, seeds, phase, first_group)
+        return [dataclasses.replace(u) for u in self._units[key]]
+
+    def _plan_units(self, config_ids: List[int], seeds: List[int], phase: str,
+                    first_group: int) -> List[Unit]:
         groups: Dict[Any, List[int]] = {}
         for cid in config_ids:
             exp = self.experiment(self.configs[cid], 1, seeds[0])
@@ -418,7 +426,11 @@ def _score(x: np.ndarray) -> float:
 
 def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
     clean = lambda v: None if v is None or not math.isfinite(v) else float(v)  # noqa: E731
-    lo, hi = stats.stratified_bootstrap_ci(x)
+    finite = x[np.isfinite(x)]
+    lo = hi = None
+    if finite.size:  # IQM over seeds, 95% bootstrap CI (all resamples at once)
+        _, cis = stats.interval_estimates({"x": finite[:, None]}, stats.iqm)
+        lo, hi = cis["x"]
     return {f"{prefix}_iqm": clean(stats.iqm(x)), f"{prefix}_mean": clean(float(np.nanmean(x)))
             if np.any(np.isfinite(x)) else None,
             f"{prefix}_ci95": [clean(lo), clean(hi)], f"{prefix}_seeds": int(x.size)}
