@@ -274,10 +274,30 @@ def _field_values(exp: Experiment) -> Dict[str, Any]:
     return {**rec["config"], **rec["hparams"], **rec["run_config"]}
 
 
+def _space_and_base(args):
+    """The common flags as the experiment a search varies, the ``--space`` over it (checked
+    against those settings), the space file's other keys, and the settings it leaves fixed."""
+    from jaxrl.sweep import load_space
+
+    if not args.space:
+        raise ConfigError(f"jaxrl {args.command} needs --space FILE (W&B format), e.g. "
+                          f"parameters: {{learning_rate: {{distribution: log_uniform_values, "
+                          f"min: 1e-4, max: 3e-3}}}}")
+    exp = base_values(args)
+    values = _field_values(exp)
+    space, extra = load_space(args.space, exp.algorithm, values)
+    return exp, space, extra, {k: v for k, v in values.items() if k not in space.names}
+
+
+def _default_out(root: str, exp: Experiment) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join(root, f"{exp.algorithm}-{exp.env.replace('/', '_')}-{stamp}")
+
+
 def cmd_sweep(args) -> int:
     from rich.console import Console
 
-    from jaxrl.sweep import SweepSpec, load_space, run_sweep
+    from jaxrl.sweep import SweepSpec, run_sweep
 
     console = Console(stderr=True)
     out = args.out
@@ -285,22 +305,15 @@ def cmd_sweep(args) -> int:
         _refuse_flags_on_resume(args, "sweep")
         spec = None
     else:
-        if not args.space:
-            raise ConfigError("jaxrl sweep needs --space FILE (W&B format: parameters: "
-                              "{learning_rate: {distribution: log_uniform_values, min: 1e-4, "
-                              "max: 3e-3}})")
-        exp = base_values(args)
-        space, extra = load_space(args.space, exp.algorithm, _field_values(exp))
+        exp, space, extra, base = _space_and_base(args)
         sampler = args.sampler or extra.get("method", "random")
         if sampler == "bayes":
             raise ConfigError("method: bayes (W&B) maps to --sampler optuna (TPE)")
-        base = {k: v for k, v in _field_values(exp).items() if k not in space.names}
         spec = SweepSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
                          exp.env_overrides, sampler, args.num_configs, args.seeds_per_config,
                          args.seed, args.test_seeds, args.test_top, args.batch_size,
                          args.max_members)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = out or os.path.join("sweeps", f"{exp.algorithm}-{exp.env.replace('/', '_')}-{stamp}")
+        out = out or _default_out("sweeps", exp)
     result = run_sweep(spec, out, resume=args.resume, console=console,
                        progress=not args.no_progress)
     print_best(result.summary, Console())
@@ -310,7 +323,6 @@ def cmd_sweep(args) -> int:
 def cmd_pbt(args) -> int:
     from rich.console import Console
 
-    from jaxrl.sweep import load_space
     from jaxrl.sweep.pbt import PBTSpec, run_pbt
 
     console = Console(stderr=True)
@@ -318,18 +330,11 @@ def cmd_pbt(args) -> int:
     if args.resume:
         _refuse_flags_on_resume(args, "PBT run")
     else:
-        if not args.space:
-            raise ConfigError("jaxrl pbt needs --space FILE over traced hyperparameters (W&B "
-                              "format), e.g. parameters: {learning_rate: {distribution: "
-                              "log_uniform_values, min: 1e-4, max: 3e-3}}")
-        exp = base_values(args)
-        space, _ = load_space(args.space, exp.algorithm, _field_values(exp))
-        base = {k: v for k, v in _field_values(exp).items() if k not in space.names}
+        exp, space, _, base = _space_and_base(args)
         spec = PBTSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
                        exp.env_overrides, args.population, args.ready_interval, args.seed,
                        args.fraction, args.resample_probability)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = out or os.path.join("pbt", f"{exp.algorithm}-{exp.env.replace('/', '_')}-{stamp}")
+        out = out or _default_out("pbt", exp)
     result = run_pbt(spec, out, resume=args.resume, console=console,
                      progress=not args.no_progress)
     print_pbt(result.summary, Console())
