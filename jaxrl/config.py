@@ -124,6 +124,13 @@ def coerce(cls, name: str, value: Any) -> Any:
     """Converts a CLI/YAML/Python value to the declared type of ``cls.name`` (strictly:
     see ``coerce_scalar``); the same rules whichever path the value came by."""
     tp = _field_type(cls, name)
+    if tp is Any:  # a pytree field (e.g. learned parameters): arrays, or None for unset
+        if value is None:
+            return None
+        if isinstance(value, str):
+            raise ConfigError(f"{name} holds arrays (e.g. learned parameters); set it from "
+                              f"Python or a config file, not as text")
+        return _float32_tree(value)
     if typing.get_origin(tp) in (tuple, typing.Tuple):
         (elem,) = set(typing.get_args(tp)) - {Ellipsis}
         items = value
@@ -140,6 +147,14 @@ def coerce(cls, name: str, value: Any) -> Any:
                               f"e.g. 64,64 or [64, 64]")
         return tuple(coerce_scalar(elem, v, f"{name}[{i}]") for i, v in enumerate(items))
     return coerce_scalar(tp, value, name)
+
+
+def _float32_tree(value: Any) -> Any:
+    """Nested lists (as JSON stores arrays) and arrays as float32 array leaves."""
+    import jax
+
+    return jax.tree.map(lambda x: np.asarray(x, np.float32), value,
+                        is_leaf=lambda x: isinstance(x, list))
 
 
 def check_fields(obj) -> None:

@@ -17,6 +17,8 @@ from flax import struct
 
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
+from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, PolicyObjective,
+                                         ppo_clip_like_params)
 from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
                                             RunningMeanStd)
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
@@ -58,6 +60,8 @@ class PPOConfig(RolloutShape):
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     normalize_rewards: bool = static_field(False, "scale rewards by running return std")
     adam_eps: float = static_field(1e-5, "Adam epsilon")
+    policy_objective: str = static_field(
+        "clip", "policy objective (mirror learning): clip | mdpo | dpo | lpo | ta_lpo")
 
     def validate(self) -> "PPOConfig":
         self.check_rollout_shape()
@@ -67,6 +71,9 @@ class PPOConfig(RolloutShape):
                               f"{distributions.CONTINUOUS_MODES}")
         check_value_fields(self.value_loss, VALUE_LOSSES, self.value_bins, self.v_min,
                            self.v_max, "value_loss", "value_bins")
+        if self.policy_objective not in OBJECTIVES:
+            raise ConfigError(f"policy_objective={self.policy_objective!r}: choose one of "
+                              f"{', '.join(OBJECTIVES)}")
         return self
 
     @property
@@ -86,6 +93,11 @@ class PPOHParams:
     ent_coef: float = traced_field(0.01, "entropy bonus coefficient")
     vf_coef: float = traced_field(0.5, "value loss coefficient")
     max_grad_norm: float = traced_field(0.5, "global-norm gradient clipping threshold")
+    mdpo_coef: float = traced_field(1.0, "KL drift coefficient (policy_objective=mdpo)")
+    dpo_alpha: float = traced_field(2.0, "DPO drift scale for A >= 0 (policy_objective=dpo)")
+    dpo_beta: float = traced_field(0.6, "DPO drift scale for A < 0 (policy_objective=dpo)")
+    drift_params: Any = traced_field(None, "learned drift parameters (lpo / ta_lpo; None: "
+                                           "distilled from PPO-clip)")
 
     def validate(self) -> "PPOHParams":
         """Checks concrete (host) values; call before tracing."""
@@ -93,7 +105,8 @@ class PPOHParams:
         check_ranges(self, {
             "learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL, "gae_lambda": UNIT_INTERVAL,
             "clip_eps": POSITIVE, "vf_clip_eps": POSITIVE, "ent_coef": FINITE,
-            "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE})
+            "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE, "mdpo_coef": NON_NEGATIVE,
+            "dpo_alpha": POSITIVE, "dpo_beta": POSITIVE})
         return self
 
 
@@ -130,6 +143,11 @@ class PPO(Learner):
         self.torso = torso
         self.action_dist = distributions.for_space(env.action_space(env_params),
                                                    config.continuous_actions)
+        self.objective = OBJECTIVES[config.policy_objective]
+        self.default_drift_params = None
+        if isinstance(self.objective, LearnedDrift):
+            self.default_drift_params = ppo_clip_like_params(
+                temporal=self.objective.temporal)
         self.network = ActorCritic(
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
@@ -204,10 +222,13 @@ class PPO(Learner):
             norm_obs(batch.obs), batch.action, batch.extras["log_prob"], batch.extras["value"],
             advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+        if self.default_drift_params is not None and hp.drift_params is None:
+            hp = hp.replace(drift_params=self.default_drift_params)
+        progress = state.update_count / cfg.num_updates  # n/N for temporally-aware drifts
 
         def minibatch_step(carry, minibatch):
             params, opt_state = carry
-            (_, stats), grads = grad_fn(params, hp, *minibatch)
+            (_, stats), grads = grad_fn(params, hp, progress, *minibatch)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             stats["grad_norm"] = optax.global_norm(grads)
             return (optax.apply_updates(params, updates), opt_state), stats
@@ -245,7 +266,7 @@ class PPO(Learner):
     def _obs_normalizer(self, stats: RunningMeanStd):
         return lambda obs: self.obs_norm.apply(stats, obs)
 
-    def _loss(self, params, hp: PPOHParams, obs, actions, old_log_probs,
+    def _loss(self, params, hp: PPOHParams, progress, obs, actions, old_log_probs,
               old_values, advantages, returns):
         outputs, values = self.network.apply(params, obs)
         value_logits = None
@@ -253,23 +274,25 @@ class PPO(Learner):
             value_logits = self.network.apply(params, obs, method=ActorCritic.value_logits)
         return ppo_loss(self.action_dist, outputs, values, actions, old_log_probs, old_values,
                         advantages, returns, hp, self.config.normalize_advantages,
-                        self.config.clip_value_loss, self.config.hl_gauss, value_logits)
+                        self.config.clip_value_loss, self.config.hl_gauss, value_logits,
+                        self.objective, progress)
 
 
 def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, advantages,
              returns, hp: PPOHParams, normalize_advantages: bool = True,
              clip_value_loss: bool = True, hl_gauss: Optional[HLGauss] = None,
-             value_logits: Optional[jax.Array] = None):
-    """Clipped-surrogate policy loss + (clipped) value loss - entropy bonus. With
-    ``hl_gauss`` the value loss is the cross-entropy of the critic's ``value_logits``
-    against the HL-Gauss histogram of the returns (no clipping)."""
+             value_logits: Optional[jax.Array] = None,
+             objective: PolicyObjective = OBJECTIVES["clip"], progress=0.0):
+    """Policy loss ``-mean(ratio * A - drift)`` (``objective``; PPO-clip by default) +
+    (clipped) value loss - entropy bonus. With ``hl_gauss`` the value loss is the
+    cross-entropy of the critic's ``value_logits`` against the HL-Gauss histogram of the
+    returns (no clipping). ``progress`` is n/N, for temporally-aware objectives."""
     log_probs = action_dist.log_prob(outputs, actions)
     log_ratio = log_probs - old_log_probs
     ratio = jnp.exp(log_ratio)
     if normalize_advantages:
         advantages = normalize(advantages)
-    surrogate = jnp.minimum(ratio * advantages,
-                            jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps) * advantages)
+    surrogate = objective.surrogate(ratio, advantages, progress, hp, log_ratio)
     policy_loss = -surrogate.mean()
 
     if hl_gauss is not None:
