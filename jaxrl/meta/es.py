@@ -1,0 +1,233 @@
+"""Evolution strategies over meta-parameters, each fitness a whole inner training run.
+
+``meta_train(tasks, meta_params_init, ...)`` runs evosax strategies (OpenES, SNES,
+CMA-ES; evosax minimises, so fitness is negated for it). One generation asks a
+meta-population, evaluates every (member x inner seed) of every task as one vmapped
+program per task, shapes nothing itself (the strategy's own fitness shaping: centred
+ranks for OpenES, weights for SNES/CMA-ES) and tells. Each program is compiled once for
+the whole run; the log says how many times each was traced. The ES state, the key and
+the fitness curve are checkpointed every generation (orbax, bitwise), so a killed run
+resumes to the same final meta-parameters.
+
+A *task* is anything with ``name`` and ``fitness(meta_params, key) -> scalar`` (higher
+is better): a full inner training run on the contract (``jaxrl.meta.tasks``), or any
+other pure function.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.config import ConfigError
+
+STRATEGIES = ("open_es", "snes", "cma_es")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """``fitness(meta_params, key)``: one inner run's score; ``reference`` (low, high)
+    normalises it, ``(f - low) / (high - low)``, so tasks weigh alike."""
+
+    name: str
+    fitness: Callable[[Any, jax.Array], jax.Array]
+    reference: Optional[tuple] = None
+
+    def normalized(self, value):
+        if self.reference is None:
+            return value
+        low, high = self.reference
+        return (value - low) / (high - low)
+
+
+@dataclasses.dataclass
+class MetaResult:
+    mean_params: Any           # the search distribution's mean after the last generation
+    best_params: Any           # the best member ever evaluated
+    best_fitness: float
+    curve: List[Dict[str, Any]]  # per generation: fitness mean / max / min / std, per task
+    traces: Dict[str, int]     # times each program was traced (1 each: compiled once)
+    out: Optional[str] = None
+
+
+def make_strategy(name: str, popsize: int, solution: Any, sigma: float,
+                  learning_rate: float):
+    import optax
+    from evosax.algorithms import CMA_ES, SNES, Open_ES
+
+    if name not in STRATEGIES:
+        raise ConfigError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}")
+    if popsize < 2 or (name == "open_es" and popsize % 2):
+        raise ConfigError(f"--popsize {popsize}: OpenES samples antithetic pairs, so the "
+                          f"population must be even (and at least 2)")
+    if name == "open_es":
+        es = Open_ES(popsize, solution, optimizer=optax.adam(learning_rate),
+                     std_schedule=optax.constant_schedule(sigma))
+        return es, es.default_params
+    if name == "snes":
+        es = SNES(popsize, solution, optimizer=optax.sgd(learning_rate))
+        return es, es.default_params.replace(std_init=sigma)
+    es = CMA_ES(popsize, solution)
+    return es, es.default_params.replace(std_init=sigma)
+
+
+class GenerationBar:
+    """Generations done, with the last generation's fitness statistics."""
+
+    def __init__(self, console, total: int, done: int, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("[bold]meta"), BarColumn(bar_width=12),
+                                 MofNCompleteColumn(), TextColumn("generations"),
+                                 TextColumn("{task.fields[fit]}"), TextColumn("ETA"),
+                                 TimeRemainingColumn(compact=True), console=console,
+                                 refresh_per_second=4)
+        self.task = self.progress.add_task("meta", total=total, completed=done, fit="")
+        self.progress.start()
+
+    def advance(self, record: Dict[str, Any]) -> None:
+        if self.enabled:
+            self.progress.update(self.task, advance=1, fit=(
+                f"fitness mean {record['fitness_mean']:.3g} max {record['fitness_max']:.3g} "
+                f"min {record['fitness_min']:.3g}"))
+
+    def close(self) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+def _strong(tree):
+    """evosax states mix weak- and strong-typed leaves from call to call; fixing them
+    keeps ask/tell to one trace each."""
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, jnp.asarray(x).dtype), tree)
+
+
+class _Counter:
+    def __init__(self):
+        self.counts: Dict[str, int] = {}
+
+    def mark(self, name: str):
+        self.counts[name] = self.counts.get(name, 0) + 1  # runs at trace time only
+
+
+def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "open_es",
+               popsize: int = 16, generations: int = 10, inner_seeds: int = 2,
+               sigma: float = 0.05, learning_rate: float = 0.03, seed: int = 0,
+               out: Optional[str] = None, resume: bool = False, console=None,
+               progress: bool = True, stop_after_generations: Optional[int] = None
+               ) -> MetaResult:
+    """Maximises the mean (normalised) fitness over ``tasks`` and ``inner_seeds``."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    if not tasks:
+        raise ConfigError("meta_train needs at least one task")
+    if generations <= 0 or inner_seeds <= 0:
+        raise ConfigError("generations and inner_seeds must be positive")
+    meta_params_init = jax.tree.map(jnp.asarray, meta_params_init)
+    es, es_params = make_strategy(strategy, popsize, meta_params_init, sigma, learning_rate)
+    counter = _Counter()
+
+    @jax.jit
+    def ask(key, state):
+        counter.mark("ask")
+        population, state = es.ask(key, state, es_params)
+        return population, _strong(state)
+
+    @jax.jit
+    def tell(key, population, fitness, state):
+        counter.mark("tell")
+        state, metrics = es.tell(key, population, -fitness, state, es_params)  # it minimises
+        return _strong(state), metrics
+
+    def task_program(task: Task):
+        def evaluate(population, key):
+            counter.mark(task.name)
+            keys = jax.random.split(key, inner_seeds)
+            per_seed = jax.vmap(lambda p: jax.vmap(lambda k: task.fitness(p, k))(keys))
+            return per_seed(population)  # (popsize, inner_seeds)
+        return jax.jit(evaluate)
+
+    programs = [task_program(t) for t in tasks]
+    checkpointer = _checkpointer(out) if out else None
+    key = jax.random.PRNGKey(seed)
+    state = es.init(jax.random.fold_in(key, 0), meta_params_init, es_params)
+    state = _strong(state)
+    start, curve = 0, []
+    best = {"fitness": -np.inf, "params": meta_params_init}
+    if resume and checkpointer is not None and checkpointer.steps():
+        abstract = {"state": state, "best": best["params"]}
+        start, tree, meta = checkpointer.restore_latest(jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.asarray(x).dtype), abstract))
+        state, best = tree["state"], {"fitness": meta["best_fitness"], "params": tree["best"]}
+        curve = meta["curve"]
+        console.print(f"resuming {out} after generation {start}/{generations}")
+    bar = GenerationBar(console, generations, start, enabled=progress)
+    try:
+        for g in range(start, generations):
+            gen_key = jax.random.fold_in(key, g + 1)
+            ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
+            population, state = ask(ask_key, state)
+            raw, normalized = {}, []
+            for task, program, task_key in zip(tasks, programs, task_keys):
+                scores = program(population, task_key)
+                raw[task.name] = np.asarray(scores).mean(axis=1)
+                normalized.append(task.normalized(scores.mean(axis=1)))
+            fitness = jnp.mean(jnp.stack(normalized), axis=0)
+            fitness = jnp.where(jnp.isfinite(fitness), fitness, -1e6)  # a broken inner run
+            state, _ = tell(tell_key, population, fitness, state)
+            f = np.asarray(fitness)
+            i = int(np.argmax(f))
+            if f[i] > best["fitness"]:
+                best = {"fitness": float(f[i]),
+                        "params": jax.tree.map(lambda x: x[i], population)}
+            record = {"generation": g, "fitness_mean": float(f.mean()),
+                      "fitness_max": float(f.max()), "fitness_min": float(f.min()),
+                      "fitness_std": float(f.std()),
+                      "per_task_mean": {n: float(v.mean()) for n, v in raw.items()}}
+            curve.append(record)
+            if checkpointer is not None:
+                checkpointer.save(g + 1, {"state": state, "best": best["params"]},
+                                  {"generation": g + 1, "best_fitness": best["fitness"],
+                                   "curve": curve})
+            bar.advance(record)
+            if stop_after_generations is not None and g + 1 >= stop_after_generations:
+                break
+    finally:
+        bar.close()
+        if checkpointer is not None:
+            checkpointer.close()
+    mean_params = es.get_mean(state)
+    result = MetaResult(jax.tree.map(np.asarray, mean_params),
+                        jax.tree.map(np.asarray, best["params"]), best["fitness"], curve,
+                        dict(counter.counts), out)
+    console.print("programs traced: " + ", ".join(f"{k} x{v}" for k, v in
+                                                     counter.counts.items()))
+    if out:
+        _save_result(result, out)
+    return result
+
+
+def _checkpointer(out: str):
+    from jaxrl.checkpoint import PopulationCheckpointer
+
+    os.makedirs(out, exist_ok=True)
+    return PopulationCheckpointer(os.path.join(out, "checkpoints"), max_to_keep=2)
+
+
+def _save_result(result: MetaResult, out: str) -> None:
+    np.savez(os.path.join(out, "best_params.npz"),
+             **{"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
+                for path, leaf in jax.tree_util.tree_leaves_with_path(result.best_params)})
+    with open(os.path.join(out, "fitness_curve.json"), "w") as f:
+        json.dump({"curve": result.curve, "best_fitness": result.best_fitness,
+                   "traces": result.traces}, f, indent=2)
