@@ -1,4 +1,4 @@
-"""``jaxrl train | eval | sweep | pbt | report | bench | envs`` - the command line."""
+"""``jaxrl train | eval | sweep | pbt | meta | report | bench | envs`` - the command line."""
 from __future__ import annotations
 
 import argparse
@@ -401,6 +401,52 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_meta(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from jaxrl.meta.lpo import LPOSpec, run_lpo
+
+    console = Console(stderr=True)
+    split = lambda text: [e.strip() for e in (text or "").split(",") if e.strip()]  # noqa: E731
+    spec = None
+    if args.resume:
+        given = [f for f, v in (("--set", args.set), ("--config", args.config),
+                                ("--total-timesteps", args.total_timesteps),
+                                ("--train-envs", args.train_envs)) if v]
+        if given:
+            raise ConfigError(f"--resume continues the meta-learning run as planned; drop "
+                              f"{', '.join(given)}")
+        if not args.out:
+            raise ConfigError("--resume needs --out pointing at the meta-learning directory")
+    else:
+        train_envs = split(args.train_envs)
+        if not train_envs:
+            raise ConfigError("jaxrl meta lpo needs --train-envs ENV[,ENV...]")
+        exp = experiment_from_sources("ppo", args.config, _parse_pairs(args.set, "--set"),
+                                      None, train_envs[0], None, None, args.total_timesteps)
+        values = {k: v for k, v in _field_values(exp).items()
+                  if k not in ("policy_objective", "drift_params")}
+        spec = LPOSpec(train_envs, split(args.test_envs), args.objective.replace("-", "_"),
+                       args.strategy.replace("-", "_"), args.generations, args.popsize,
+                       args.inner_seeds, args.test_seeds, args.sigma, args.meta_lr,
+                       args.seed, values=values)
+    out = args.out or os.path.join("meta", f"{args.target}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    summary = run_lpo(spec, out, resume=args.resume, console=console,
+                      progress=not args.no_progress)
+    table = Table(title=f"meta-test: final greedy return, IQM [95% CI] over "
+                        f"{summary['spec']['test_seeds']} fresh seeds")
+    for col in ("env", "held out", "learned drift", "PPO-clip", "DPO"):
+        table.add_column(col, justify="right")
+    cell = lambda r: f"{r['iqm']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]"  # noqa: E731
+    for env_id, row in summary["meta_test"].items():
+        table.add_row(env_id, "yes" if row["held_out"] else "no", cell(row["learned"]),
+                      cell(row["ppo_clip"]), cell(row["dpo"]))
+    Console().print(table)
+    console.print(f"outputs: {out} (meta_test.json, drift.png, fitness.png, es/)")
+    return 0
+
+
 def cmd_envs(args) -> int:
     import jaxrl.envs
 
@@ -515,6 +561,31 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     report.add_argument("--out", help="report directory (default DIR/report)")
     report.set_defaults(func=cmd_report)
 
+    meta = sub.add_parser("meta", help="meta-learn a PPO objective by evolution strategies")
+    meta.add_argument("target", choices=["lpo"],
+                      help="what to meta-learn: lpo = a learned policy-objective drift")
+    meta.add_argument("--train-envs", help="comma-separated env ids to meta-train on")
+    meta.add_argument("--test-envs", help="comma-separated held-out env ids to meta-test on")
+    meta.add_argument("--objective", default="lpo", choices=["lpo", "ta-lpo", "ta_lpo"],
+                      help="lpo, or ta-lpo (the drift also sees training progress n/N)")
+    meta.add_argument("--strategy", default="open_es",
+                      choices=["open_es", "open-es", "snes", "cma_es", "cma-es"])
+    meta.add_argument("--generations", type=int, default=16)
+    meta.add_argument("--popsize", type=int, default=16, help="meta-population (even)")
+    meta.add_argument("--inner-seeds", type=int, default=2, help="inner runs per member")
+    meta.add_argument("--test-seeds", type=int, default=16, help="fresh seeds per meta-test")
+    meta.add_argument("--sigma", type=float, default=0.05, help="ES search std")
+    meta.add_argument("--meta-lr", type=float, default=0.03, help="ES learning rate")
+    meta.add_argument("--seed", type=int, default=0)
+    meta.add_argument("--total-timesteps", default=None, help="inner env steps per run")
+    meta.add_argument("--set", action="append", metavar="NAME=VALUE",
+                      help="set an inner PPO field (repeatable), as in jaxrl train")
+    meta.add_argument("--config", help="YAML or JSON file of inner PPO fields")
+    meta.add_argument("--out", help="output directory (default meta/lpo-<time>)")
+    meta.add_argument("--resume", action="store_true", help="continue the run in --out")
+    meta.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    meta.set_defaults(func=cmd_meta)
+
     envs = sub.add_parser("envs", help="list environment ids")
     envs.set_defaults(func=cmd_envs)
     return parser
@@ -541,7 +612,7 @@ def _use_cpu_cores(args) -> None:
             pass
     if args.command in ("train", "eval"):
         configure_cpu_devices(members)
-    elif args.command in ("sweep", "pbt"):
+    elif args.command in ("sweep", "pbt", "meta"):
         configure_cpu_devices(None)  # one device per core; each batch uses those it divides
 
 

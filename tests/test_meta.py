@@ -60,3 +60,43 @@ def test_a_population_of_learned_ppo_drifts_trains_as_inner_runs():
     assert result.traces["CartPole-v1"] == 1
     assert all(np.isfinite(r["fitness_mean"]) and r["fitness_max"] > 0 for r in result.curve)
     assert jax.tree.structure(result.mean_params) == jax.tree.structure(ppo_clip_like_init())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--popsize", "5"], "must be even"),
+    (["--train-envs", "CartPol-v1"], "CartPole-v1"),
+    (["--test-envs", "Nope-v0"], "Nope-v0"),
+    (["--generations", "0"], "--generations must be positive"),
+])
+def test_meta_cli_refuses_bad_settings_in_one_line(flags, message, tmp_path, capsys):
+    from jaxrl import cli
+
+    args = ["meta", "lpo", "--train-envs", "CartPole-v1", "--out", str(tmp_path / "m")]
+    assert cli.main(args + flags) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "m").exists()
+
+
+def test_meta_cli_end_to_end(tmp_path, capsys):
+    """References, meta-training, meta-test on a held-out env against PPO-clip and DPO,
+    the drift and fitness plots (a tiny budget: this checks the pipeline, not learning)."""
+    import json
+    import os
+
+    from jaxrl import cli
+
+    out = str(tmp_path / "m")
+    assert cli.main(["meta", "lpo", "--train-envs", "CartPole-v1", "--test-envs",
+                     "Acrobot-v1", "--objective", "ta-lpo", "--generations", "2",
+                     "--popsize", "4", "--test-seeds", "2", "--total-timesteps", "2048",
+                     "--set", "num_envs=4", "--set", "num_steps=32", "--set",
+                     "num_minibatches=2", "--out", out, "--no-progress"]) == 0
+    summary = json.load(open(os.path.join(out, "meta_test.json")))
+    assert summary["traces"] == {"ask": 1, "CartPole-v1": 1, "tell": 1}
+    assert summary["meta_test"]["Acrobot-v1"]["held_out"] is True
+    for label in ("learned", "ppo_clip", "dpo"):
+        assert len(summary["meta_test"]["Acrobot-v1"][label]["returns"]) == 2
+    for name in ("drift.png", "fitness.png", "mean_params.npz", "references.json"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert "meta-test" in capsys.readouterr().out
