@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import jax
@@ -37,6 +38,7 @@ class Task:
     name: str
     fitness: Callable[[Any, jax.Array], jax.Array]
     reference: Optional[tuple] = None
+    env_steps: int = 0  # env steps of one inner run (for throughput), if it has any
 
     def normalized(self, value):
         if self.reference is None:
@@ -176,6 +178,7 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
         for g in range(start, generations):
             gen_key = jax.random.fold_in(key, g + 1)
             ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
+            started = time.perf_counter()
             population, state = ask(ask_key, state)
             raw, normalized = {}, []
             for task, program, task_key in zip(tasks, programs, task_keys):
@@ -186,6 +189,8 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
             fitness = jnp.where(jnp.isfinite(fitness), fitness, -1e6)  # a broken inner run
             state, _ = tell(tell_key, population, fitness, state)
             f = np.asarray(fitness)
+            seconds = time.perf_counter() - started  # the first generation includes compiling
+            steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
             i = int(np.argmax(f))
             if f[i] > best["fitness"]:
                 best = {"fitness": float(f[i]),
@@ -193,7 +198,9 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
             record = {"generation": g, "fitness_mean": float(f.mean()),
                       "fitness_max": float(f.max()), "fitness_min": float(f.min()),
                       "fitness_std": float(f.std()),
-                      "per_task_mean": {n: float(v.mean()) for n, v in raw.items()}}
+                      "per_task_mean": {n: float(v.mean()) for n, v in raw.items()},
+                      "seconds": seconds, "inner_env_steps": steps,
+                      "inner_env_steps_per_second": steps / seconds}
             curve.append(record)
             if checkpointer is not None:
                 checkpointer.save(g + 1, {"state": state, "best": best["params"]},

@@ -48,7 +48,7 @@ def ppo_objective_task(env_id: str, objective: str = "lpo",
         return evaluate(algo.eval_env, algo.env_params, algo.policy(state), eval_key,
                         eval_episodes).mean()
 
-    return Task(env_id, fitness, reference)
+    return Task(env_id, fitness, reference, algo.num_updates * algo.env_steps_per_update)
 
 
 def ppo_clip_like_init(objective: str = "lpo"):
