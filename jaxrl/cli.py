@@ -249,11 +249,11 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _refuse_flags_on_resume(args, what: str) -> None:
+def _refuse_flags_on_resume(args, what: str, extra=()) -> None:
     given = [flag for flag, value in (("--set", args.set), ("--env-set", args.env_set),
                                       ("--config", args.config), ("--env", args.env),
                                       ("--total-timesteps", args.total_timesteps),
-                                      ("--space", getattr(args, "space", None)))
+                                      ("--space", getattr(args, "space", None)), *extra)
              if value]
     if given:
         raise ConfigError(f"--resume continues the {what} exactly as it was planned; drop "
@@ -403,48 +403,58 @@ def cmd_report(args) -> int:
 
 def cmd_meta(args) -> int:
     from rich.console import Console
-    from rich.table import Table
 
-    from jaxrl.meta.lpo import LPOSpec, run_lpo
+    from jaxrl.meta.pipeline import MetaSpec, run_meta
 
     console = Console(stderr=True)
     split = lambda text: [e.strip() for e in (text or "").split(",") if e.strip()]  # noqa: E731
     spec = None
     if args.resume:
-        given = [f for f, v in (("--set", args.set), ("--config", args.config),
-                                ("--total-timesteps", args.total_timesteps),
-                                ("--train-envs", args.train_envs)) if v]
-        if given:
-            raise ConfigError(f"--resume continues the meta-learning run as planned; drop "
-                              f"{', '.join(given)}")
-        if not args.out:
-            raise ConfigError("--resume needs --out pointing at the meta-learning directory")
+        _refuse_flags_on_resume(args, "meta-learning run", extra=(
+            ("--train-envs", args.train_envs), ("--test-envs", args.test_envs),
+            ("--schedule", args.schedule)))
     else:
-        train_envs = split(args.train_envs)
+        train_envs = split(args.train_envs) or ([args.env] if args.env else [])
         if not train_envs:
-            raise ConfigError("jaxrl meta lpo needs --train-envs ENV[,ENV...]")
+            raise ConfigError(f"jaxrl meta {args.target} needs --train-envs ENV[,ENV...] "
+                              f"(or --env ENV)")
         exp = experiment_from_sources("ppo", args.config, _parse_pairs(args.set, "--set"),
-                                      None, train_envs[0], None, None, args.total_timesteps)
+                                      _parse_pairs(args.env_set, "--env-set"), train_envs[0],
+                                      None, None, args.total_timesteps)
         values = {k: v for k, v in _field_values(exp).items()
-                  if k not in ("policy_objective", "drift_params")}
-        spec = LPOSpec(train_envs, split(args.test_envs), args.objective.replace("-", "_"),
-                       args.strategy.replace("-", "_"), args.generations, args.popsize,
-                       args.inner_seeds, args.test_seeds, args.sigma, args.meta_lr,
-                       args.seed, values=values)
+                  if k not in ("policy_objective", "drift_params", "schedule_params")}
+        spec = MetaSpec(args.target, train_envs, split(args.test_envs),
+                        args.objective.replace("-", "_"),
+                        tuple(split(args.schedule or "learning_rate,ent_coef")), args.knots,
+                        args.strategy.replace("-", "_"), args.generations, args.popsize,
+                        args.inner_seeds, args.test_seeds, args.sigma, args.meta_lr,
+                        args.seed, exp.run_config.eval_episodes, values,
+                        dict(exp.env_overrides))
     out = args.out or os.path.join("meta", f"{args.target}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    summary = run_lpo(spec, out, resume=args.resume, console=console,
-                      progress=not args.no_progress)
+    summary = run_meta(spec, out, resume=args.resume, console=console,
+                       progress=not args.no_progress)
+    print_meta_test(summary, Console())
+    plots = "drift.png" if summary["spec"]["target"] == "lpo" else "schedule.png"
+    console.print(f"outputs: {out} (meta_test.json, {plots}, fitness.png, es/)")
+    return 0
+
+
+def print_meta_test(summary: Dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    labels = {"learned": "learned", "ppo_clip": "PPO-clip", "dpo": "DPO",
+              "fixed": "fixed schedule"}
+    rows = summary["meta_test"]
+    methods = [k for k in next(iter(rows.values())) if k in labels]
     table = Table(title=f"meta-test: final greedy return, IQM [95% CI] over "
                         f"{summary['spec']['test_seeds']} fresh seeds")
-    for col in ("env", "held out", "learned drift", "PPO-clip", "DPO"):
+    for col in ["env", "held out"] + [labels[m] for m in methods]:
         table.add_column(col, justify="right")
     cell = lambda r: f"{r['iqm']:.1f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]"  # noqa: E731
-    for env_id, row in summary["meta_test"].items():
-        table.add_row(env_id, "yes" if row["held_out"] else "no", cell(row["learned"]),
-                      cell(row["ppo_clip"]), cell(row["dpo"]))
-    Console().print(table)
-    console.print(f"outputs: {out} (meta_test.json, drift.png, fitness.png, es/)")
-    return 0
+    for env_id, row in rows.items():
+        table.add_row(env_id, "yes" if row["held_out"] else "no",
+                      *[cell(row[m]) for m in methods])
+    console.print(table)
 
 
 def cmd_envs(args) -> int:
@@ -457,11 +467,13 @@ def cmd_envs(args) -> int:
 
 def add_common_flags(parser, out_help: str = "run directory (default runs/<algo>-<env>-<time>)",
                      resume_help: str = "continue the run in --out from its newest good "
-                                        "checkpoint") -> None:
-    """The flags every training command takes, with the same meaning everywhere."""
-    parser.add_argument("algorithm", help=f"algorithm name ({', '.join(registry.names())})")
-    parser.add_argument("--env", default=None,
-                        help=f"env id (see `jaxrl envs`; default {DEFAULT_ENV})")
+                                        "checkpoint", positional: bool = True,
+                     env_help: str = f"env id (see `jaxrl envs`; default {DEFAULT_ENV})") -> None:
+    """The flags every training command takes, with the same meaning everywhere
+    (``positional``: the algorithm name comes first)."""
+    if positional:
+        parser.add_argument("algorithm", help=f"algorithm name ({', '.join(registry.names())})")
+    parser.add_argument("--env", default=None, help=env_help)
     parser.add_argument("--total-timesteps", default=None,
                         help="env steps per member (sets total_timesteps; 1e6 is accepted)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
@@ -561,15 +573,25 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     report.add_argument("--out", help="report directory (default DIR/report)")
     report.set_defaults(func=cmd_report)
 
-    meta = sub.add_parser("meta", help="meta-learn a PPO objective by evolution strategies")
-    meta.add_argument("target", choices=["lpo"],
-                      help="what to meta-learn: lpo = a learned policy-objective drift")
+    meta = sub.add_parser("meta", help="meta-learn a PPO objective or hyperparameter "
+                                        "schedules by evolution strategies")
+    meta.add_argument("target", choices=["lpo", "schedule"],
+                      help="lpo = a learned policy-objective drift; schedule = learned "
+                           "schedules of traced hyperparameters over training progress")
+    add_common_flags(meta, out_help="output directory (default meta/<target>-<time>)",
+                     resume_help="continue the meta-learning run in --out",
+                     positional=False, env_help="the training env (same as --train-envs ENV)")
     meta.add_argument("--train-envs", help="comma-separated env ids to meta-train on")
     meta.add_argument("--test-envs", help="comma-separated held-out env ids to meta-test on")
     meta.add_argument("--objective", default="lpo", choices=["lpo", "ta-lpo", "ta_lpo"],
-                      help="lpo, or ta-lpo (the drift also sees training progress n/N)")
+                      help="lpo: the learned drift (ta-lpo also sees training progress n/N)")
+    meta.add_argument("--schedule", default=None,
+                      help="schedule: comma-separated float PPO fields to schedule "
+                           "(default learning_rate,ent_coef)")
+    meta.add_argument("--knots", type=int, default=5,
+                      help="schedule: points of n/N the log-multipliers are learned at")
     meta.add_argument("--strategy", default="open_es",
-                      choices=["open_es", "open-es", "snes", "cma_es", "cma-es"])
+                      help="evolution strategy: open_es | snes | cma_es")
     meta.add_argument("--generations", type=int, default=16)
     meta.add_argument("--popsize", type=int, default=16, help="meta-population (even)")
     meta.add_argument("--inner-seeds", type=int, default=2, help="inner runs per member")
@@ -577,13 +599,6 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     meta.add_argument("--sigma", type=float, default=0.05, help="ES search std")
     meta.add_argument("--meta-lr", type=float, default=0.03, help="ES learning rate")
     meta.add_argument("--seed", type=int, default=0)
-    meta.add_argument("--total-timesteps", default=None, help="inner env steps per run")
-    meta.add_argument("--set", action="append", metavar="NAME=VALUE",
-                      help="set an inner PPO field (repeatable), as in jaxrl train")
-    meta.add_argument("--config", help="YAML or JSON file of inner PPO fields")
-    meta.add_argument("--out", help="output directory (default meta/lpo-<time>)")
-    meta.add_argument("--resume", action="store_true", help="continue the run in --out")
-    meta.add_argument("--no-progress", action="store_true", help="no live progress bar")
     meta.set_defaults(func=cmd_meta)
 
     envs = sub.add_parser("envs", help="list environment ids")

@@ -1,6 +1,13 @@
 """Meta-learning by evolution strategies: the strategies find a known optimum, every
 program is traced once, a resumed run ends with bitwise the same meta-parameters, and a
 population of learned PPO drifts trains as inner runs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,36 +76,124 @@ def test_a_population_of_learned_ppo_drifts_trains_as_inner_runs():
     (["--train-envs", "CartPol-v1"], "CartPole-v1"),
     (["--test-envs", "Nope-v0"], "Nope-v0"),
     (["--generations", "0"], "--generations must be positive"),
+    (["--set", "num_envs=0"], "num_envs"),
+    (["--env-set", "max_steps_in_episod=9"], "max_steps_in_episode"),
+    (["--resume"], "drop --train-envs"),
+    (["schedule", "--schedule", "learning_rat"], "only float hyperparameters"),
+    (["schedule", "--schedule", "learning_rate", "--knots", "1"], "at least 2 points"),
 ])
 def test_meta_cli_refuses_bad_settings_in_one_line(flags, message, tmp_path, capsys):
     from jaxrl import cli
 
-    args = ["meta", "lpo", "--train-envs", "CartPole-v1", "--out", str(tmp_path / "m")]
+    target = flags.pop(0) if flags[0] == "schedule" else "lpo"
+    args = ["meta", target, "--train-envs", "CartPole-v1", "--out", str(tmp_path / "m")]
     assert cli.main(args + flags) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "m").exists()
 
 
-def test_meta_cli_end_to_end(tmp_path, capsys):
-    """References, meta-training, meta-test on a held-out env against PPO-clip and DPO,
-    the drift and fitness plots (a tiny budget: this checks the pipeline, not learning)."""
-    import json
-    import os
+TINY = ["--total-timesteps", "2048", "--set", "num_envs=4", "--set", "num_steps=32",
+        "--set", "num_minibatches=2", "--set", "num_epochs=1", "--set", "eval_episodes=4",
+        "--popsize", "4", "--inner-seeds", "2", "--test-seeds", "2", "--no-progress"]
 
+
+def test_meta_lpo_cli_end_to_end(tmp_path, capsys):
+    """References, meta-training, meta-test against PPO-clip and DPO, the drift and
+    fitness plots (a tiny budget: this checks the pipeline, not learning)."""
     from jaxrl import cli
 
     out = str(tmp_path / "m")
-    assert cli.main(["meta", "lpo", "--train-envs", "CartPole-v1", "--test-envs",
-                     "Acrobot-v1", "--objective", "ta-lpo", "--generations", "2",
-                     "--popsize", "4", "--test-seeds", "2", "--total-timesteps", "2048",
-                     "--set", "num_envs=4", "--set", "num_steps=32", "--set",
-                     "num_minibatches=2", "--out", out, "--no-progress"]) == 0
+    assert cli.main(["meta", "lpo", "--env", "CartPole-v1", "--objective", "ta-lpo",
+                     "--generations", "2", *TINY, "--out", out]) == 0
     summary = json.load(open(os.path.join(out, "meta_test.json")))
     assert summary["traces"] == {"ask": 1, "CartPole-v1": 1, "tell": 1}
-    assert summary["meta_test"]["Acrobot-v1"]["held_out"] is True
+    row = summary["meta_test"]["CartPole-v1"]
+    assert row["held_out"] is False  # no --test-envs: meta-tested on the training env
     for label in ("learned", "ppo_clip", "dpo"):
-        assert len(summary["meta_test"]["Acrobot-v1"][label]["returns"]) == 2
+        assert len(row[label]["returns"]) == 2
     for name in ("drift.png", "fitness.png", "mean_params.npz", "references.json"):
         assert os.path.exists(os.path.join(out, name)), name
-    assert "meta-test" in capsys.readouterr().out
+    assert "PPO-clip" in capsys.readouterr().out
+
+
+def _cli(args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc):
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    return out, err
+
+
+def _generations_saved(out):
+    ckpt = os.path.join(out, "es", "checkpoints")
+    return max([int(n) for n in os.listdir(ckpt) if n.isdigit()], default=0) \
+        if os.path.isdir(ckpt) else 0
+
+
+def test_meta_schedule_killed_mid_run_resumes_to_bitwise_the_same_meta_parameters(tmp_path):
+    """`jaxrl meta schedule` as users run it (subprocesses): an uninterrupted run and one
+    killed with SIGKILL after two generations, then resumed, end with bitwise the same
+    meta-parameters and fitness curve; the uninterrupted run's outputs are checked too."""
+    generations = 8
+    args = ["meta", "schedule", "--train-envs", "CartPole-v1", "--test-envs", "Acrobot-v1",
+            "--schedule", "learning_rate,ent_coef", "--knots", "3", "--generations",
+            str(generations), *TINY]
+    whole = _cli([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
+    killed = _cli([*args, "--out", "killed"], tmp_path)
+    deadline = time.time() + 600
+    while _generations_saved(tmp_path / "killed") < 2:
+        assert killed.poll() is None, "the run ended before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert _generations_saved(tmp_path / "killed") < generations, "nothing was interrupted"
+    stdout, stderr = _finish(whole)
+    _, resumed_err = _finish(_cli(["meta", "schedule", "--out", "killed", "--resume",
+                                   "--no-progress"], tmp_path))
+    assert "resuming" in resumed_err
+
+    a, b = (np.load(tmp_path / name / "mean_params.npz") for name in ("whole", "killed"))
+    assert sorted(a.files) == ["ent_coef", "learning_rate"] and a["learning_rate"].shape == (3,)
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+    timeless = lambda path: [{k: v for k, v in r.items() if k not in (  # noqa: E731
+        "seconds", "inner_env_steps_per_second")} for r in json.load(open(path))["curve"]]
+    assert timeless(tmp_path / "whole" / "es" / "fitness_curve.json") == \
+        timeless(tmp_path / "killed" / "es" / "fitness_curve.json")
+
+    summary = json.load(open(tmp_path / "whole" / "meta_test.json"))
+    assert summary["traces"] == {"ask": 1, "CartPole-v1": 1, "tell": 1}
+    assert "programs traced: ask x1, CartPole-v1 x1, tell x1" in " ".join(stderr.split())
+    row = summary["meta_test"]["Acrobot-v1"]
+    assert row["held_out"] is True and len(row["learned"]["returns"]) == 2
+    assert set(row) == {"held_out", "learned", "fixed"}
+    assert len(summary["curve"]) == generations
+    assert set(summary["learned_schedule"]) == {"learning_rate", "ent_coef"}
+    for name in ("schedule.png", "fitness.png", "references.json"):
+        assert (tmp_path / "whole" / name).exists(), name
+    assert "fixed schedule" in stdout
+
+
+def test_training_task_takes_any_algorithm_and_several_tasks_including_minatar():
+    """The API beyond PPO: DQN's learning rate scaled by a meta-parameter, meta-trained on
+    a classic-control and a MinAtar task at once (each program traced once)."""
+    from jaxrl.meta.tasks import training_task
+
+    tiny = {"total_timesteps": 400, "num_envs": 4, "learning_starts": 100,
+            "batch_size": 16, "buffer_size": 400, "hidden_sizes": (16,)}
+    inject = lambda hp, p: hp.replace(  # noqa: E731
+        learning_rate=hp.learning_rate * jnp.exp(p["log_lr"]))
+    tasks = [training_task("dqn", env, inject, tiny, eval_episodes=2, reference=ref)
+             for env, ref in (("CartPole-v1", (0.0, 500.0)), ("Breakout-MinAtar", (0.0, 10.0)))]
+    result = meta_train(tasks, {"log_lr": jnp.zeros(())}, popsize=4, generations=2,
+                        inner_seeds=1, sigma=0.5, progress=False)
+    assert result.traces == {"ask": 1, "CartPole-v1": 1, "Breakout-MinAtar": 1, "tell": 1}
+    assert set(result.curve[0]["per_task_mean"]) == {"CartPole-v1", "Breakout-MinAtar"}
+    assert all(np.isfinite(r["fitness_mean"]) for r in result.curve)
+    assert result.curve[0]["inner_env_steps"] == 4 * 1 * (400 + 400)

@@ -22,6 +22,7 @@ from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, PolicyObjecti
 from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
                                             RunningMeanStd)
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
+from jaxrl.components.schedules import apply_schedules, check_schedule_params
 from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
@@ -98,6 +99,8 @@ class PPOHParams:
     dpo_beta: float = traced_field(0.6, "DPO drift scale for A < 0 (policy_objective=dpo)")
     drift_params: Any = traced_field(None, "learned drift parameters (lpo / ta_lpo; None: "
                                            "distilled from PPO-clip)")
+    schedule_params: Any = traced_field(None, "learned schedules {field: [K] log-multipliers "
+                                              "over n/N} (None: the fixed schedule)")
 
     def validate(self) -> "PPOHParams":
         """Checks concrete (host) values; call before tracing."""
@@ -107,6 +110,7 @@ class PPOHParams:
             "clip_eps": POSITIVE, "vf_clip_eps": POSITIVE, "ent_coef": FINITE,
             "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE, "mdpo_coef": NON_NEGATIVE,
             "dpo_alpha": POSITIVE, "dpo_beta": POSITIVE})
+        check_schedule_params(type(self), self.schedule_params)
         return self
 
 
@@ -212,6 +216,8 @@ class PPO(Learner):
                                           batch.terminated, batch.truncated, hp.gamma,
                                           hp.gae_lambda)
 
+        progress = state.update_count / cfg.num_updates  # n/N for schedules and drifts
+        hp = apply_schedules(hp, progress)
         learning_rate = hp.learning_rate
         if cfg.anneal_lr:
             learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
@@ -224,7 +230,6 @@ class PPO(Learner):
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         if self.default_drift_params is not None and hp.drift_params is None:
             hp = hp.replace(drift_params=self.default_drift_params)
-        progress = state.update_count / cfg.num_updates  # n/N for temporally-aware drifts
 
         def minibatch_step(carry, minibatch):
             params, opt_state = carry
@@ -248,6 +253,8 @@ class PPO(Learner):
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(batch))
         metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
+        for name in (hp.schedule_params or {}):
+            metrics.setdefault(name, jnp.asarray(getattr(hp, name), jnp.float32))
         return new_state, metrics
 
     def policy(self, state: PPOState):
