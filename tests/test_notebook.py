@@ -14,7 +14,8 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # name -> (small budget for the test, a file the run must leave under the temp dir)
 CASES = {"quickstart": (8192, "jaxrl-quickstart-*/metrics.jsonl"),
-         "sweeps": (2048, "jaxrl-sweeps-*/sweep/results.parquet")}
+         "sweeps": (2048, "jaxrl-sweeps-*/sweep/results.parquet"),
+         "meta_learning": (4096, "jaxrl-meta-*/lpo/meta_test.json")}
 
 
 sys.path.insert(0, str(NOTEBOOKS))

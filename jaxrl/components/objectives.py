@@ -21,6 +21,7 @@ minus its mean. Built in:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict
 
 import jax
@@ -163,7 +164,13 @@ OBJECTIVES: Dict[str, PolicyObjective] = {
 
 def ppo_clip_like_params(clip_eps: float = 0.2, temporal: bool = False, seed: int = 0):
     """Learned-drift parameters distilled from PPO-clip's drift (deterministic): the
-    default starting point of a learned objective."""
+    default starting point of a learned objective. Fitted once per process (a copy is
+    returned each time)."""
+    return jax.tree.map(np.copy, _distilled(float(clip_eps), bool(temporal), int(seed)))
+
+
+@functools.lru_cache(maxsize=None)
+def _distilled(clip_eps: float, temporal: bool, seed: int):
     key_init, key_fit = jax.random.split(jax.random.PRNGKey(seed))
     target = lambda r, a, p: ppo_clip_drift(r, a, clip_eps)  # noqa: E731
     params, _ = fit_drift(init_drift_params(key_init), target, key_fit, steps=5000,

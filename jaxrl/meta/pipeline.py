@@ -16,9 +16,9 @@ Steps:
    whatever their reward scale.
 2. Meta-training: ``meta_train`` over the meta-parameters.
 3. Meta-test: the search distribution's mean against the baselines, each trained on
-   fresh seeds (after every inner and reference seed) on every held-out test env (or,
-   with none given, the training envs), reported as IQM with 95% stratified-bootstrap
-   CIs, whatever the result.
+   fresh seeds (after every inner and reference seed) on every ``--test-envs`` env (held
+   out unless it is also a training env; with none given, the training envs), reported
+   as IQM with 95% stratified-bootstrap CIs, whatever the result.
 
 Outputs in ``out/``: ``meta.json`` (settings), ``references.json``, ``es/``
 (checkpoints, ``best_params.npz``, ``fitness_curve.json``), ``mean_params.npz``,
@@ -235,7 +235,7 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
             lo, hi = stats.stratified_bootstrap_ci(final)
             row[label] = {"iqm": stats.iqm(final), "ci95": [lo, hi],
                           "mean": float(final.mean()), "returns": final.tolist()}
-        table[env_id] = {"held_out": env_id in spec.test_envs, **row}
+        table[env_id] = {"held_out": env_id not in spec.train_envs, **row}
     summary = {"spec": dataclasses.asdict(spec), "references": references,
                "best_fitness": result.best_fitness, "final_fitness_mean":
                result.curve[-1]["fitness_mean"], "traces": result.traces,

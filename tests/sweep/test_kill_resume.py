@@ -54,7 +54,7 @@ def test_sweep_killed_mid_batch_resumes_to_the_same_results(tmp_path):
     args = ["sweep", "ppo", "--space", str(space), "--sampler", "sobol", "--num-configs", "4",
             "--seeds-per-config", "2", "--test-seeds", "2", "--max-members", "4",
             "--set", "num_chunks=8", "--set", "eval_interval=2", *TINY]
-    _finish(_cli([*args, "--out", "whole"], tmp_path))
+    whole = _cli([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
     killed = tmp_path / "killed"
     units = killed / "units"
     proc = _cli([*args, "--out", "killed"], tmp_path)
@@ -62,6 +62,7 @@ def test_sweep_killed_mid_batch_resumes_to_the_same_results(tmp_path):
                and _has_checkpoint(units / "tune-g000-b001"),
                "the second batch checkpointed")
     assert not (units / "tune-g000-b001" / "summary.json").exists()
+    _finish(whole)
     _finish(_cli(["sweep", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
     whole = read_table(str(tmp_path / "whole" / "results.parquet"))
     resumed = read_table(str(killed / "results.parquet"))
@@ -74,11 +75,12 @@ def test_pbt_killed_mid_run_resumes_to_the_same_results(tmp_path):
     space.write_text(SPACE.split("  clip_eps")[0])
     args = ["pbt", "ppo", "--space", str(space), "--population", "4", "--ready-interval",
             "2", "--set", "checkpoint_interval=2", *TINY]
-    _finish(_cli([*args, "--out", "whole"], tmp_path))
+    whole = _cli([*args, "--out", "whole"], tmp_path)
     history = tmp_path / "killed" / "history.jsonl"
     proc = _cli([*args, "--out", "killed"], tmp_path)
     _kill_when(proc, lambda: len(read_jsonl(str(history))) >= 5, "five generations")
     assert len(read_jsonl(str(history))) < 16
+    _finish(whole)
     _finish(_cli(["pbt", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
     whole = read_table(str(tmp_path / "whole" / "results.parquet"))
     resumed = read_table(str(tmp_path / "killed" / "results.parquet"))
