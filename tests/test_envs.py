@@ -10,6 +10,7 @@ of ``VecEnv.step`` over a given ``(T, 2, *action_shape)`` action array, all unde
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -147,15 +148,42 @@ def test_conformance_gymnax(env_id):
     _conformance(env_id)
 
 
-def _brax_param(env_id):
-    marks = []
-    if env_id != FAST_BRAX:
-        marks.append(pytest.mark.slow)  # ~25-50 s compile each on 2 cores
-    return pytest.param(env_id, marks=marks)
+def test_conformance_brax_fast():
+    check_brax_conformance(FAST_BRAX)
 
 
-@pytest.mark.parametrize("env_id", [_brax_param(i) for i in BRAX_IDS])
-def test_conformance_brax(env_id):
+@pytest.fixture(scope="module")
+def brax_conformance_runs():
+    """Every other brax env checked in its own process, two at a time: each is a 25-50 s
+    single-threaded compile, so two share the 2 cores. {env_id: (returncode, stderr)}."""
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import test_envs; "
+              "test_envs.check_brax_conformance(sys.argv[2])")
+    here = os.path.dirname(os.path.abspath(__file__))
+    waiting, running, done = [i for i in BRAX_IDS if i != FAST_BRAX], {}, {}
+    while waiting or running:
+        while waiting and len(running) < 2:
+            env_id = waiting.pop(0)
+            running[env_id] = subprocess.Popen([sys.executable, "-c", script, here, env_id],
+                                               stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.PIPE, text=True)
+        env_id = next(iter(running))
+        proc = running.pop(env_id)
+        _, err = proc.communicate(timeout=900)
+        done[env_id] = (proc.returncode, err)
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", [i for i in BRAX_IDS if i != FAST_BRAX])
+def test_conformance_brax(env_id, brax_conformance_runs):
+    returncode, stderr = brax_conformance_runs[env_id]
+    assert returncode == 0, stderr[-3000:]
+
+
+def check_brax_conformance(env_id):
     env, params, obs0, (obs, reward, term, trunc, info) = _conformance(env_id)
     assert params.max_steps_in_episode == 5
     act_space = env.action_space(params)

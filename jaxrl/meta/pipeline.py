@@ -254,13 +254,12 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
     return summary
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kw):
+    """A figure that only saves to files: no pyplot, so the caller's backend (e.g. a
+    notebook's inline one) is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 def plot_drift(params, objective: str, path: str) -> None:
@@ -270,9 +269,9 @@ def plot_drift(params, objective: str, path: str) -> None:
 
     from jaxrl.components import objectives as obj
 
-    plt = _pyplot()
     ratio = jnp.exp(jnp.linspace(np.log(0.5), np.log(2.0), 201))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig = _figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2, sharey=True)
     progresses = (0.0, 0.5, 1.0) if objective == "ta_lpo" else (0.0,)
     for ax, adv in zip(axes, (1.0, -1.0)):
         a = jnp.full_like(ratio, adv)
@@ -288,16 +287,15 @@ def plot_drift(params, objective: str, path: str) -> None:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_schedule(params, path: str) -> None:
     """Each learned multiplier against training progress n/N (1 = the fixed schedule)."""
     from jaxrl.components.schedules import multiplier
 
-    plt = _pyplot()
     progress = np.linspace(0.0, 1.0, 101)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = _figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
     for name, knots in params.items():
         ax.plot(progress, [float(multiplier(knots, p)) for p in progress], label=name)
     ax.axhline(1.0, color="grey", ls="--", lw=1, label="fixed schedule")
@@ -307,13 +305,12 @@ def plot_schedule(params, path: str) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_fitness(result: MetaResult, path: str) -> None:
-    plt = _pyplot()
     g = [r["generation"] for r in result.curve]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = _figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
     ax.plot(g, [r["fitness_mean"] for r in result.curve], label="mean")
     ax.fill_between(g, [r["fitness_min"] for r in result.curve],
                     [r["fitness_max"] for r in result.curve], alpha=0.25, label="min-max")
@@ -322,7 +319,6 @@ def plot_fitness(result: MetaResult, path: str) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 __all__ = ["MetaSpec", "STRATEGIES", "TARGETS", "plot_drift", "plot_schedule", "run_meta"]
