@@ -3,15 +3,12 @@ program is traced once, a resumed run ends with bitwise the same meta-parameters
 population of learned PPO drifts trains as inner runs."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cli_processes import finish, kill_when, launch
 
 from jaxrl.config import ConfigError
 from jaxrl.meta import Task, meta_train
@@ -117,18 +114,6 @@ def test_meta_lpo_cli_end_to_end(tmp_path, capsys):
     assert "PPO-clip" in capsys.readouterr().out
 
 
-def _cli(args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _finish(proc):
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-2000:]
-    return out, err
-
-
 def _generations_saved(out):
     ckpt = os.path.join(out, "es", "checkpoints")
     return max([int(n) for n in os.listdir(ckpt) if n.isdigit()], default=0) \
@@ -143,18 +128,13 @@ def test_meta_schedule_killed_mid_run_resumes_to_bitwise_the_same_meta_parameter
     args = ["meta", "schedule", "--train-envs", "CartPole-v1", "--test-envs", "Acrobot-v1",
             "--schedule", "learning_rate,ent_coef", "--knots", "3", "--generations",
             str(generations), *TINY]
-    whole = _cli([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
-    killed = _cli([*args, "--out", "killed"], tmp_path)
-    deadline = time.time() + 600
-    while _generations_saved(tmp_path / "killed") < 2:
-        assert killed.poll() is None, "the run ended before it could be interrupted"
-        assert time.time() < deadline
-        time.sleep(0.02)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    whole = launch([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
+    killed = launch([*args, "--out", "killed"], tmp_path)
+    kill_when(killed, lambda: _generations_saved(tmp_path / "killed") >= 2,
+              "two generations were saved")
     assert _generations_saved(tmp_path / "killed") < generations, "nothing was interrupted"
-    stdout, stderr = _finish(whole)
-    _, resumed_err = _finish(_cli(["meta", "schedule", "--out", "killed", "--resume",
+    stdout, stderr = finish(whole)
+    _, resumed_err = finish(launch(["meta", "schedule", "--out", "killed", "--resume",
                                    "--no-progress"], tmp_path))
     assert "resuming" in resumed_err
 

@@ -1,12 +1,9 @@
 """A sweep and a PBT run killed with SIGKILL mid-run and resumed end with results tables
 identical to uninterrupted runs (the command line, in subprocesses, as users run it)."""
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
+from cli_processes import finish, kill_when, launch
 
 from jaxrl.sweep.results import read_jsonl, read_table
 
@@ -21,28 +18,6 @@ SPACE = """parameters:
 """
 
 
-def _cli(args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _finish(proc):
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-2000:]
-
-
-def _kill_when(proc, ready, what):
-    deadline = time.time() + 600
-    while not ready():
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended before {what}: nothing was interrupted")
-        assert time.time() < deadline
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
 def _has_checkpoint(run_dir):
     ckpt = os.path.join(run_dir, "checkpoints")
     return os.path.isdir(ckpt) and any(n.isdigit() for n in os.listdir(ckpt))
@@ -54,16 +29,16 @@ def test_sweep_killed_mid_batch_resumes_to_the_same_results(tmp_path):
     args = ["sweep", "ppo", "--space", str(space), "--sampler", "sobol", "--num-configs", "4",
             "--seeds-per-config", "2", "--test-seeds", "2", "--max-members", "4",
             "--set", "num_chunks=8", "--set", "eval_interval=2", *TINY]
-    whole = _cli([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
+    whole = launch([*args, "--out", "whole"], tmp_path)  # both compile at once: 2 cores
     killed = tmp_path / "killed"
     units = killed / "units"
-    proc = _cli([*args, "--out", "killed"], tmp_path)
-    _kill_when(proc, lambda: (units / "tune-g000-b000" / "summary.json").exists()
+    proc = launch([*args, "--out", "killed"], tmp_path)
+    kill_when(proc, lambda: (units / "tune-g000-b000" / "summary.json").exists()
                and _has_checkpoint(units / "tune-g000-b001"),
                "the second batch checkpointed")
     assert not (units / "tune-g000-b001" / "summary.json").exists()
-    _finish(whole)
-    _finish(_cli(["sweep", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
+    finish(whole)
+    finish(launch(["sweep", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
     whole = read_table(str(tmp_path / "whole" / "results.parquet"))
     resumed = read_table(str(killed / "results.parquet"))
     assert len(whole) == (4 * 2 + 2) * 4  # members x 4 evaluations each
@@ -75,13 +50,13 @@ def test_pbt_killed_mid_run_resumes_to_the_same_results(tmp_path):
     space.write_text(SPACE.split("  clip_eps")[0])
     args = ["pbt", "ppo", "--space", str(space), "--population", "4", "--ready-interval",
             "2", "--set", "checkpoint_interval=2", *TINY]
-    whole = _cli([*args, "--out", "whole"], tmp_path)
+    whole = launch([*args, "--out", "whole"], tmp_path)
     history = tmp_path / "killed" / "history.jsonl"
-    proc = _cli([*args, "--out", "killed"], tmp_path)
-    _kill_when(proc, lambda: len(read_jsonl(str(history))) >= 5, "five generations")
+    proc = launch([*args, "--out", "killed"], tmp_path)
+    kill_when(proc, lambda: len(read_jsonl(str(history))) >= 5, "five generations")
     assert len(read_jsonl(str(history))) < 16
-    _finish(whole)
-    _finish(_cli(["pbt", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
+    finish(whole)
+    finish(launch(["pbt", "ppo", "--out", "killed", "--resume", "--no-progress"], tmp_path))
     whole = read_table(str(tmp_path / "whole" / "results.parquet"))
     resumed = read_table(str(tmp_path / "killed" / "results.parquet"))
     assert len(whole) == 4 * 16

@@ -1,0 +1,31 @@
+"""The command line in subprocesses, as users run it (kill-and-resume tests)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def launch(args, cwd):
+    """``python -m jaxrl.cli ARGS`` in ``cwd``, with this machine's own device count."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc):
+    """(stdout, stderr) of a command that must succeed."""
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    return out, err
+
+
+def kill_when(proc, ready, what, timeout=600):
+    """SIGKILL ``proc`` as soon as ``ready()``; fails if it ended first."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, f"the run ended before {what}: nothing was interrupted"
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
