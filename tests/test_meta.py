@@ -177,3 +177,37 @@ def test_training_task_takes_any_algorithm_and_several_tasks_including_minatar()
     assert set(result.curve[0]["per_task_mean"]) == {"CartPole-v1", "Breakout-MinAtar"}
     assert all(np.isfinite(r["fitness_mean"]) for r in result.curve)
     assert result.curve[0]["inner_env_steps"] == 4 * 1 * (400 + 400)
+
+
+SHARDED_SCRIPT = """
+import json, jax, jax.numpy as jnp, numpy as np
+from jaxrl.meta import Task, meta_train
+assert len(jax.devices()) == 8
+task = Task("quadratic", lambda p, k: -jnp.sum((p["w"] - 1.0) ** 2) + 0.01 * jax.random.normal(k))
+out = {}
+for popsize in (8, 12):  # 12: the largest divisor of 12 among 1..8 devices is 6
+    r = meta_train([task], {"w": jnp.zeros(3)}, popsize=popsize, generations=20,
+                   sigma=0.3, learning_rate=0.05, progress=False)
+    out[popsize] = {"devices": r.devices, "w": np.asarray(r.mean_params["w"]).tolist()}
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_meta_population_is_sharded_over_the_devices_that_divide_it():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
+    assert out["8"]["devices"] == 8 and out["12"]["devices"] == 6
+    single = meta_train([Task("quadratic", lambda p, k: -jnp.sum((p["w"] - 1.0) ** 2)
+                              + 0.01 * jax.random.normal(k))], {"w": jnp.zeros(3)},
+                        popsize=8, generations=20, sigma=0.3, learning_rate=0.05,
+                        progress=False)
+    assert single.devices == len(jax.devices())
+    # The same search on 8 devices as on this process's devices (up to float rounding).
+    np.testing.assert_allclose(out["8"]["w"], single.mean_params["w"], rtol=1e-5, atol=1e-6)

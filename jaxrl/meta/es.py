@@ -3,8 +3,9 @@
 ``meta_train(tasks, meta_params_init, ...)`` runs evosax strategies (OpenES, SNES,
 CMA-ES; evosax minimises, so fitness is negated for it). One generation asks a
 meta-population, evaluates every (member x inner seed) of every task as one vmapped
-program per task, shapes nothing itself (the strategy's own fitness shaping: centred
-ranks for OpenES, weights for SNES/CMA-ES) and tells. Each program is compiled once for
+program per task, the members sharded over the devices, shapes nothing itself (the
+strategy's own fitness shaping: centred ranks for OpenES, weights for SNES/CMA-ES) and
+tells. Each program is compiled once for
 the whole run; the log says how many times each was traced. The ES state, the key and
 the fitness curve are checkpointed every generation (orbax, bitwise), so a killed run
 resumes to the same final meta-parameters.
@@ -55,6 +56,7 @@ class MetaResult:
     curve: List[Dict[str, Any]]  # per generation: fitness mean / max / min / std, per task
     traces: Dict[str, int]     # times each program was traced (1 each: compiled once)
     out: Optional[str] = None
+    devices: int = 1           # devices the meta-population was sharded over
 
 
 def make_strategy(name: str, popsize: int, solution: Any, sigma: float,
@@ -121,6 +123,20 @@ class _Counter:
         self.counts[name] = self.counts.get(name, 0) + 1  # runs at trace time only
 
 
+def population_sharding(popsize: int, devices=None):
+    """(members, replicated, count): the meta-population axis split over the most
+    devices that divide it evenly (all of ``jax.devices()`` when they do), and the
+    placement of everything else (ES state, fitness), fixed so that ask and tell see the
+    same input layouts every generation (one trace each)."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = list(devices or jax.devices())
+    count = max(n for n in range(1, len(devices) + 1) if popsize % n == 0)
+    mesh = Mesh(np.asarray(devices[:count]), ("members",))
+    return (NamedSharding(mesh, PartitionSpec("members")), NamedSharding(mesh, PartitionSpec()),
+            count)
+
+
 def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "open_es",
                popsize: int = 16, generations: int = 10, inner_seeds: int = 2,
                sigma: float = 0.05, learning_rate: float = 0.03, seed: int = 0,
@@ -160,6 +176,7 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
         return jax.jit(evaluate)
 
     programs = [task_program(t) for t in tasks]
+    sharding, replicated, num_devices = population_sharding(popsize)
     checkpointer = _checkpointer(out) if out else None
     key = jax.random.PRNGKey(seed)
     state = es.init(jax.random.fold_in(key, 0), meta_params_init, es_params)
@@ -179,7 +196,8 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
             gen_key = jax.random.fold_in(key, g + 1)
             ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
             started = time.perf_counter()
-            population, state = ask(ask_key, state)
+            population, state = ask(ask_key, jax.device_put(state, replicated))
+            population = jax.device_put(population, sharding)  # members over devices
             raw, normalized = {}, []
             for task, program, task_key in zip(tasks, programs, task_keys):
                 scores = program(population, task_key)
@@ -187,14 +205,17 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
                 normalized.append(task.normalized(scores.mean(axis=1)))
             fitness = jnp.mean(jnp.stack(normalized), axis=0)
             fitness = jnp.where(jnp.isfinite(fitness), fitness, -1e6)  # a broken inner run
-            state, _ = tell(tell_key, population, fitness, state)
+            state, _ = tell(tell_key, jax.device_put(population, replicated),
+                            jax.device_put(fitness, replicated),
+                            jax.device_put(state, replicated))
             f = np.asarray(fitness)
             seconds = time.perf_counter() - started  # the first generation includes compiling
             steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
             i = int(np.argmax(f))
             if f[i] > best["fitness"]:
                 best = {"fitness": float(f[i]),
-                        "params": jax.tree.map(lambda x: x[i], population)}
+                        "params": jax.tree.map(lambda x: jnp.asarray(np.asarray(x[i])),
+                                               population)}
             record = {"generation": g, "fitness_mean": float(f.mean()),
                       "fitness_max": float(f.max()), "fitness_min": float(f.min()),
                       "fitness_std": float(f.std()),
@@ -216,9 +237,10 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
     mean_params = es.get_mean(state)
     result = MetaResult(jax.tree.map(np.asarray, mean_params),
                         jax.tree.map(np.asarray, best["params"]), best["fitness"], curve,
-                        dict(counter.counts), out)
+                        dict(counter.counts), out, num_devices)
     console.print("programs traced: " + ", ".join(f"{k} x{v}" for k, v in
-                                                     counter.counts.items()))
+                                                     counter.counts.items())
+                  + f"; meta-population sharded over {num_devices} device(s)")
     if out:
         _save_result(result, out)
     return result
@@ -237,4 +259,4 @@ def _save_result(result: MetaResult, out: str) -> None:
                 for path, leaf in jax.tree_util.tree_leaves_with_path(result.best_params)})
     with open(os.path.join(out, "fitness_curve.json"), "w") as f:
         json.dump({"curve": result.curve, "best_fitness": result.best_fitness,
-                   "traces": result.traces}, f, indent=2)
+                   "traces": result.traces, "devices": result.devices}, f, indent=2)
