@@ -29,3 +29,19 @@ def kill_when(proc, ready, what, timeout=600):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def run_two_at_a_time(commands, env=None, timeout=900):
+    """{name: (returncode, stdout, stderr)} of ``commands`` ({name: argv}), two processes
+    at a time: each mostly waits on a single-threaded XLA compile, so two share 2 cores."""
+    waiting, running, done = list(commands.items()), {}, {}
+    while waiting or running:
+        while waiting and len(running) < 2:
+            name, argv = waiting.pop(0)
+            running[name] = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True)
+        name = next(iter(running))
+        proc = running.pop(name)
+        out, err = proc.communicate(timeout=timeout)
+        done[name] = (proc.returncode, out, err)
+    return done

@@ -154,32 +154,23 @@ def test_conformance_brax_fast():
 
 @pytest.fixture(scope="module")
 def brax_conformance_runs():
-    """Every other brax env checked in its own process, two at a time: each is a 25-50 s
-    single-threaded compile, so two share the 2 cores. {env_id: (returncode, stderr)}."""
-    import subprocess
+    """Every other brax env checked in its own process (a 25-50 s compile each), two at
+    a time."""
     import sys
+
+    from cli_processes import run_two_at_a_time
 
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import test_envs; "
               "test_envs.check_brax_conformance(sys.argv[2])")
     here = os.path.dirname(os.path.abspath(__file__))
-    waiting, running, done = [i for i in BRAX_IDS if i != FAST_BRAX], {}, {}
-    while waiting or running:
-        while waiting and len(running) < 2:
-            env_id = waiting.pop(0)
-            running[env_id] = subprocess.Popen([sys.executable, "-c", script, here, env_id],
-                                               stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.PIPE, text=True)
-        env_id = next(iter(running))
-        proc = running.pop(env_id)
-        _, err = proc.communicate(timeout=900)
-        done[env_id] = (proc.returncode, err)
-    return done
+    return run_two_at_a_time({env_id: [sys.executable, "-c", script, here, env_id]
+                              for env_id in BRAX_IDS if env_id != FAST_BRAX})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", [i for i in BRAX_IDS if i != FAST_BRAX])
 def test_conformance_brax(env_id, brax_conformance_runs):
-    returncode, stderr = brax_conformance_runs[env_id]
+    returncode, _, stderr = brax_conformance_runs[env_id]
     assert returncode == 0, stderr[-3000:]
 
 

@@ -2,11 +2,11 @@
 every registered algorithm (its registry ``smoke`` configuration, in a fresh process)."""
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from cli_processes import run_two_at_a_time
 
 from jaxrl import registry
 
@@ -51,28 +51,18 @@ RTOL, ATOL = 1e-4, 1e-5
 
 @pytest.fixture(scope="module")
 def sharded_runs():
-    """One fresh 8-device process per algorithm, two at a time (each mostly waits on a
-    single-threaded compile, so two share the 2 cores well): {name: (stdout, stderr)}."""
+    """One fresh 8-device process per algorithm, two at a time."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
            "JAX_PLATFORMS": "cpu"}
-    waiting, running, done = list(registry.names()), {}, {}
-    while waiting or running:
-        while waiting and len(running) < 2:
-            name = waiting.pop(0)
-            running[name] = subprocess.Popen([sys.executable, "-c", SCRIPT, name], env=env,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                             text=True)
-        name = next(iter(running))
-        out, err = running.pop(name).communicate(timeout=900)
-        done[name] = (out, err)
-    return done
+    return run_two_at_a_time({name: [sys.executable, "-c", SCRIPT, name]
+                              for name in registry.names()}, env)
 
 
 @pytest.mark.parametrize("name", registry.names())
 def test_eight_device_sharding_matches_single_device(name, sharded_runs):
     import numpy as np
 
-    stdout, stderr = sharded_runs[name]
+    _, stdout, stderr = sharded_runs[name]
     assert "RESULT" in stdout, stderr[-3000:]
     line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
     out = json.loads(line[len("RESULT"):])
