@@ -28,3 +28,16 @@ register("pqn", "jaxrl.algorithms.pqn",
          smoke_env="CartPole-v1",
          smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
                        "num_minibatches": 2, "num_epochs": 2})
+
+_ACTOR_CRITIC_SMOKE = {**_REPLAY_SMOKE, "batch_size": 32}
+register("sac", "jaxrl.algorithms.sac",
+         "Soft Actor-Critic: tanh-Gaussian actor, twin critics, learned temperature "
+         "(categorical form on discrete actions)",
+         smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE)
+register("td3", "jaxrl.algorithms.td3",
+         "TD3: deterministic actor, twin critics, target policy smoothing, delayed updates",
+         smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE)
+register("ddpg", "jaxrl.algorithms.td3",
+         "DDPG: TD3 with one critic, no target smoothing and a policy update every step",
+         smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE,
+         defaults={"num_critics": 1, "policy_delay": 1, "target_noise": 0.0})

@@ -17,7 +17,7 @@ import optax
 from flax import struct
 
 from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParams,
-                                         OffPolicyLearner)
+                                         OffPolicyLearner, make_optimizer)
 from jaxrl.components.exploration import epsilon_greedy, linear_schedule
 from jaxrl.components.target_networks import polyak
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
@@ -70,12 +70,6 @@ class DQNLearner:
     params: Any
     target_params: Any
     opt_state: Any
-
-
-def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
-    """Built from traced values inside the program, so every member can differ."""
-    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
-                       optax.adam(learning_rate))
 
 
 class DQN(OffPolicyLearner):

@@ -10,6 +10,7 @@ gradient steps on sampled n-step windows (skipped, by a traced switch, until
 * ``init_learner(key, hp)``            its learned parts (params, targets, optimisers)
 * ``explore(learner, obs, key, hp, env_steps)``  env actions for a batch of observations
 * ``greedy(learner, obs)``             the deterministic policy (evaluation)
+* ``to_env(action)`` (optional)        a stored action as the env takes it
 * ``learn(learner, batch, hp, key, grad_step)``  one gradient step on a ``Batch``;
   returns (learner, per-sample priorities, scalar metrics), target updates included.
 
@@ -24,6 +25,7 @@ from typing import Any, Dict, Tuple
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import struct
 
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
@@ -148,6 +150,13 @@ class OffPolicyState:
     env_steps: jax.Array
 
 
+def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam, built from traced values inside the program, so
+    every member can differ."""
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
+                       optax.adam(learning_rate))
+
+
 PRIORITY_EPS = 1e-6  # keeps every sampled transition's probability above zero
 
 
@@ -180,6 +189,11 @@ class OffPolicyLearner(Learner):
 
     def exploration_metrics(self, hp, env_steps) -> Dict[str, jax.Array]:
         return {}
+
+    def to_env(self, action: jax.Array) -> jax.Array:
+        """A stored action as the env takes it (identity; the actor-critics store
+        normalised continuous actions and rescale them here)."""
+        return action
 
     def learning_rate(self, hp, grad_step: jax.Array) -> jax.Array:
         """``hp.learning_rate``, decayed linearly to 0 over the run's gradient steps if
@@ -246,7 +260,7 @@ class OffPolicyLearner(Learner):
 
         def act(obs, act_key):
             action = self.explore(state.learner, norm(obs), act_key, hp, state.env_steps)
-            return action, action, {}
+            return action, self.to_env(action), {}
 
         env_state, obs, rollout = collect(self.train_env, self.env_params, act,
                                           state.env_state, state.obs, collect_key,
@@ -292,7 +306,7 @@ class OffPolicyLearner(Learner):
 
     def policy(self, state: OffPolicyState):
         norm = self._normalizer(state.obs_stats)
-        return lambda obs: self.greedy(state.learner, norm(obs))
+        return lambda obs: self.to_env(self.greedy(state.learner, norm(obs)))
 
     def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
         return all_finite((state.learner, state.obs_stats)) & all_finite(metrics.get("loss", ()))

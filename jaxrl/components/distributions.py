@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import distrax
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -100,3 +101,19 @@ def for_space(space: spaces.Space, squash: str = "clipped"):
                              "use 'clipped'")
         return DiagGaussian(space.low, space.high, squash)
     raise TypeError(f"unsupported action space {space!r}")
+
+
+def tanh_gaussian_log_prob(mean, log_std, raw):
+    """log pi(tanh(raw)) of a tanh-squashed diagonal Gaussian, from the *pre-squash*
+    sample: Gaussian log-density minus sum log(1 - tanh(raw)^2), the latter in the
+    stable form ``2 (log 2 - raw - softplus(-2 raw))`` (distrax's Tanh bijector), so it
+    stays finite where tanh(raw) rounds to +-1."""
+    gaussian = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std)).log_prob(raw)
+    return gaussian - jnp.sum(distrax.Tanh().forward_log_det_jacobian(raw), axis=-1)
+
+
+def tanh_gaussian_sample(key, mean, log_std):
+    """A reparameterised action ``tanh(mean + std * eps)`` in ``[-1, 1]^d`` and its
+    log-probability (computed from the pre-squash sample, never by inverting tanh)."""
+    raw = mean + jnp.exp(log_std) * jax.random.normal(key, jnp.shape(mean))
+    return jnp.tanh(raw), tanh_gaussian_log_prob(mean, log_std, raw)

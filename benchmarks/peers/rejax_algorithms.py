@@ -1,12 +1,13 @@
-"""rejax 0.1.3's DQN and PQN on CartPole-v1 with rejax's published CartPole configs
-(its repository's configs/gymnax/cartpole.yaml), for a side-by-side with `jaxrl bench`.
+"""rejax 0.1.3's DQN and PQN on CartPole-v1 and SAC and TD3 on Pendulum-v1, with rejax's
+published configs (its repository's configs/gymnax/cartpole.yaml and pendulum.yaml),
+for a side-by-side with `jaxrl bench`.
 
 Runs only in a throwaway venv (rejax pins gymnax 0.0.9; never a jaxrl dependency):
 
     python3.11 -m venv /work/rejax-venv
     /work/rejax-venv/bin/pip install rejax==0.1.3 gymnax==0.0.9
-    /work/rejax-venv/bin/python benchmarks/peers/rejax_value_based.py \\
-        --json benchmarks/results/peers/rejax_value_based.json
+    /work/rejax-venv/bin/python benchmarks/peers/rejax_algorithms.py --algos sac,td3 \\
+        --json benchmarks/results/peers/rejax_sac_td3_pendulum.json
 
 Each (algorithm, members) row runs in a fresh subprocess (its own peak RSS and compile).
 ``members`` seeds are vmapped over ``algo.train`` (one member is a vmap of size 1).
@@ -37,6 +38,16 @@ CONFIGS = {
                 max_grad_norm=10, learning_rate=0.0003, num_epochs=5, total_timesteps=524288,
                 eval_freq=16384, eps_start=1, eps_end=0.05, exploration_fraction=0.5,
                 gamma=0.99, td_lambda=0.9, normalize_observations=False),
+    "sac": dict(env="Pendulum-v1", agent_kwargs={"activation": "swish"}, num_envs=1,
+                buffer_size=10_000, fill_buffer=256, batch_size=256, learning_rate=0.01,
+                num_epochs=1, total_timesteps=10_000, eval_freq=100, gamma=0.99,
+                polyak=0.98, target_entropy_ratio=None, normalize_observations=True),
+    "td3": dict(env="Pendulum-v1", actor_kwargs={"activation": "swish"},
+                critic_kwargs={"activation": "swish"}, num_envs=1, buffer_size=10_000,
+                fill_buffer=1_000, batch_size=100, learning_rate=0.001, num_epochs=1,
+                total_timesteps=10_000, eval_freq=100, gamma=0.99, polyak=0.95,
+                max_grad_norm=100, exploration_noise=0.3, target_noise=0.2,
+                target_noise_clip=0.5, policy_delay=2, normalize_observations=True),
 }
 
 

@@ -1,0 +1,144 @@
+"""TD3 (Fujimoto et al., 2018) on the off-policy skeleton, and DDPG (Lillicrap et al.,
+2016) as TD3 configured: ``ddpg`` is this learner registered with one critic, no target
+policy smoothing and a policy update every step.
+
+A deterministic tanh actor explores with Gaussian noise (its scale decays linearly from
+``exploration_noise`` to ``exploration_noise_end``); the critics regress onto the
+clipped double-Q target at a smoothed target action ``clip(pi'(s') + clip(eps, -c, c),
+-1, 1)``; the actor (following the first critic) and all targets move every
+``policy_delay`` gradient steps.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.algorithms.off_policy import Batch, make_optimizer
+from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParams,
+                                            OffPolicyActorCritic, bootstrap_target)
+from jaxrl.components.exploration import linear_schedule
+from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
+from jaxrl.envs import Env
+from jaxrl.networks.off_policy import DeterministicActor
+
+
+@dataclasses.dataclass(frozen=True)
+class TD3Config(ActorCriticConfig):
+    pass
+
+
+@struct.dataclass
+class TD3HParams(ActorCriticHParams):
+    exploration_noise: float = traced_field(0.1, "std of the Gaussian exploration noise "
+                                                 "(normalised actions) at step 0")
+    exploration_noise_end: float = traced_field(0.1, "its std after the decay")
+    exploration_noise_fraction: float = traced_field(1.0, "fraction of the run over which "
+                                                          "it decays linearly")
+    target_noise: float = traced_field(0.2, "std of the target policy smoothing noise "
+                                            "(0: none, as DDPG)")
+    target_noise_clip: float = traced_field(0.5, "the smoothing noise is clipped to "
+                                                 "+-this")
+    policy_delay: int = traced_field(2, "gradient steps per actor and target update")
+
+    RULES = {**ActorCriticHParams.RULES, "exploration_noise": NON_NEGATIVE,
+             "exploration_noise_end": NON_NEGATIVE,
+             "exploration_noise_fraction": UNIT_INTERVAL, "target_noise": NON_NEGATIVE,
+             "target_noise_clip": NON_NEGATIVE, "policy_delay": POSITIVE}
+
+
+@struct.dataclass
+class TD3Learner:
+    actor_params: Any
+    target_actor_params: Any
+    critic_params: Any
+    target_critic_params: Any
+    actor_opt: Any
+    critic_opt: Any
+
+
+def smoothed_target_action(target_action, noise, noise_clip):
+    """``clip(target_action + clip(noise, -noise_clip, noise_clip), -1, 1)``."""
+    return jnp.clip(target_action + jnp.clip(noise, -noise_clip, noise_clip), -1.0, 1.0)
+
+
+class TD3(OffPolicyActorCritic):
+    name = "td3"
+    Config = TD3Config
+    HParams = TD3HParams
+
+    def __init__(self, env: Env, env_params: Any, config: TD3Config):
+        super().__init__(env, env_params, config)
+        self.actor = DeterministicActor(self.torso(), self.action_dim)
+
+    def init_learner(self, key, hp: TD3HParams) -> TD3Learner:
+        actor_key, critic_key = jax.random.split(key)
+        actor_params = self.actor.init(actor_key, jnp.zeros(self.obs_shape, jnp.float32))
+        critic_params = self.init_critics(critic_key)
+        opt = make_optimizer(hp, hp.learning_rate)
+        return TD3Learner(actor_params, actor_params, critic_params, critic_params,
+                          opt.init(actor_params), opt.init(critic_params))
+
+    def noise_scale(self, hp: TD3HParams, env_steps):
+        return linear_schedule(hp.exploration_noise, hp.exploration_noise_end,
+                               hp.exploration_noise_fraction * self.config.total_timesteps,
+                               env_steps)
+
+    def explore(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
+        action = self.actor.apply(learner.actor_params, obs)
+        noise = self.noise_scale(hp, env_steps) * jax.random.normal(key, action.shape)
+        return jnp.clip(action + noise, -1.0, 1.0)
+
+    def greedy(self, learner: TD3Learner, obs):
+        return self.actor.apply(learner.actor_params, obs)
+
+    def exploration_metrics(self, hp, env_steps):
+        return {"exploration_noise": self.noise_scale(hp, env_steps)}
+
+    def critic_target(self, learner: TD3Learner, batch: Batch, hp: TD3HParams, key):
+        target_action = self.actor.apply(learner.target_actor_params, batch.next_obs)
+        noise = hp.target_noise * jax.random.normal(key, target_action.shape)
+        action = smoothed_target_action(target_action, noise, hp.target_noise_clip)
+        next_q = self.q_values(learner.target_critic_params, batch.next_obs, action)
+        return bootstrap_target(batch.reward, batch.discount, next_q)
+
+    def actor_loss(self, actor_params, critic_params, obs):
+        """``-E[Q_1(s, pi(s))]`` (the first critic, as in TD3)."""
+        q = self.q_values(critic_params, obs, self.actor.apply(actor_params, obs))
+        return -jnp.mean(q[0])
+
+    def learn(self, learner: TD3Learner, batch: Batch, hp: TD3HParams, key, grad_step):
+        lr = self.learning_rate(hp, grad_step)
+        target = jax.lax.stop_gradient(self.critic_target(learner, batch, hp, key))
+        critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
+            hp, learner.critic_params, learner.critic_opt, batch, target, lr)
+
+        due = (grad_step + 1) % hp.policy_delay == 0
+        actor_loss, actor_grads = jax.value_and_grad(self.actor_loss)(
+            learner.actor_params, critic_params, batch.obs)
+        updates, new_actor_opt = make_optimizer(hp, lr).update(
+            actor_grads, learner.actor_opt, learner.actor_params)
+        new_actor_params = optax.apply_updates(learner.actor_params, updates)
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(due, n, o), new, old)
+        actor_params = keep(new_actor_params, learner.actor_params)
+        actor_opt = keep(new_actor_opt, learner.actor_opt)
+
+        learner = TD3Learner(
+            actor_params, self.update_target(learner.target_actor_params, actor_params, hp, due),
+            critic_params, self.update_target(learner.target_critic_params, critic_params, hp,
+                                              due),
+            actor_opt, critic_opt)
+        stats = {"loss": critic_loss, "actor_loss": actor_loss, "q_mean": q_mean,
+                 "grad_norm": optax.global_norm(actor_grads)}
+        return learner, priorities, stats
+
+
+def make(env: Env, env_params: Any, config: TD3Config = TD3Config()) -> TD3:
+    return TD3(env, env_params, config)
+
+
+Config, HParams = TD3Config, TD3HParams
