@@ -1,27 +1,10 @@
 """Learning tests for the value-based family with each algorithm's *default*
 configuration (what `jaxrl train NAME --env CartPole-v1` runs): thresholds on the final
 greedy evaluation over 8 seeds (slow; `make test` runs them in CI)."""
-import numpy as np
 import pytest
-
-from jaxrl.experiment import make_experiment
-from jaxrl.runner import train
+from learning import final_returns
 
 pytestmark = pytest.mark.slow
-
-
-def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, **values):
-    if total_timesteps is not None:
-        values["total_timesteps"] = total_timesteps
-    exp = make_experiment(algorithm, env, {"eval_episodes": 16, **values}, {},
-                          num_seeds=num_seeds)
-    algo, population = exp.build()
-    result = train(algo, population, exp.run_config, progress=False)
-    returns = np.asarray(result.summary["final_eval_return"])
-    print(f"{algorithm} {env} final eval returns:", np.round(returns, 1),
-          "IQM", round(result.summary["final_eval_return_iqm"], 1))
-    assert not result.summary["diverged_members"]
-    return result.summary["final_eval_return_iqm"], returns
 
 
 @pytest.mark.parametrize("algorithm, threshold", [

@@ -1,0 +1,122 @@
+"""brax's own SAC trainer (``brax.training.agents.sac``) on a brax task, for a side-by-side
+with `jaxrl bench sac --env brax/NAME` at the same budget and configuration.
+
+brax's trainer runs one seed per call (it pmaps over devices, never over seeds), so a
+population of N seeds costs N calls; this script runs ``--seeds`` calls one after
+another, each in a fresh process (own compile, own peak RSS), and reports per call:
+
+* ``env_steps_per_second``: brax's own ``training/sps`` of the last training epoch
+  (``num_evals=3``: the epochs after the first are compiled already);
+* ``compile_and_first_epoch_seconds``: wall time from the call to the end of the first
+  training epoch minus that epoch's share at the steady rate (what compiling cost);
+* ``final_return``: brax's last evaluation (``eval/episode_reward``, 128 eval envs).
+
+    .venv/bin/python benchmarks/peers/brax_sac.py --env inverted_pendulum \\
+        --total-timesteps 32768 --json benchmarks/results/peers/brax_sac_inverted_pendulum.json
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
+           learning_rate, discounting, tau, min_replay_size, max_replay_size, seed,
+           hidden_sizes, backend):
+    import functools
+
+    import jax
+    from brax import envs
+    from brax.training.agents.sac import networks as sac_networks
+    from brax.training.agents.sac import train as sac
+
+    environment = envs.get_environment(env, backend=backend) if backend else \
+        envs.get_environment(env)
+    marks = []
+
+    def progress(step, metrics):
+        marks.append((time.perf_counter(), int(step), {k: float(v) for k, v in metrics.items()}))
+
+    network_factory = functools.partial(sac_networks.make_sac_networks,
+                                        hidden_layer_sizes=tuple(hidden_sizes))
+    start = time.perf_counter()
+    sac.train(environment=environment, num_timesteps=total_timesteps, episode_length=1000,
+              num_envs=num_envs, batch_size=batch_size,
+              grad_updates_per_step=grad_updates_per_step, learning_rate=learning_rate,
+              discounting=discounting, tau=tau, min_replay_size=min_replay_size,
+              max_replay_size=max_replay_size, seed=seed, num_evals=3,
+              max_devices_per_host=1, deterministic_eval=True,
+              network_factory=network_factory, progress_fn=progress)
+    wall = time.perf_counter() - start
+    steady = marks[-1][2]["training/sps"]
+    first_epoch = marks[1][2]
+    first_epoch_steps = marks[1][1] - marks[0][1]
+    return {"peer": "brax " + __import__("brax").__version__ + " SAC trainer",
+            "algorithm": "sac", "env": f"brax/{env}", "members": 1, "seed": seed,
+            "total_timesteps": total_timesteps, "env_steps_per_second": steady,
+            "compile_and_first_epoch_seconds": first_epoch["training/walltime"],
+            "compile_seconds_estimate": max(first_epoch["training/walltime"]
+                                            - first_epoch_steps / steady, 0.0),
+            "wall_seconds": wall, "final_return": marks[-1][2]["eval/episode_reward"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "jax_version": jax.__version__, "load_average_1min": os.getloadavg()[0]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="inverted_pendulum")
+    parser.add_argument("--backend", default="", help="brax backend (default: the env's)")
+    parser.add_argument("--total-timesteps", type=int, default=32_768)
+    parser.add_argument("--num-envs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--grad-updates-per-step", type=int, default=1)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--discounting", type=float, default=0.99)
+    parser.add_argument("--tau", type=float, default=0.005)
+    parser.add_argument("--min-replay-size", type=int, default=1_000)
+    parser.add_argument("--max-replay-size", type=int, default=100_000)
+    parser.add_argument("--hidden-sizes", default="64,64")
+    parser.add_argument("--seeds", type=int, default=1, help="calls, one seed each")
+    parser.add_argument("--json")
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print("ROW " + json.dumps(single(**json.loads(args.single))), flush=True)
+        return
+    rows = []
+    for seed in range(args.seeds):
+        spec = {"env": args.env, "total_timesteps": args.total_timesteps,
+                "num_envs": args.num_envs, "batch_size": args.batch_size,
+                "grad_updates_per_step": args.grad_updates_per_step,
+                "learning_rate": args.learning_rate, "discounting": args.discounting,
+                "tau": args.tau, "min_replay_size": args.min_replay_size,
+                "max_replay_size": args.max_replay_size, "seed": seed,
+                "hidden_sizes": [int(h) for h in args.hidden_sizes.split(",")],
+                "backend": args.backend}
+        proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(spec)],
+                              capture_output=True, text=True)
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("ROW ")]
+        if proc.returncode or not lines:
+            sys.exit(f"seed {seed} failed:\n{proc.stderr[-3000:]}")
+        row = json.loads(lines[-1][4:])
+        print(f"brax SAC {args.env} seed {seed}: {row['env_steps_per_second']:,.0f} env "
+              f"steps/s, compile ~{row['compile_seconds_estimate']:.1f} s, wall "
+              f"{row['wall_seconds']:.1f} s, final return {row['final_return']:.1f}",
+              flush=True)
+        rows.append(row)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"peer": rows[0]["peer"], "config": vars(args),
+                       "machine": {"cpu_count": os.cpu_count(),
+                                   "platform": platform.platform()},
+                       "results": rows}, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
