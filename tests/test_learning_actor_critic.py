@@ -19,7 +19,9 @@ def test_default_config_learns_pendulum(algorithm):
 
 
 def test_discrete_sac_learns_cartpole():
-    iqm, returns = final_returns("sac", "CartPole-v1", 50_000)
+    # the default config (1 env, a gradient step per env step) reached an IQM of 480 in
+    # 50k steps; 4 envs per gradient step reach it at a quarter of the cost
+    iqm, returns = final_returns("sac", "CartPole-v1", 50_000, num_envs=4)
     assert iqm >= 400.0, returns
 
 

@@ -39,6 +39,8 @@ class ActorCriticConfig(OffPolicyConfig):
     activation: str = static_field("relu", f"one of {sorted(ACTIVATIONS)}")
     num_critics: int = static_field(2, "critics in the ensemble; the bootstrap target "
                                        "takes their minimum (clipped double Q)")
+    random_warmup: bool = static_field(True, "act uniformly at random until "
+                                             "learning_starts (else with the initial policy)")
 
     def validate(self):
         super().validate()
@@ -100,6 +102,24 @@ class OffPolicyActorCritic(OffPolicyLearner):
                           cfg.layer_norm)
 
     # ---- actions ---------------------------------------------------------------
+    def explore_policy(self, learner, obs, key, hp, env_steps) -> jax.Array:
+        """The learner's exploration policy (normalised actions)."""
+        raise NotImplementedError
+
+    def explore(self, learner, obs, key, hp, env_steps):
+        """``explore_policy``, replaced by uniform random actions during warm-up."""
+        policy_key, random_key = jax.random.split(key)
+        action = self.explore_policy(learner, obs, policy_key, hp, env_steps)
+        if not self.config.random_warmup:
+            return action
+        batch = obs.shape[:-1]
+        if self.discrete:
+            random = jax.random.randint(random_key, batch, 0, self.action_dim, jnp.int32)
+        else:
+            random = jax.random.uniform(random_key, batch + (self.action_dim,),
+                                        minval=-1.0, maxval=1.0)
+        return jnp.where(env_steps < hp.learning_starts, random, action)
+
     def to_env(self, action):
         if self.discrete:
             return action

@@ -85,7 +85,7 @@ class SAC(OffPolicyActorCritic):
         return hp.target_entropy * self.action_dim
 
     # ---- acting ----------------------------------------------------------------
-    def explore(self, learner: SACLearner, obs, key, hp, env_steps):
+    def explore_policy(self, learner: SACLearner, obs, key, hp, env_steps):
         if self.discrete:
             logits = self.actor.apply(learner.actor_params, obs)
             return jax.random.categorical(key, logits).astype(jnp.int32)

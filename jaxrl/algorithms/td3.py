@@ -88,7 +88,7 @@ class TD3(OffPolicyActorCritic):
                                hp.exploration_noise_fraction * self.config.total_timesteps,
                                env_steps)
 
-    def explore(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
+    def explore_policy(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
         action = self.actor.apply(learner.actor_params, obs)
         noise = self.noise_scale(hp, env_steps) * jax.random.normal(key, action.shape)
         return jnp.clip(action + noise, -1.0, 1.0)
