@@ -20,8 +20,8 @@ def test_default_config_learns_pendulum(algorithm):
 
 def test_discrete_sac_learns_cartpole():
     # the default config (1 env, a gradient step per env step) reached an IQM of 480 in
-    # 50k steps; 4 envs per gradient step reach it at a quarter of the cost
-    iqm, returns = final_returns("sac", "CartPole-v1", 50_000, num_envs=4)
+    # 50k steps; 4 envs per gradient step (a quarter of the cost) only 239, 2 envs failed too
+    iqm, returns = final_returns("sac", "CartPole-v1", 50_000)
     assert iqm >= 400.0, returns
 
 

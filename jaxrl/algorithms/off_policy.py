@@ -1,5 +1,5 @@
-"""The off-policy skeleton every replay-based learner fills in (DQN and its variants now,
-the actor-critics next): act, store, warm up, gradient steps per env step, with the
+"""The off-policy skeleton every replay-based learner fills in (DQN and its variants, SAC,
+TD3 and DDPG): act, store, warm up, gradient steps per env step, with the
 replay buffer, n-step targets and observation normalisation shared.
 
 One ``update`` = ``rollout_steps`` steps of ``num_envs`` envs (acting with the
