@@ -20,12 +20,22 @@ from jaxrl.runner.config import RunConfig
 from jaxrl.runner.memory import check_memory
 
 
+def dividing_devices(population_size: int, devices=None) -> list:
+    """The first of ``devices`` (default ``jax.devices()``), as many as divide the
+    population evenly: every device when they do (a 6-member population on 8 devices
+    uses 6, a 7-member one uses 1)."""
+    from jaxrl.platform import host_device_count
+
+    devices = list(devices or jax.devices())
+    return devices[:host_device_count(population_size, len(devices))]
+
+
 def check_population(algo, population: Population, run_config: RunConfig,
                      devices=None) -> None:
     """All checks that need no compilation; raise ConfigError naming the fix."""
     run_config.validate()
     population.hparams.validate()
-    n_dev = len(devices or jax.devices())
+    n_dev = len(devices or dividing_devices(population.size))
     if population.size % n_dev:
         raise ConfigError(
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
@@ -39,13 +49,14 @@ class Run:
 
     def __init__(self, algo: Algorithm, population: Population,
                  run_config: RunConfig = RunConfig(), devices=None):
-        """``devices``: where the member axis is sharded (default: all of jax.devices())."""
+        """``devices``: where the member axis is sharded (default: the most of
+        ``jax.devices()`` that divide the population; given devices must divide it)."""
         if not isinstance(algo, Algorithm):
             missing = [n for n in dir(Algorithm) if not n.startswith("_")
                        and not hasattr(algo, n)]
             raise TypeError(f"{type(algo).__name__} does not implement jaxrl.contract."
                             f"Algorithm (missing: {', '.join(missing)})")
-        devices = list(devices or jax.devices())
+        devices = list(devices) if devices else dividing_devices(population.size)
         check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
         self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)

@@ -37,8 +37,9 @@ SCRIPT = textwrap.dedent("""
                                 if jax.numpy.issubdtype(x.dtype, jax.numpy.inexact)],
                      "shards": len(leaf.sharding.device_set),
                      "eval": result.summary["final_eval_return"]}
+    out["default_devices"] = len(Run(algo, Population.from_seeds(hp, 6), cfg).devices)
     try:
-        Run(algo, Population.from_seeds(hp, 6), cfg)
+        Run(algo, Population.from_seeds(hp, 6), cfg, devices=jax.devices())
     except Exception as exc:
         out["error"] = str(exc)
     print("RESULT" + json.dumps(out))
@@ -70,4 +71,5 @@ def test_eight_device_sharding_matches_single_device(name, sharded_runs):
     for sharded, single in zip(out["sharded"]["params"], out["single"]["params"]):
         np.testing.assert_allclose(sharded, single, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(out["sharded"]["eval"], out["single"]["eval"], rtol=1e-4)
-    assert "not a multiple of the 8 devices" in out["error"]
+    assert "not a multiple of the 8 devices" in out["error"]  # devices given explicitly
+    assert out["default_devices"] == 6  # by default, the devices that divide it
