@@ -17,11 +17,10 @@ another, each in a fresh process (own compile, own peak RSS), and reports per ca
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
-import sys
 import time
+
+from rows import run_row, write_json
 
 
 def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
@@ -97,25 +96,14 @@ def main():
                 "max_replay_size": args.max_replay_size, "seed": seed,
                 "hidden_sizes": [int(h) for h in args.hidden_sizes.split(",")],
                 "backend": args.backend}
-        proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(spec)],
-                              capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("ROW ")]
-        if proc.returncode or not lines:
-            sys.exit(f"seed {seed} failed:\n{proc.stderr[-3000:]}")
-        row = json.loads(lines[-1][4:])
+        row = run_row(__file__, spec, f"seed {seed}")
         print(f"brax SAC {args.env} seed {seed}: {row['env_steps_per_second']:,.0f} env "
               f"steps/s, compile ~{row['compile_seconds_estimate']:.1f} s, wall "
               f"{row['wall_seconds']:.1f} s, final return {row['final_return']:.1f}",
               flush=True)
         rows.append(row)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({"peer": rows[0]["peer"], "config": vars(args),
-                       "machine": {"cpu_count": os.cpu_count(),
-                                   "platform": platform.platform()},
-                       "results": rows}, f, indent=2)
-            f.write("\n")
+        write_json(args.json, {"peer": rows[0]["peer"], "config": vars(args)}, rows)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,10 @@ members of rejax's last evaluation.
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
-import sys
 import time
+
+from rows import run_row, write_json
 
 CONFIGS = {
     "dqn": dict(env="CartPole-v1", agent="DuelingQNetwork", agent_kwargs={"activation": "swish"},
@@ -100,24 +99,13 @@ def main():
         for members in [int(m) for m in args.members.split(",")]:
             spec = {"algo_name": algo_name, "members": members,
                     "total_timesteps": args.total_timesteps, "eval_freq": args.eval_freq}
-            proc = subprocess.run([sys.executable, __file__, "--single", json.dumps(spec)],
-                                  capture_output=True, text=True)
-            lines = [l for l in proc.stdout.splitlines() if l.startswith("ROW ")]
-            if proc.returncode or not lines:
-                sys.exit(f"{algo_name} x {members} failed:\n{proc.stderr[-3000:]}")
-            row = json.loads(lines[-1][4:])
+            row = run_row(__file__, spec, f"{algo_name} x {members}")
             print(f"rejax {algo_name} {members} members: {row['env_steps_per_second']:,.0f} "
                   f"env steps/s, compile {row['compile_seconds']:.1f} s, final return "
                   f"{row['final_return_mean']:.1f}", flush=True)
             rows.append(row)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({"peer": "rejax 0.1.3", "configs": CONFIGS,
-                       "machine": {"cpu_count": os.cpu_count(),
-                                   "platform": platform.platform()},
-                       "results": rows}, f, indent=2)
-            f.write("\n")
+        write_json(args.json, {"peer": "rejax 0.1.3", "configs": CONFIGS}, rows)
 
 
 if __name__ == "__main__":
