@@ -160,7 +160,10 @@ class OffPolicyActorCritic(OffPolicyLearner):
         return optax.apply_updates(params, updates), opt_state, loss, priorities, q_mean
 
     @staticmethod
-    def update_target(target, online, hp, due=True):
+    def update_target(target, online, hp, grad_step, due=True):
+        """Polyak step toward ``online`` every ``target_period`` gradient steps (and only
+        where ``due``: TD3 moves its targets with its delayed policy updates)."""
+        due = due & ((grad_step + 1) % hp.target_period == 0)
         return polyak(target, online, jnp.where(due, hp.target_tau, 0.0))
 
     def transient_bytes_per_member(self) -> int:

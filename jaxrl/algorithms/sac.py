@@ -163,7 +163,7 @@ class SAC(OffPolicyActorCritic):
             log_alpha = optax.apply_updates(log_alpha, updates)
 
         target_critic_params = self.update_target(learner.target_critic_params,
-                                                  critic_params, hp)
+                                                  critic_params, hp, grad_step)
         stats = {"loss": critic_loss, "actor_loss": actor_loss, "q_mean": q_mean,
                  "entropy": -mean_log_prob, "alpha": jnp.exp(log_alpha),
                  "grad_norm": optax.global_norm(actor_grads)}

@@ -128,9 +128,10 @@ class TD3(OffPolicyActorCritic):
         actor_opt = keep(new_actor_opt, learner.actor_opt)
 
         learner = TD3Learner(
-            actor_params, self.update_target(learner.target_actor_params, actor_params, hp, due),
-            critic_params, self.update_target(learner.target_critic_params, critic_params, hp,
-                                              due),
+            actor_params,
+            self.update_target(learner.target_actor_params, actor_params, hp, grad_step, due),
+            critic_params,
+            self.update_target(learner.target_critic_params, critic_params, hp, grad_step, due),
             actor_opt, critic_opt)
         stats = {"loss": critic_loss, "actor_loss": actor_loss, "q_mean": q_mean,
                  "grad_norm": optax.global_norm(actor_grads)}

@@ -237,3 +237,21 @@ def test_deterministic_actor_critics_refuse_discrete_actions(name):
     exp = make_experiment(name, "Pendulum-v1", {}, {})
     with pytest.raises(ConfigError, match="continuous.*sac"):
         registry.get(name).make(env, params, exp.config)
+
+
+def test_sac_targets_move_every_target_period_steps():
+    env, params = jaxrl.envs.make("Pendulum-v1")
+    algo = sac.make(env, params, sac.SACConfig(total_timesteps=100, batch_size=3,
+                                               buffer_size=16))
+    hp = sac.SACHParams(target_period=2)
+    learner = algo.init_learner(jax.random.PRNGKey(0), hp)
+    batch = algo._batch(windows(), jnp.ones(3), G, lambda o: o)
+    first, _, _ = algo.learn(learner, batch, hp, jax.random.PRNGKey(1), jnp.asarray(0))
+    second, _, _ = algo.learn(first, batch, hp, jax.random.PRNGKey(2), jnp.asarray(1))
+    unchanged = [np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(first.target_critic_params), jax.tree.leaves(learner.target_critic_params))]
+    assert all(unchanged)
+    expected = jax.tree.map(lambda t, o: 0.995 * t + 0.005 * o, first.target_critic_params,
+                            second.critic_params)
+    for got, want in zip(jax.tree.leaves(second.target_critic_params), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
