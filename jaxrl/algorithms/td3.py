@@ -107,9 +107,10 @@ class TD3(OffPolicyActorCritic):
         return bootstrap_target(batch.reward, batch.discount, next_q)
 
     def actor_loss(self, actor_params, critic_params, obs):
-        """``-E[Q_1(s, pi(s))]`` (the first critic, as in TD3)."""
-        q = self.q_values(critic_params, obs, self.actor.apply(actor_params, obs))
-        return -jnp.mean(q[0])
+        """``-E[Q_1(s, pi(s))]`` (the first critic only, as in TD3: the others are not
+        evaluated)."""
+        first = jax.tree.map(lambda x: x[0], critic_params)
+        return -jnp.mean(self.critic.apply(first, obs, self.actor.apply(actor_params, obs)))
 
     def learn(self, learner: TD3Learner, batch: Batch, hp: TD3HParams, key, grad_step):
         lr = self.learning_rate(hp, grad_step)
