@@ -15,12 +15,11 @@ another, each in a fresh process (own compile, own peak RSS), and reports per ca
         --total-timesteps 32768 --json benchmarks/results/peers/brax_sac_inverted_pendulum.json
 """
 import argparse
-import json
 import os
 import resource
 import time
 
-from rows import run_row, write_json
+from rows import answer_single, run_row, write_json
 
 
 def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
@@ -83,8 +82,7 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.single:
-        print("ROW " + json.dumps(single(**json.loads(args.single))), flush=True)
+    if answer_single(args, single):
         return
     rows = []
     for seed in range(args.seeds):

@@ -19,12 +19,11 @@ to `jaxrl bench`, which times no evaluation at all. The final return is the mean
 members of rejax's last evaluation.
 """
 import argparse
-import json
 import os
 import resource
 import time
 
-from rows import run_row, write_json
+from rows import answer_single, run_row, write_json
 
 CONFIGS = {
     "dqn": dict(env="CartPole-v1", agent="DuelingQNetwork", agent_kwargs={"activation": "swish"},
@@ -91,8 +90,7 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.single:
-        print("ROW " + json.dumps(single(**json.loads(args.single))), flush=True)
+    if answer_single(args, single):
         return
     rows = []
     for algo_name in args.algos.split(","):

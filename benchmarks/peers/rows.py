@@ -7,6 +7,14 @@ import subprocess
 import sys
 
 
+def answer_single(args, single) -> bool:
+    """In the child (``--single <spec>``): measure, print the ``ROW``, return True."""
+    if not args.single:
+        return False
+    print("ROW " + json.dumps(single(**json.loads(args.single))), flush=True)
+    return True
+
+
 def run_row(script: str, spec: dict, label: str) -> dict:
     """Runs ``script --single <spec>`` in a fresh process; returns its ``ROW`` dict."""
     proc = subprocess.run([sys.executable, script, "--single", json.dumps(spec)],

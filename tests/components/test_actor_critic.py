@@ -205,20 +205,28 @@ def test_ddpg_is_td3_with_one_critic_no_smoothing_no_delay():
                                + np.array([G, G, 0]) * (4.0 + 0.5 * 0.2), rtol=1e-6)
 
 
-def test_td3_policy_and_targets_move_only_every_policy_delay_steps():
+def two_gradient_steps(module, hp):
+    """A Pendulum learner of ``module`` and its state after gradient steps 0 and 1 on the
+    ``windows()`` batch: (initial, first, second)."""
     env, params = jaxrl.envs.make("Pendulum-v1")
-    algo = td3.make(env, params, td3.TD3Config(total_timesteps=100, batch_size=3,
-                                               buffer_size=16))
-    hp = td3.TD3HParams(policy_delay=2)
+    algo = module.make(env, params, module.Config(total_timesteps=100, batch_size=3,
+                                                  buffer_size=16))
     learner = algo.init_learner(jax.random.PRNGKey(0), hp)
     batch = algo._batch(windows(), jnp.ones(3), G, lambda o: o)
-    same = lambda a, b: all(np.array_equal(x, y) for x, y in
-                            zip(jax.tree.leaves(a), jax.tree.leaves(b)))
     first, _, _ = algo.learn(learner, batch, hp, jax.random.PRNGKey(1), jnp.asarray(0))
+    second, _, _ = algo.learn(first, batch, hp, jax.random.PRNGKey(2), jnp.asarray(1))
+    return learner, first, second
+
+
+def same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_td3_policy_and_targets_move_only_every_policy_delay_steps():
+    learner, first, second = two_gradient_steps(td3, td3.TD3HParams(policy_delay=2))
     assert same(first.actor_params, learner.actor_params)
     assert same(first.target_critic_params, learner.target_critic_params)
     assert not same(first.critic_params, learner.critic_params)
-    second, _, _ = algo.learn(first, batch, hp, jax.random.PRNGKey(2), jnp.asarray(1))
     assert not same(second.actor_params, first.actor_params)
     assert not same(second.target_actor_params, first.target_actor_params)
     assert not same(second.target_critic_params, first.target_critic_params)
@@ -240,17 +248,8 @@ def test_deterministic_actor_critics_refuse_discrete_actions(name):
 
 
 def test_sac_targets_move_every_target_period_steps():
-    env, params = jaxrl.envs.make("Pendulum-v1")
-    algo = sac.make(env, params, sac.SACConfig(total_timesteps=100, batch_size=3,
-                                               buffer_size=16))
-    hp = sac.SACHParams(target_period=2)
-    learner = algo.init_learner(jax.random.PRNGKey(0), hp)
-    batch = algo._batch(windows(), jnp.ones(3), G, lambda o: o)
-    first, _, _ = algo.learn(learner, batch, hp, jax.random.PRNGKey(1), jnp.asarray(0))
-    second, _, _ = algo.learn(first, batch, hp, jax.random.PRNGKey(2), jnp.asarray(1))
-    unchanged = [np.array_equal(a, b) for a, b in zip(
-        jax.tree.leaves(first.target_critic_params), jax.tree.leaves(learner.target_critic_params))]
-    assert all(unchanged)
+    learner, first, second = two_gradient_steps(sac, sac.SACHParams(target_period=2))
+    assert same(first.target_critic_params, learner.target_critic_params)
     expected = jax.tree.map(lambda t, o: 0.995 * t + 0.005 * o, first.target_critic_params,
                             second.critic_params)
     for got, want in zip(jax.tree.leaves(second.target_critic_params), jax.tree.leaves(expected)):
