@@ -5,6 +5,14 @@ already shards the member axis over ``jax.devices()``, so exposing one host devi
 core lets each core run its own slice of the population. This must happen before JAX
 initialises its backends; the CLI calls it first thing. An ``XLA_FLAGS`` that already
 sets the device count wins. On GPU/TPU the flag only affects the (unused) host platform.
+
+With several host devices, an operation across the member axis outside the compiled
+program (an eager index or reduction over a sharded array, a PBT exploit) is an
+in-process collective: each device joins a rendezvous when it gets to it. A device still
+busy with a long training chunk (async dispatch) can keep the others waiting for
+minutes, and XLA:CPU aborts the whole process after 40 s by default ("Termination
+timeout ... Exiting to ensure a consistent program state"). So we raise that limit with
+the device count: a slow device is not a hang.
 """
 from __future__ import annotations
 
@@ -12,6 +20,9 @@ import os
 from typing import Optional
 
 FLAG = "--xla_force_host_platform_device_count"
+# a day: collectives between host devices wait for the slowest one instead of aborting
+COLLECTIVE_TIMEOUT_FLAGS = ("--xla_cpu_collective_call_terminate_timeout_seconds=86400",
+                            "--xla_cpu_collective_timeout_seconds=86400")
 
 
 def usable_cores() -> int:
@@ -33,11 +44,25 @@ def configure_cpu_devices(population_size: Optional[int] = None) -> int:
     """Sets ``XLA_FLAGS`` for one host device per core (if not already set); returns the
     device count requested, or 0 when the user's XLA_FLAGS already decided it."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if FLAG in flags or _backends_started():
+    if _backends_started():
+        return 0
+    if FLAG in flags:
+        os.environ["XLA_FLAGS"] = with_collective_timeouts(flags)
         return 0
     count = host_device_count(population_size)
-    os.environ["XLA_FLAGS"] = f"{flags} {FLAG}={count}".strip()
+    os.environ["XLA_FLAGS"] = host_device_flags(count, flags)
     return count
+
+
+def host_device_flags(count: int, flags: str = "") -> str:
+    """``XLA_FLAGS`` for ``count`` host devices (on top of ``flags``), with collectives
+    between them that wait rather than abort."""
+    return with_collective_timeouts(f"{flags} {FLAG}={count}".strip())
+
+
+def with_collective_timeouts(flags: str) -> str:
+    missing = [f for f in COLLECTIVE_TIMEOUT_FLAGS if f.split("=")[0] not in flags]
+    return " ".join([flags, *missing]).strip()
 
 
 def _backends_started() -> bool:

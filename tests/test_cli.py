@@ -92,6 +92,16 @@ def test_host_device_count_splits_population_evenly():
     assert host_device_count(None, cores=8) == 8
 
 
+def test_host_device_flags_keep_the_users_and_add_collective_timeouts():
+    from jaxrl.platform import host_device_flags, with_collective_timeouts
+
+    flags = host_device_flags(8, "--xla_dump_to=/tmp/x")
+    assert flags.startswith("--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=8")
+    assert "--xla_cpu_collective_call_terminate_timeout_seconds=86400" in flags
+    mine = "--xla_cpu_collective_call_terminate_timeout_seconds=5"
+    assert with_collective_timeouts(mine).count("terminate_timeout") == 1  # the user's wins
+
+
 def test_cli_uses_one_device_per_core_in_a_fresh_process(tmp_path):
     import subprocess
     import sys
@@ -107,6 +117,9 @@ def test_cli_uses_one_device_per_core_in_a_fresh_process(tmp_path):
 
     line = [l for l in out.stdout.splitlines() if l.startswith("DEVICES")][0]
     assert line.split()[1] == str(host_device_count(6)), out.stderr[-2000:]
+    # collectives between host devices wait for a busy device instead of aborting after
+    # 40 s; this process started, so this jaxlib knows the flags
+    assert "xla_cpu_collective_call_terminate_timeout_seconds=86400" in line
 
 
 def test_report_compares_runs(cli_run, tmp_path, capsys):

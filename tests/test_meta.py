@@ -13,6 +13,7 @@ from cli_processes import finish, kill_when, launch
 from jaxrl.config import ConfigError
 from jaxrl.meta import Task, meta_train
 from jaxrl.meta.es import make_strategy
+from jaxrl.platform import host_device_flags
 
 TARGET = jnp.array([1.0, -2.0, 0.5])
 # A noisy concave task: the optimum is TARGET, fitness 0 there.
@@ -197,7 +198,7 @@ def test_meta_population_is_sharded_over_the_devices_that_divide_it():
     import subprocess
     import sys
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(8),
            "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env,
                           capture_output=True, text=True, timeout=600)

@@ -9,6 +9,7 @@ import pytest
 from cli_processes import run_two_at_a_time
 
 from jaxrl import registry
+from jaxrl.platform import host_device_flags
 
 
 SCRIPT = textwrap.dedent("""
@@ -53,7 +54,7 @@ RTOL, ATOL = 1e-4, 1e-5
 @pytest.fixture(scope="module")
 def sharded_runs():
     """One fresh 8-device process per algorithm, two at a time."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    env = {**os.environ, "XLA_FLAGS": host_device_flags(8),
            "JAX_PLATFORMS": "cpu"}
     return run_two_at_a_time({name: [sys.executable, "-c", SCRIPT, name]
                               for name in registry.names()}, env)
