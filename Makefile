@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/jaxrl train ppo --env CartPole-v1 --num-seeds 64 --total-timesteps 500000 --out runs/ppo-cartpole
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=30
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
