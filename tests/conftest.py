@@ -1,17 +1,17 @@
 """Suite-wide settings.
 
-One XLA host device per core, as the CLI sets up (``jaxrl.platform``): XLA:CPU runs a
-scan of small kernels on about one core, so a population sharded over one device per
-core trains up to that many times faster. Subprocesses inherit the flags unless they set
-their own (the 8-device sharding checks do, through ``host_device_flags``).
+The test process keeps JAX's single CPU device. With several host devices, a test that
+indexes a member-sharded result eagerly (one small program per leaf, each a collective
+between the devices) deadlocked or aborted the suite under JAX 0.9.2: the devices ran
+those programs in different orders and each waited for the other in its rendezvous
+(seen in ``test_vmapped_member_matches_member_alone``, in CI and here). So:
 
-The flags include XLA:CPU's collective timeouts. Without them, an eager index into a
-member-sharded array (``test_vmapped_member_matches_member_alone``) aborted the whole
-suite when the other device was still busy for more than 40 s with a training chunk.
+- multi-device behaviour is tested in fresh processes: the 8-device sharding checks
+  (``host_device_flags(8)``) and the CLI in subprocesses (one device per core, as users
+  run it);
+- the learning tests train in a fresh process with one device per core
+  (``tests/learning.py``), where training runs no collectives at all.
 
-No persistent XLA compilation cache: it made that abort reproducible here, and costs
-more than it saves on a clean CI checkout.
+No persistent XLA compilation cache either: it made the abort reproducible here and
+saves little on a clean CI checkout.
 """
-from jaxrl.platform import configure_cpu_devices
-
-configure_cpu_devices()

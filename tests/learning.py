@@ -1,21 +1,46 @@
 """The learning tests' one measurement: train a population with an algorithm's default
-configuration (plus the given fields) and read its final greedy evaluation."""
-import numpy as np
+configuration (plus the given fields) and read its final greedy evaluation.
 
+Each measurement runs in a fresh process with one XLA host device per core, as `jaxrl
+train` does, so the population trains on every core. The test process itself keeps one
+device (see conftest.py)."""
+import json
+import os
+import subprocess
+import sys
+
+from jaxrl.platform import host_device_count, host_device_flags
+
+CHILD = """
+import ast, json, sys
+import numpy as np
 from jaxrl.experiment import make_experiment
 from jaxrl.runner import train
+
+algorithm, env, values, env_values, num_seeds = ast.literal_eval(sys.argv[1])
+exp = make_experiment(algorithm, env, values, env_values, num_seeds=num_seeds)
+algo, population = exp.build()
+result = train(algo, population, exp.run_config, progress=False)
+print("RESULT" + json.dumps({
+    "returns": np.asarray(result.summary["final_eval_return"]).tolist(),
+    "iqm": float(result.summary["final_eval_return_iqm"]),
+    "diverged": list(result.summary["diverged_members"])}))
+"""
 
 
 def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
                   **values):
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
-    exp = make_experiment(algorithm, env, {"eval_episodes": 16, **values}, env_values or {},
-                          num_seeds=num_seeds)
-    algo, population = exp.build()
-    result = train(algo, population, exp.run_config, progress=False)
-    returns = np.asarray(result.summary["final_eval_return"])
-    print(f"{algorithm} {env} final eval returns:", np.round(returns, 1),
-          "IQM", round(result.summary["final_eval_return_iqm"], 1))
-    assert not result.summary["diverged_members"]
-    return result.summary["final_eval_return_iqm"], returns
+    spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
+    flags = host_device_flags(host_device_count(num_seeds))
+    proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)],
+                          env={**os.environ, "XLA_FLAGS": flags}, capture_output=True,
+                          text=True, timeout=880)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
+    returns = out["returns"]
+    print(f"{algorithm} {env} final eval returns:", [round(r, 1) for r in returns],
+          "IQM", round(out["iqm"], 1))
+    assert not out["diverged"], out["diverged"]
+    return out["iqm"], returns

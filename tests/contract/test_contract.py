@@ -55,7 +55,7 @@ def test_vmapped_member_matches_member_alone(case):
     for member in (1, 2):
         hp = jax.tree.map(lambda x: x[member], population.hparams)
         alone, _ = train_alone(jax.random.PRNGKey(int(population.seeds[member])), hp)
-        together = jax.tree.map(lambda x: x[member], full.carry.state)
+        together = jax.tree.map(lambda x: x[member], jax.device_get(full.carry.state))
         chex.assert_trees_all_close(together, alone, rtol=VMAP_RTOL, atol=VMAP_ATOL)
 
 
