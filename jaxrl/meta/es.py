@@ -200,22 +200,24 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
             population = jax.device_put(population, sharding)  # members over devices
             raw, normalized = {}, []
             for task, program, task_key in zip(tasks, programs, task_keys):
-                scores = program(population, task_key)
-                raw[task.name] = np.asarray(scores).mean(axis=1)
-                normalized.append(task.normalized(scores.mean(axis=1)))
-            fitness = jnp.mean(jnp.stack(normalized), axis=0)
-            fitness = jnp.where(jnp.isfinite(fitness), fitness, -1e6)  # a broken inner run
+                scores = np.asarray(program(population, task_key))
+                raw[task.name] = scores.mean(axis=1)
+                normalized.append(np.asarray(task.normalized(scores.mean(axis=1))))
+            # Across members on the host: an eager op on member-sharded arrays is a
+            # collective between devices, and several in flight at once can deadlock
+            # XLA:CPU's host devices (see jaxrl.platform).
+            population = jax.device_get(population)
+            f = np.mean(np.stack(normalized), axis=0)
+            f = np.where(np.isfinite(f), f, -1e6).astype(np.float32)  # a broken inner run
             state, _ = tell(tell_key, jax.device_put(population, replicated),
-                            jax.device_put(fitness, replicated),
+                            jax.device_put(f, replicated),
                             jax.device_put(state, replicated))
-            f = np.asarray(fitness)
             seconds = time.perf_counter() - started  # the first generation includes compiling
             steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
             i = int(np.argmax(f))
             if f[i] > best["fitness"]:
                 best = {"fitness": float(f[i]),
-                        "params": jax.tree.map(lambda x: jnp.asarray(np.asarray(x[i])),
-                                               population)}
+                        "params": jax.tree.map(lambda x: jnp.asarray(x[i]), population)}
             record = {"generation": g, "fitness_mean": float(f.mean()),
                       "fitness_max": float(f.max()), "fitness_min": float(f.min()),
                       "fitness_std": float(f.std()),
