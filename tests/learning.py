@@ -29,11 +29,13 @@ print("RESULT" + json.dumps({
 
 
 def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
-                  **values):
+                  devices=None, **values):
+    """``devices``: host devices for the run (default: one per core that divides the
+    seeds)."""
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
     spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
-    flags = host_device_flags(host_device_count(num_seeds))
+    flags = host_device_flags(devices or host_device_count(num_seeds))
     proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)],
                           env={**os.environ, "XLA_FLAGS": flags}, capture_output=True,
                           text=True, timeout=880)

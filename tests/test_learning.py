@@ -1,12 +1,13 @@
-"""Learning tests: thresholds over many seeds (slow; `make test` runs them in CI)."""
+"""PPO learning tests: thresholds over many seeds, each run in a fresh process with one
+host device per core (slow; `make test` runs them in CI)."""
 import jax
 import numpy as np
 import pytest
 
+from learning import final_returns
+
 import jaxrl.envs
 from jaxrl.algorithms import ppo
-from jaxrl.runner import RunConfig, train
-from jaxrl.population import Population
 
 
 @pytest.mark.timeout(300)
@@ -23,14 +24,9 @@ def test_vmapped_training_does_not_hang():
 
 @pytest.mark.slow
 def test_ppo_solves_cartpole_for_90_percent_of_16_seeds():
-    env, params = jaxrl.envs.make("CartPole-v1")
-    algo = ppo.make(env, params, ppo.PPOConfig(total_timesteps=500_000))
-    population = Population.from_seeds(ppo.PPOHParams(), 16)
-    result = train(algo, population, RunConfig(num_chunks=4, eval_interval=100,
-                                               eval_episodes=16), progress=False)
-    returns = np.asarray(result.summary["final_eval_return"])
-    print("CartPole final eval returns:", np.round(returns, 1))
-    assert np.mean(returns >= 475.0) >= 0.9, returns
+    _, returns = final_returns("ppo", "CartPole-v1", 500_000, num_seeds=16, num_chunks=4,
+                               eval_interval=100)
+    assert np.mean(np.asarray(returns) >= 475.0) >= 0.9, returns
 
 
 # Pendulum: 16 envs x 64 steps, 10 epochs of 8 minibatches, gamma 0.95, lr 1e-3 annealed,
@@ -40,29 +36,20 @@ PENDULUM_STEPS = 300_000
 
 @pytest.mark.slow
 def test_ppo_pendulum_iqm_above_minus_250():
-    env, params = jaxrl.envs.make("Pendulum-v1")
-    config = ppo.PPOConfig(total_timesteps=PENDULUM_STEPS, num_envs=16, num_steps=64,
-                           num_epochs=10, num_minibatches=8, normalize_observations=True,
-                           normalize_rewards=True, clip_value_loss=False)
-    hp = ppo.PPOHParams(learning_rate=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0)
-    algo = ppo.make(env, params, config)
-    result = train(algo, Population.from_seeds(hp, 16),
-                   RunConfig(num_chunks=4, eval_interval=100, eval_episodes=16), progress=False)
-    print("Pendulum final eval returns:", np.round(result.summary["final_eval_return"], 1))
-    assert result.summary["final_eval_return_iqm"] >= -250.0
+    iqm, returns = final_returns(
+        "ppo", "Pendulum-v1", PENDULUM_STEPS, num_seeds=16, num_envs=16, num_steps=64,
+        num_epochs=10, num_minibatches=8, normalize_observations=True,
+        normalize_rewards=True, clip_value_loss=False, learning_rate=1e-3, gamma=0.95,
+        gae_lambda=0.95, ent_coef=0.0, num_chunks=4, eval_interval=100)
+    assert iqm >= -250.0, returns
 
 
 @pytest.mark.slow
 def test_ppo_brax_inverted_pendulum_improves():
-    env, params = jaxrl.envs.make("brax/inverted_pendulum", episode_length=200)
-    config = ppo.PPOConfig(total_timesteps=65_536, num_envs=16, num_steps=32, num_epochs=4,
-                           num_minibatches=4, normalize_observations=True)
-    hp = ppo.PPOHParams(learning_rate=1e-3, ent_coef=0.0)
-    algo = ppo.make(env, params, config)
-    result = train(algo, Population.from_seeds(hp, 4),
-                   RunConfig(num_chunks=4, eval_interval=1, eval_episodes=8), progress=False)
-    records = result.summary
-    final = np.asarray(records["final_eval_return"])
-    print("inverted_pendulum final eval returns:", final)
+    _, returns = final_returns(
+        "ppo", "brax/inverted_pendulum", 65_536, num_seeds=4,
+        env_values={"episode_length": 200}, num_envs=16, num_steps=32, num_epochs=4,
+        num_minibatches=4, normalize_observations=True, learning_rate=1e-3, ent_coef=0.0,
+        num_chunks=4, eval_interval=1, eval_episodes=8)
     # A random policy keeps the pole up for ~5-10 steps; require a clear improvement.
-    assert np.median(final) >= 100.0, final
+    assert np.median(returns) >= 100.0, returns

@@ -19,13 +19,16 @@ def test_default_config_learns_pendulum(algorithm):
 
 
 def test_discrete_sac_learns_cartpole():
-    # the default config (1 env, a gradient step per env step) reached an IQM of 480 in
-    # 50k steps; 4 envs per gradient step (a quarter of the cost) only 239, 2 envs failed too
-    iqm, returns = final_returns("sac", "CartPole-v1", 50_000)
+    # 1 env, a gradient step per env step, 50k steps: with the default batch of 256 the
+    # IQM was 480 (272 s); with batches of 64 every seed scored 500 (108 s). A quarter of
+    # the gradient steps (4 envs per step) only reached 239.
+    iqm, returns = final_returns("sac", "CartPole-v1", 50_000, batch_size=64)
     assert iqm >= 400.0, returns
 
 
-# brax/inverted_pendulum pays 1 per step until the pole falls, 1,000 at most.
+# brax/inverted_pendulum pays 1 per step until the pole falls, 1,000 at most. With 8
+# seeds 7 reached 1,000 (196 s); 4 seeds keep the median test at about half the cost.
 def test_sac_balances_brax_inverted_pendulum():
-    _, returns = final_returns("sac", "brax/inverted_pendulum", 20_000, eval_episodes=8)
+    _, returns = final_returns("sac", "brax/inverted_pendulum", 20_000, num_seeds=4,
+                               eval_episodes=8)
     assert np.median(returns) >= 500.0, returns
