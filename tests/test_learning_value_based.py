@@ -7,10 +7,12 @@ from learning import final_returns
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("algorithm, threshold", [
-    ("pqn", 475.0), ("dqn", 450.0), ("c51", 400.0), ("qrdqn", 400.0)])
-def test_default_config_learns_cartpole(algorithm, threshold):
-    iqm, returns = final_returns(algorithm, "CartPole-v1")
+# The distributional learners over 4 seeds: with 8 they took 205-244 s each; with 4 (2 per
+# device) qrdqn scored 500 on all, c51 [500, 363, 500, 500], about 2 min each.
+@pytest.mark.parametrize("algorithm, threshold, num_seeds", [
+    ("pqn", 475.0, 8), ("dqn", 450.0, 8), ("c51", 400.0, 4), ("qrdqn", 400.0, 4)])
+def test_default_config_learns_cartpole(algorithm, threshold, num_seeds):
+    iqm, returns = final_returns(algorithm, "CartPole-v1", num_seeds=num_seeds)
     assert iqm >= threshold, returns
 
 
