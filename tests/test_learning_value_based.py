@@ -1,6 +1,6 @@
 """Learning tests for the value-based family with each algorithm's *default*
 configuration (what `jaxrl train NAME --env CartPole-v1` runs): thresholds on the final
-greedy evaluation over 8 seeds (slow; `make test` runs them in CI)."""
+greedy evaluation over 4-8 seeds (slow; `make test` runs them in CI)."""
 import pytest
 from learning import final_returns
 
