@@ -41,8 +41,9 @@ def host_device_count(population_size: Optional[int], cores: Optional[int] = Non
 
 
 def configure_cpu_devices(population_size: Optional[int] = None) -> int:
-    """Sets ``XLA_FLAGS`` for one host device per core (if not already set); returns the
-    device count requested, or 0 when the user's XLA_FLAGS already decided it."""
+    """Sets ``XLA_FLAGS`` for one host device per core (unless the user's flags set a
+    count) with waiting collectives; returns the device count requested, or 0 when the
+    user's XLA_FLAGS already decided it."""
     flags = os.environ.get("XLA_FLAGS", "")
     if _backends_started():
         return 0

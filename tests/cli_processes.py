@@ -1,14 +1,27 @@
-"""The command line in subprocesses, as users run it (kill-and-resume tests)."""
+"""Fresh processes for the tests: the command line as users run it (kill-and-resume
+tests), and JAX programs on a chosen number of host devices."""
 import os
 import signal
 import subprocess
 import sys
 import time
 
+from jaxrl.platform import host_device_flags
+
+
+def own_devices_env():
+    """The environment without ``XLA_FLAGS``: jaxrl picks one host device per core."""
+    return {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+
+
+def host_devices_env(count):
+    """The environment for a CPU process with ``count`` host devices."""
+    return {**os.environ, "XLA_FLAGS": host_device_flags(count), "JAX_PLATFORMS": "cpu"}
+
 
 def launch(args, cwd):
     """``python -m jaxrl.cli ARGS`` in ``cwd``, with this machine's own device count."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = own_devices_env()
     return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

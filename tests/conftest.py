@@ -7,7 +7,7 @@ those programs in different orders and each waited for the other in its rendezvo
 (seen in ``test_vmapped_member_matches_member_alone``, in CI and here). So:
 
 - multi-device behaviour is tested in fresh processes: the 8-device sharding checks
-  (``host_device_flags(8)``) and the CLI in subprocesses (one device per core, as users
+  (``cli_processes.host_devices_env(8)``) and the CLI in subprocesses (one device per core, as users
   run it);
 - the learning tests train in a fresh process with one device per core
   (``tests/learning.py``), where training runs no collectives at all.

@@ -5,11 +5,12 @@ Each measurement runs in a fresh process with one XLA host device per core, as `
 train` does, so the population trains on every core. The test process itself keeps one
 device (see conftest.py)."""
 import json
-import os
 import subprocess
 import sys
 
-from jaxrl.platform import host_device_count, host_device_flags
+from cli_processes import host_devices_env
+
+from jaxrl.platform import host_device_count
 
 CHILD = """
 import ast, json, sys
@@ -35,10 +36,9 @@ def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
     spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
-    flags = host_device_flags(devices or host_device_count(num_seeds))
-    proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)],
-                          env={**os.environ, "XLA_FLAGS": flags}, capture_output=True,
-                          text=True, timeout=880)
+    env = host_devices_env(devices or host_device_count(num_seeds))
+    proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)], env=env,
+                          capture_output=True, text=True, timeout=880)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
     returns = out["returns"]

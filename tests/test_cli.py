@@ -110,8 +110,9 @@ def test_cli_uses_one_device_per_core_in_a_fresh_process(tmp_path):
             "args = c.build_parser().parse_args(['train', 'ppo', '--num-seeds', '6'])\n"
             "c._use_cpu_cores(args)\n"
             "print('DEVICES', len(jax.devices()), os.environ['XLA_FLAGS'])\n")
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+    from cli_processes import own_devices_env
+
+    out = subprocess.run([sys.executable, "-c", code], env=own_devices_env(), capture_output=True, text=True,
                          timeout=120)
     from jaxrl.platform import host_device_count
 

@@ -8,12 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cli_processes import finish, kill_when, launch
+from cli_processes import finish, host_devices_env, kill_when, launch
 
 from jaxrl.config import ConfigError
 from jaxrl.meta import Task, meta_train
 from jaxrl.meta.es import make_strategy
-from jaxrl.platform import host_device_flags
 
 TARGET = jnp.array([1.0, -2.0, 0.5])
 # A noisy concave task: the optimum is TARGET, fitness 0 there.
@@ -198,9 +197,7 @@ def test_meta_population_is_sharded_over_the_devices_that_divide_it():
     import subprocess
     import sys
 
-    env = {**os.environ, "XLA_FLAGS": host_device_flags(8),
-           "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env,
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=host_devices_env(8),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
