@@ -4,7 +4,9 @@ files and the contract test suite.
 Each entry points at a module exposing ``Config`` (static), ``HParams`` (traced) and
 ``make(env, env_params, config)`` returning a ``jaxrl.contract.Algorithm``. ``smoke``
 is a tiny configuration (env id and field values) that the contract tests and quick
-checks run; it must compile and run in seconds.
+checks run; it must compile and run in seconds. ``more_smoke_envs`` are further envs the
+contract tests run it on, where the learner takes another form (SAC's categorical form
+on discrete actions).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class AlgorithmEntry:
     smoke_env: str
     smoke_values: Tuple[Tuple[str, Any], ...]
     defaults: Tuple[Tuple[str, Any], ...] = ()  # field values this name sets (variants)
+    more_smoke_envs: Tuple[str, ...] = ()
 
     @property
     def module(self) -> ModuleType:
@@ -49,14 +52,15 @@ _REGISTRY: Dict[str, AlgorithmEntry] = {}
 
 
 def register(name: str, module_name: str, summary: str, smoke_env: str,
-             smoke_values: Dict[str, Any], defaults: Dict[str, Any] = None) -> AlgorithmEntry:
+             smoke_values: Dict[str, Any], defaults: Dict[str, Any] = None,
+             more_smoke_envs: Tuple[str, ...] = ()) -> AlgorithmEntry:
     """Adds ``name``; ``defaults`` are field values the name implies (e.g. ``c51`` is the
     value-based learner with a categorical value distribution): applied before the user's."""
     if name in _REGISTRY:
         raise ValueError(f"algorithm {name!r} is already registered")
     entry = AlgorithmEntry(name, module_name, summary, smoke_env,
                            tuple(sorted(smoke_values.items())),
-                           tuple(sorted((defaults or {}).items())))
+                           tuple(sorted((defaults or {}).items())), tuple(more_smoke_envs))
     _REGISTRY[name] = entry
     return entry
 
@@ -85,3 +89,8 @@ def get(name: str) -> AlgorithmEntry:
 def entries() -> List[AlgorithmEntry]:
     _load()
     return list(_REGISTRY.values())
+
+
+def smoke_cases() -> List[Tuple[str, str]]:
+    """(name, env id) for every form of every registered learner the contract tests run."""
+    return [(e.name, env) for e in entries() for env in (e.smoke_env, *e.more_smoke_envs)]

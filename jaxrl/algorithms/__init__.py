@@ -33,7 +33,8 @@ _ACTOR_CRITIC_SMOKE = {**_REPLAY_SMOKE, "batch_size": 32}
 register("sac", "jaxrl.algorithms.sac",
          "Soft Actor-Critic: tanh-Gaussian actor, twin critics, learned temperature "
          "(categorical form on discrete actions)",
-         smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE)
+         smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE,
+         more_smoke_envs=("CartPole-v1",))
 register("td3", "jaxrl.algorithms.td3",
          "TD3: deterministic actor, twin critics, target policy smoothing, delayed updates",
          smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE)

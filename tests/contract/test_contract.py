@@ -17,20 +17,20 @@ from jaxrl.runner import Run, RunConfig, train
 # kernels; after the smoke run we allow this much.
 VMAP_RTOL, VMAP_ATOL = 1e-4, 1e-5
 NAMES = registry.names()
+CASES = registry.smoke_cases()  # (name, env id), e.g. sac on Pendulum and on CartPole
 
 
-def build(name):
+def build(name, env_id):
     entry = registry.get(name)
-    exp = make_experiment(name, entry.smoke_env, {**entry.smoke, "num_chunks": 2,
-                                                  "eval_episodes": 2,
-                                                  "checkpoint_interval": 1}, {})
+    exp = make_experiment(name, env_id, {**entry.smoke, "num_chunks": 2, "eval_episodes": 2,
+                                         "checkpoint_interval": 1}, {})
     env, params = jaxrl.envs.make(exp.env)
     return entry.make(env, params, exp.config), exp
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=CASES, ids=[f"{n}@{e}" for n, e in CASES])
 def case(request):
-    algo, exp = build(request.param)
+    algo, exp = build(*request.param)
     hp = exp.hparams
     population = Population.from_configs([hp, hp.replace(learning_rate=hp.learning_rate * 2)],
                                          seeds=[3, 7])

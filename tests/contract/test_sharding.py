@@ -1,15 +1,14 @@
 """The member axis sharded over 8 (simulated) devices equals the single-device run, for
-every registered algorithm (its registry ``smoke`` configuration, in a fresh process)."""
+every registered algorithm in each of its forms (its registry ``smoke`` configuration on
+each of its smoke envs, in a fresh process)."""
 import json
-import os
 import sys
 import textwrap
 
 import pytest
-from cli_processes import run_two_at_a_time
+from cli_processes import host_devices_env, run_two_at_a_time
 
 from jaxrl import registry
-from jaxrl.platform import host_device_flags
 
 
 SCRIPT = textwrap.dedent("""
@@ -21,7 +20,7 @@ SCRIPT = textwrap.dedent("""
     from jaxrl.population import Population
     assert len(jax.devices()) == 8, jax.devices()
     entry = registry.get(sys.argv[1])
-    exp = make_experiment(entry.name, entry.smoke_env, entry.smoke, {})
+    exp = make_experiment(entry.name, sys.argv[2], entry.smoke, {})
     env, params = jaxrl.envs.make(exp.env)
     algo = entry.make(env, params, exp.config)
     hp = exp.hparams
@@ -49,22 +48,21 @@ SCRIPT = textwrap.dedent("""
 # Per-device programs batch fewer members than the single-device one, so batched kernels
 # may reassociate sums: the same tolerance as a vmapped member vs. the member alone.
 RTOL, ATOL = 1e-4, 1e-5
+CASES = registry.smoke_cases()
 
 
 @pytest.fixture(scope="module")
 def sharded_runs():
-    """One fresh 8-device process per algorithm, two at a time."""
-    env = {**os.environ, "XLA_FLAGS": host_device_flags(8),
-           "JAX_PLATFORMS": "cpu"}
-    return run_two_at_a_time({name: [sys.executable, "-c", SCRIPT, name]
-                              for name in registry.names()}, env)
+    """One fresh 8-device process per case, two at a time."""
+    return run_two_at_a_time({case: [sys.executable, "-c", SCRIPT, *case] for case in CASES},
+                             host_devices_env(8))
 
 
-@pytest.mark.parametrize("name", registry.names())
-def test_eight_device_sharding_matches_single_device(name, sharded_runs):
+@pytest.mark.parametrize("case", CASES, ids=[f"{n}@{e}" for n, e in CASES])
+def test_eight_device_sharding_matches_single_device(case, sharded_runs):
     import numpy as np
 
-    _, stdout, stderr = sharded_runs[name]
+    _, stdout, stderr = sharded_runs[case]
     assert "RESULT" in stdout, stderr[-3000:]
     line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
     out = json.loads(line[len("RESULT"):])
