@@ -85,13 +85,20 @@ def test_no_recompile_when_a_traced_value_changes(case):
 
 
 def test_diverging_member_is_isolated(case):
-    algo, exp, *_ = case
-    configs = [exp.hparams, exp.hparams.replace(learning_rate=1e30), exp.hparams]
-    population = Population.from_configs(configs, seeds=[0])
-    result = train(algo, population, exp.run_config, progress=False,
+    """Members blown up by a huge learning rate are reported and frozen; their neighbours
+    in the same vmapped program (the case's compiled programs, new hyperparameters) train
+    on with finite values, to the result they reach without them."""
+    algo, exp, population, run, full = case
+    blown = exp.hparams.replace(learning_rate=1e30)
+    diverging = Population.from_configs([exp.hparams, blown], seeds=[3, 7])
+    result = train(algo, diverging, exp.run_config, progress=False,
+                   run=run.with_population(diverging),
                    console=type("Quiet", (), {"print": lambda *a, **k: None})())
-    assert np.asarray(result.carry.alive).tolist() == [True, False, True]
-    assert [d["member"] for d in result.summary["diverged_members"]] == [1]
+    assert np.asarray(result.carry.alive).tolist() == [True, True, False, False]
+    assert [d["member"] for d in result.summary["diverged_members"]] == [2, 3]
+    healthy = jax.tree.map(lambda x: x[:2], jax.device_get(result.carry.state))
+    reference = jax.tree.map(lambda x: x[:2], jax.device_get(full.carry.state))
+    chex.assert_trees_all_close(healthy, reference, rtol=VMAP_RTOL, atol=VMAP_ATOL)
     for leaf in jax.tree.leaves(result.carry.state):
         if jnp.issubdtype(leaf.dtype, jnp.inexact):
             assert np.all(np.isfinite(np.asarray(leaf)))
