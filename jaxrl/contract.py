@@ -24,6 +24,9 @@ from jaxrl.envs import Env
 
 Metrics = Dict[str, jax.Array]
 
+#: The name of the member axis in the runner's vmapped programs (see ``any_member``).
+POPULATION_AXIS = "population"
+
 
 @runtime_checkable
 class Algorithm(Protocol):
@@ -84,6 +87,22 @@ def all_finite(tree: Any) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
               if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def any_member(pred: jax.Array) -> jax.Array:
+    """``pred`` of any member vmapped with this one in the runner's program (an unbatched
+    scalar, per device), or ``pred`` itself outside it (``train`` alone, an ES vmap).
+
+    Under ``vmap`` a ``lax.cond`` on a per-member predicate computes both branches. The
+    members of a population step in lockstep, so their schedules (warm-up, TD3's delayed
+    actor step) agree: gating optional work on ``lax.cond(any_member(due), ...)`` skips it
+    for the whole program when no member needs it, and each member still applies its own
+    ``due`` with ``where``, so a member's results do not depend on its neighbours.
+    """
+    try:
+        return jax.lax.pmax(jnp.asarray(pred, jnp.int32), POPULATION_AXIS) > 0
+    except NameError:  # no member axis is bound: this member alone decides
+        return pred
 
 
 def select(ok: jax.Array, new: Any, old: Any) -> Any:

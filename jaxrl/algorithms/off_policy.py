@@ -4,8 +4,9 @@ replay buffer, n-step targets and observation normalisation shared.
 
 One ``update`` = ``rollout_steps`` steps of ``num_envs`` envs (acting with the
 learner's exploration policy), appended to the replay buffer, then ``gradient_steps``
-gradient steps on sampled n-step windows (skipped, by a traced switch, until
-``learning_starts`` env steps have been taken). A learner supplies:
+gradient steps on sampled n-step windows (discarded, by a per-member switch, until
+``learning_starts`` env steps have been taken; not computed at all while every member
+of the program is warming up). A learner supplies:
 
 * ``init_learner(key, hp)``            its learned parts (params, targets, optimisers)
 * ``explore(learner, obs, key, hp, env_steps)``  env actions for a batch of observations
@@ -35,7 +36,7 @@ from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
                           traced_field)
-from jaxrl.contract import Learner, all_finite, select
+from jaxrl.contract import Learner, all_finite, any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS
 from jaxrl.networks.torsos import check_torso_fields
@@ -291,9 +292,18 @@ class OffPolicyLearner(Learner):
             stats = jax.tree.map(lambda x: jnp.where(training, x, 0.0), stats)
             return (learner, replay, grad_steps + training.astype(jnp.int32)), stats
 
-        (learner, replay, grad_steps), stats = jax.lax.scan(
-            gradient_step, (state.learner, replay, state.grad_steps),
-            jax.random.split(learn_key, cfg.gradient_steps))
+        def gradient_phase(carry):
+            return jax.lax.scan(gradient_step, carry,
+                                jax.random.split(learn_key, cfg.gradient_steps))
+
+        def warming_up(carry):  # what gradient_phase returns for a member not training
+            shapes = jax.eval_shape(gradient_phase, carry)[1]
+            return carry, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+        # No gradient steps at all while every member of the program is warming up.
+        (learner, replay, grad_steps), stats = jax.lax.cond(
+            any_member(training), gradient_phase, warming_up,
+            (state.learner, replay, state.grad_steps))
 
         new_state = OffPolicyState(learner, obs_stats, grad_steps, replay, env_state, obs, key,
                                    state.update_count + 1, env_steps)

@@ -23,6 +23,7 @@ from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParam
                                             OffPolicyActorCritic, bootstrap_target)
 from jaxrl.components.exploration import linear_schedule
 from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
+from jaxrl.contract import any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks.off_policy import DeterministicActor
 
@@ -59,6 +60,8 @@ class TD3Learner:
     target_critic_params: Any
     actor_opt: Any
     critic_opt: Any
+    actor_loss: jax.Array       # as of the last actor step (reported between them)
+    actor_grad_norm: jax.Array
 
 
 def smoothed_target_action(target_action, noise, noise_clip):
@@ -80,8 +83,9 @@ class TD3(OffPolicyActorCritic):
         actor_params = self.actor.init(actor_key, jnp.zeros(self.obs_shape, jnp.float32))
         critic_params = self.init_critics(critic_key)
         opt = make_optimizer(hp, hp.learning_rate)
+        zero = jnp.zeros((), jnp.float32)
         return TD3Learner(actor_params, actor_params, critic_params, critic_params,
-                          opt.init(actor_params), opt.init(critic_params))
+                          opt.init(actor_params), opt.init(critic_params), zero, zero)
 
     def noise_scale(self, hp: TD3HParams, env_steps):
         return linear_schedule(hp.exploration_noise, hp.exploration_noise_end,
@@ -118,24 +122,34 @@ class TD3(OffPolicyActorCritic):
         critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
             hp, learner.critic_params, learner.critic_opt, batch, target, lr)
 
+        # The actor step is computed only when some member of the program is due (all
+        # are, in lockstep: every policy_delay-th step) and kept only where this one is.
         due = (grad_step + 1) % hp.policy_delay == 0
-        actor_loss, actor_grads = jax.value_and_grad(self.actor_loss)(
-            learner.actor_params, critic_params, batch.obs)
-        updates, new_actor_opt = make_optimizer(hp, lr).update(
-            actor_grads, learner.actor_opt, learner.actor_params)
-        new_actor_params = optax.apply_updates(learner.actor_params, updates)
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(due, n, o), new, old)
-        actor_params = keep(new_actor_params, learner.actor_params)
-        actor_opt = keep(new_actor_opt, learner.actor_opt)
+
+        def actor_step(learner):
+            loss, grads = jax.value_and_grad(self.actor_loss)(
+                learner.actor_params, critic_params, batch.obs)
+            updates, opt = make_optimizer(hp, lr).update(grads, learner.actor_opt,
+                                                         learner.actor_params)
+            return (optax.apply_updates(learner.actor_params, updates), opt, loss,
+                    optax.global_norm(grads))
+
+        def no_actor_step(learner):
+            return (learner.actor_params, learner.actor_opt, learner.actor_loss,
+                    learner.actor_grad_norm)
+
+        stepped = jax.lax.cond(any_member(due), actor_step, no_actor_step, learner)
+        actor_params, actor_opt, actor_loss, actor_grad_norm = select(
+            due, stepped, no_actor_step(learner))
 
         learner = TD3Learner(
             actor_params,
             self.update_target(learner.target_actor_params, actor_params, hp, grad_step, due),
             critic_params,
             self.update_target(learner.target_critic_params, critic_params, hp, grad_step, due),
-            actor_opt, critic_opt)
+            actor_opt, critic_opt, actor_loss, actor_grad_norm)
         stats = {"loss": critic_loss, "actor_loss": actor_loss, "q_mean": q_mean,
-                 "grad_norm": optax.global_norm(actor_grads)}
+                 "grad_norm": actor_grad_norm}
         return learner, priorities, stats
 
 

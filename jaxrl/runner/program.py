@@ -12,7 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import Algorithm
+from jaxrl.contract import POPULATION_AXIS, Algorithm
 from jaxrl.evaluation import evaluate
 from jaxrl.population import Population
 from jaxrl.runner.chunk import Carry, make_chunk_fn, plan_chunks
@@ -122,7 +122,15 @@ class Run:
 
     def chunk_program(self, length: int, carry: Carry):
         if length not in self._chunk_programs:  # compiled once per Run, reused by train()
-            fn = jax.vmap(make_chunk_fn(self.algo, length))
+            # Each device runs its own members (shard_map: nothing crosses devices); the
+            # member axis is named so learners can skip work no member needs (any_member).
+            # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
+            # a vmap axis inside shard_map; every output is per-member anyway.
+            members = PartitionSpec("member")
+            fn = jax.shard_map(
+                jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS),
+                mesh=self.mesh, in_specs=(members, members), out_specs=members,
+                check_vma=False)
             start = time.perf_counter()
             compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
                 carry, self.hparams).compile()

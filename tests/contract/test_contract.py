@@ -16,6 +16,11 @@ from jaxrl.runner import Run, RunConfig, train
 # A vmapped member may differ from the same run alone by float reassociation in batched
 # kernels; after the smoke run we allow this much.
 VMAP_RTOL, VMAP_ATOL = 1e-4, 1e-5
+# Env-side trajectories (env states, observations, replay contents) carry that noise on
+# through the dynamics (Pendulum amplifies it to ~1e-4 relative in the smoke run): a
+# looser bound there. A leak between members or a semantic difference is far larger.
+TRAJECTORY_FIELDS = ("env_state", "obs", "replay")
+TRAJECTORY_RTOL, TRAJECTORY_ATOL = 1e-3, 1e-4
 NAMES = registry.names()
 CASES = registry.smoke_cases()  # (name, env id), e.g. sac on Pendulum and on CartPole
 
@@ -39,6 +44,17 @@ def case(request):
     return algo, exp, population, run, full
 
 
+def assert_member_matches(member, reference):
+    """The learned parts and counters within the vmap tolerance, trajectories looser."""
+    fields = [f for f in TRAJECTORY_FIELDS if hasattr(reference, f)]
+    without = lambda s: s.replace(**{f: None for f in fields})  # noqa: E731
+    chex.assert_trees_all_close(without(member), without(reference),
+                                rtol=VMAP_RTOL, atol=VMAP_ATOL)
+    chex.assert_trees_all_close([getattr(member, f) for f in fields],
+                                [getattr(reference, f) for f in fields],
+                                rtol=TRAJECTORY_RTOL, atol=TRAJECTORY_ATOL)
+
+
 def leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
@@ -56,7 +72,7 @@ def test_vmapped_member_matches_member_alone(case):
         hp = jax.tree.map(lambda x: x[member], population.hparams)
         alone, _ = train_alone(jax.random.PRNGKey(int(population.seeds[member])), hp)
         together = jax.tree.map(lambda x: x[member], jax.device_get(full.carry.state))
-        chex.assert_trees_all_close(together, alone, rtol=VMAP_RTOL, atol=VMAP_ATOL)
+        assert_member_matches(together, alone)
 
 
 def test_no_recompile_when_a_traced_value_changes(case):
@@ -96,9 +112,9 @@ def test_diverging_member_is_isolated(case):
                    console=type("Quiet", (), {"print": lambda *a, **k: None})())
     assert np.asarray(result.carry.alive).tolist() == [True, True, False, False]
     assert [d["member"] for d in result.summary["diverged_members"]] == [2, 3]
-    healthy = jax.tree.map(lambda x: x[:2], jax.device_get(result.carry.state))
-    reference = jax.tree.map(lambda x: x[:2], jax.device_get(full.carry.state))
-    chex.assert_trees_all_close(healthy, reference, rtol=VMAP_RTOL, atol=VMAP_ATOL)
+    for member in (0, 1):
+        assert_member_matches(jax.tree.map(lambda x: x[member], result.carry.state),
+                              jax.tree.map(lambda x: x[member], full.carry.state))
     for leaf in jax.tree.leaves(result.carry.state):
         if jnp.issubdtype(leaf.dtype, jnp.inexact):
             assert np.all(np.isfinite(np.asarray(leaf)))
