@@ -46,8 +46,10 @@ SCRIPT = textwrap.dedent("""
 """)
 
 # Per-device programs batch fewer members than the single-device one, so batched kernels
-# may reassociate sums: the same tolerance as a vmapped member vs. the member alone.
-RTOL, ATOL = 1e-4, 1e-5
+# may reassociate sums. Adam turns that noise into a full step (lr, 3e-4 to 1e-3 in the
+# smoke runs) wherever a gradient element is near zero and changes sign; on this
+# machine's CPU SAC's parameters differed by up to 2.6e-5 after its 120 smoke steps.
+RTOL, ATOL = 1e-4, 1e-4
 CASES = registry.smoke_cases()
 
 

@@ -119,14 +119,18 @@ def test_a_copied_member_forks_its_rng():
 
 
 @pytest.mark.slow
-def test_pbt_beats_the_median_of_a_random_search_with_the_same_compute(tmp_path):
+def test_pbt_beats_a_random_search_with_the_same_compute(tmp_path):
     """PPO on CartPole-v1, learning rate log-uniform over [1e-6, 1e-2] (below about 1e-4
     nothing is learnt within the budget), 16 members x 32,768 env steps, seeds 0-15,
     generations of 8 updates (4,096 steps). The random search is the same run with
-    exploitation off (same initial learning rates and seeds). Measured: PBT's final
-    median 500, the random search's 329; we ask for a margin of 100, and that every
-    final PBT member descends from an initial member with a learning rate of at least
-    1e-4 (the population moved to the good range)."""
+    exploitation off (same initial learning rates and seeds). Six of the 16 initial
+    rates are at most 1.2e-5 and learn nothing (their greedy policies score 110-160), so
+    the random search's mean stays below about (6 x 160 + 10 x 500) / 16 = 373 however
+    well the other ten learn. We ask PBT's mean to beat the random search's by 100
+    (measured: 491.8 against 325.9; the medians, 500 against 448 here and against 329 on
+    another CPU, hang on the members with rates near 1e-4), and that every final PBT
+    member descends from an initial member with a learning rate of at least 1e-4 (the
+    population moved to the good range)."""
     space = {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-6,
                                "max": 1e-2}}
     base = {"total_timesteps": 32768, "eval_episodes": 8, "anneal_lr": False}
@@ -135,9 +139,9 @@ def test_pbt_beats_the_median_of_a_random_search_with_the_same_compute(tmp_path)
         spec = PBTSpec("ppo", "CartPole-v1", space, base, population=16, ready_interval=8,
                        seed=0, fraction=fraction)
         runs[name] = run_pbt(spec, str(tmp_path / name), progress=False)
-    pbt, random = runs["pbt"].summary, runs["random"].summary
-    assert pbt["final_eval_return_median"] >= random["final_eval_return_median"] + 100, \
-        (pbt["final_eval_return"], random["final_eval_return"])
+    pbt, random = (np.mean(runs[n].summary["final_eval_return"]) for n in ("pbt", "random"))
+    assert pbt >= random + 100, (runs["pbt"].summary["final_eval_return"],
+                                 runs["random"].summary["final_eval_return"])
     history = runs["pbt"].history
     initial_lr = np.asarray(history[0]["hparams"]["learning_rate"])
     roots = np.arange(16)
