@@ -1,7 +1,7 @@
 # sac, td3 and ddpg with their default configurations at 1, 16 and 256 members on
 # Pendulum-v1 and brax/inverted_pendulum (throughput budgets: 2,000 env steps per member,
-# 500 of them warm-up, so the final returns are not learning results). td3 on brax at
-# 256 members was not run for the committed results (stopped for time).
+# 500 of them warm-up, so the final returns are not learning results). The committed
+# td3 brax rows are from a later run than the rest (see benchmarks/README.md).
 set -e
 cd "$(dirname "$0")/.."
 J=.venv/bin/jaxrl
