@@ -10,7 +10,7 @@ from jaxrl import registry
 from jaxrl.contract import POPULATION_AXIS, any_member
 from jaxrl.experiment import make_experiment
 from jaxrl.population import Population
-from jaxrl.runner import Run, RunConfig, train
+from jaxrl.runner import RunConfig, train
 
 
 def gated(x, due):
@@ -53,8 +53,7 @@ def test_members_on_different_schedules_match_their_runs_alone():
                hp.replace(policy_delay=2, learning_starts=steps + 1)]  # never trains
     population = Population.from_configs(configs, seeds=[5])
     result = train(algo, population, RunConfig(num_chunks=1, eval_episodes=1),
-                   progress=False, run=Run(algo, population, RunConfig(num_chunks=1,
-                                                                       eval_episodes=1)))
+                   progress=False)
     together = jax.device_get(result.carry.state)
     train_alone = jax.jit(algo.train)
     for member, config in enumerate(configs):
