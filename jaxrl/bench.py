@@ -7,7 +7,9 @@ belong to that size alone (no programs or buffers left over from a previous size
 In the child: build env and algorithm, ``Run(algo, population, RunConfig(num_chunks=4))``,
 compile every program (``compile_seconds``), then time all chunks back to back with
 nothing else in the loop (``train_seconds``; no metrics fetch, no eval, no logging) and
-evaluate the final policies once (``final_return_mean``).
+evaluate the final policies once (``final_return_mean``). Then the learner's matmul
+FLOPs per env step (``jaxrl.flops``) against this machine's measured matmul peak: the
+fraction of the ceiling the run reached.
 
     jaxrl bench ppo --env CartPole-v1 --members 1,16,64 --total-timesteps 262144 \\
         --json benchmarks/results/ppo_cartpole.json
@@ -47,6 +49,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
 
     import jax
 
+    from jaxrl.flops import learner_ceiling
     from jaxrl.runner import Run
 
     spec = _spec(algorithm, env_id, members, total_timesteps, overrides)
@@ -71,12 +74,18 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
     steps_per_member = algo.num_updates * algo.env_steps_per_update
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     devices = run.devices
+    env_steps_per_second = members * steps_per_member / max(train_seconds, 1e-9)
+    hp_one = jax.tree.map(lambda x: x[0], population.hparams)
+    ceiling = learner_ceiling(algo, hp_one, members, devices)
+    achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
+    ceiling["achieved_matmul_gflops"] = achieved
+    ceiling["fraction_of_ceiling"] = achieved / ceiling["matmul_peak_gflops_costliest_shape"]
     return {
         "algorithm": algorithm,
         "env": env_id,
         "members": members,
         "total_timesteps": int(steps_per_member),
-        "env_steps_per_second": members * steps_per_member / max(train_seconds, 1e-9),
+        "env_steps_per_second": env_steps_per_second,
         "gradient_steps_per_second": members * algo.num_updates * algo.gradient_steps_per_update
         / max(train_seconds, 1e-9),
         "compile_seconds": run.compile_seconds,
@@ -91,6 +100,9 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "chunks": list(run.chunks),
         # Other work on the machine skews the timings; this says how busy it was.
         "load_average_1min": os.getloadavg()[0],
+        "memory_plan": run.memory_plan.record(),
+        "xla_bytes_per_device": max((b for b in run.xla_memory.values() if b), default=None),
+        **ceiling,
     }
 
 
@@ -158,7 +170,11 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
               f"{row['gradient_steps_per_second']:,.0f} gradient steps/s, compile "
               f"{row['compile_seconds']:.1f} s ({row['train_compile_seconds']:.1f} s of it the "
               f"training program), peak RSS {row['peak_rss_mb']:,.0f} MB, "
-              f"final return {row['final_return_mean']:.1f}", file=sys.stderr, flush=True)
+              f"final return {row['final_return_mean']:.1f}; learner matmuls "
+              f"{row['learner_matmul_flops_per_env_step'] / 1e3:,.0f} kFLOP/env step, "
+              f"{row['fraction_of_ceiling']:.0%} of this machine's "
+              f"{row['matmul_peak_gflops_costliest_shape']:,.0f} GFLOP/s for its costliest "
+              f"shape", file=sys.stderr, flush=True)
         rows.append(row)
 
     if json_path:

@@ -26,6 +26,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxrl.distributed import barrier, is_leader, to_host
+
 log = logging.getLogger("jaxrl")
 MANIFEST = "jaxrl_files.json"
 
@@ -37,7 +39,7 @@ class CheckpointError(RuntimeError):
 def tree_digest(tree: Any) -> str:
     h = hashlib.sha256()
     for leaf in jax.tree.leaves(tree):
-        arr = np.asarray(jax.device_get(leaf))
+        arr = to_host(leaf)
         h.update(str(arr.dtype).encode() + str(arr.shape).encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
@@ -57,7 +59,9 @@ class PopulationCheckpointer:
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
         self.manager.wait_until_finished()
-        self._write_manifest(step)
+        if is_leader():  # several processes write one checkpoint; one lists its files
+            self._write_manifest(step)
+        barrier(f"jaxrl-checkpoint-{step}")
 
     # ---- file-level integrity ---------------------------------------------------------
     def _step_dir(self, step: int) -> str:
@@ -135,12 +139,15 @@ class PopulationCheckpointer:
         their step numbers."""
         if not steps:
             return
-        aside = self.directory + ".corrupt"
-        os.makedirs(aside, exist_ok=True)
-        for step in steps:
-            src = os.path.join(self.directory, str(step))
-            if os.path.exists(src):
-                os.replace(src, os.path.join(aside, f"{step}-{os.getpid()}"))
+        barrier("jaxrl-quarantine")  # every process has read before one moves files
+        if is_leader():
+            aside = self.directory + ".corrupt"
+            os.makedirs(aside, exist_ok=True)
+            for step in steps:
+                src = os.path.join(self.directory, str(step))
+                if os.path.exists(src):
+                    os.replace(src, os.path.join(aside, f"{step}-{os.getpid()}"))
+        barrier("jaxrl-quarantined")
         self.manager.reload()
 
     def close(self):

@@ -90,6 +90,9 @@ def cmd_train(args) -> int:
             raise ConfigError(f"--resume needs --out pointing at an existing run directory "
                               f"(with config.json); got {args.out!r}")
         spec = read_run_config(args.out)
+        if getattr(args, "memory_budget_gb", None):
+            spec.run_config = dataclasses.replace(spec.run_config,
+                                                  memory_budget_gb=args.memory_budget_gb)
         run_dir = args.out
     else:
         spec = spec_from_args(args)
@@ -108,7 +111,10 @@ def cmd_train(args) -> int:
     result = train(algo, population, spec.run_config, run_dir=run_dir, resume=args.resume,
                    config_record=spec.record(), env_id=env_label, console=console,
                    progress=not args.no_progress)
-    print_summary(result.summary, Console())
+    from jaxrl.distributed import is_leader
+
+    if is_leader():
+        print_summary(result.summary, Console())
     return 0
 
 
@@ -485,6 +491,35 @@ def add_common_flags(parser, out_help: str = "run directory (default runs/<algo>
     parser.add_argument("--out", help=out_help)
     parser.add_argument("--resume", action="store_true", help=resume_help)
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="join the other processes of a multi-host job "
+                             "(jax.distributed: TPU pods, SLURM and Open MPI are detected; "
+                             "else set JAXRL_COORDINATOR, JAXRL_NUM_PROCESSES, "
+                             "JAXRL_PROCESS_ID); the population spans every process's devices")
+    add_memory_budget_flag(parser)
+
+
+def add_memory_budget_flag(parser) -> None:
+    parser.add_argument("--memory-budget", metavar="SIZE",
+                        help="memory the population may use, e.g. 16GiB or 512MiB (default "
+                             "memory_fraction of what is available); a population that does "
+                             "not fit is updated in batches")
+
+
+def _memory_budget_to_set(args) -> None:
+    """``--memory-budget SIZE`` is ``--set memory_budget_gb=<GiB>``; a resumed ``train``
+    takes it apart from the recorded config (the layout in memory changes no result)."""
+    if not getattr(args, "memory_budget", None):
+        return
+    from jaxrl.runner.memory import parse_size
+
+    args.memory_budget_gb = parse_size(args.memory_budget)
+    if getattr(args, "resume", False):
+        if args.command != "train":
+            raise ConfigError(f"--memory-budget with --resume is supported by train only; "
+                              f"drop it to resume this {args.command}")
+        return
+    args.set = [*(args.set or []), f"memory_budget_gb={args.memory_budget_gb!r}"]
 
 
 def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
@@ -526,6 +561,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                        help="env steps per member")
     bench.add_argument("--set", action="append", metavar="NAME=VALUE")
     bench.add_argument("--json", "--out", dest="json", help="write the results (JSON) here")
+    add_memory_budget_flag(bench)
     bench.set_defaults(func=cmd_bench)
 
     sweep = sub.add_parser("sweep", help="a hyperparameter sweep: populations of (config x "
@@ -643,6 +679,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return exc.code
     _use_cpu_cores(args)
     try:
+        if getattr(args, "distributed", False):
+            from jaxrl.distributed import initialize
+
+            initialize()
+        _memory_budget_to_set(args)
         return args.func(args)
     except (ConfigError, UnknownEnvError, CheckpointError) as exc:
         print(f"jaxrl: error: {exc}", file=sys.stderr)

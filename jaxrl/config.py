@@ -47,10 +47,20 @@ def _field_type(cls, name):
     return type_hints(cls)[name]
 
 
+def is_traced(cls, name: str) -> bool:
+    """A field JAX traces (a pytree leaf of a ``flax.struct`` dataclass) rather than a
+    static Python value."""
+    fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
+        else {}
+    default = bool(getattr(cls, "_flax_dataclass", False))
+    return name in fields and bool(fields[name].metadata.get("pytree_node", default))
+
+
 # ---- coercion: one strict path for CLI strings, YAML/JSON values and Python values ----
 # JAX traces Python ints as int32 and floats as float32 (x64 off): a value that does not
 # fit is refused here, up front, rather than overflowing inside a compiled program.
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+STATIC_INT_LIMIT = 2**62  # static ints stay Python ints (total_timesteps past 2**31)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FLOAT32_SMALLEST = float(np.finfo(np.float32).smallest_subnormal)
 SEED_LIMIT = 2**32  # PRNGKey(seed) uses the low 32 bits: larger seeds would collide
@@ -70,10 +80,11 @@ def _number(value: Any) -> Any:
     return value
 
 
-def coerce_scalar(kind: type, value: Any, label: str) -> Any:
+def coerce_scalar(kind: type, value: Any, label: str, traced: bool = True) -> Any:
     """``value`` as ``kind`` (int, float, bool or str), or a ConfigError naming ``label``.
 
-    Ints must be whole numbers within int32; floats must fit float32 (a nonzero value that
+    Ints must be whole numbers within int32 (``traced``; static ints, which never enter
+    a program as values, within +-2**62); floats must fit float32 (a nonzero value that
     would round to 0 is refused too); bools accept true/false/yes/no/on/off/1/0.
     """
     name = getattr(kind, "__name__", str(kind))
@@ -99,6 +110,11 @@ def coerce_scalar(kind: type, value: Any, label: str) -> Any:
                 raise ConfigError(f"{label}={value!r} is not a valid int: it must be a whole "
                                   f"number")
         number = int(number)
+        if not traced:
+            if abs(number) >= STATIC_INT_LIMIT:
+                raise ConfigError(f"{label}={value!r} is out of range: use a value below "
+                                  f"2**62 in magnitude")
+            return number
         if not INT32_MIN <= number <= INT32_MAX:
             raise ConfigError(f"{label}={value!r} does not fit int32, the integer type JAX "
                               f"counts and traces in: use a value in [{INT32_MIN}, {INT32_MAX}]")
@@ -146,7 +162,7 @@ def coerce(cls, name: str, value: Any) -> Any:
             raise ConfigError(f"{name}={value!r} must be a list of {elem.__name__}, "
                               f"e.g. 64,64 or [64, 64]")
         return tuple(coerce_scalar(elem, v, f"{name}[{i}]") for i, v in enumerate(items))
-    return coerce_scalar(tp, value, name)
+    return coerce_scalar(tp, value, name, traced=is_traced(cls, name))
 
 
 def _float32_tree(value: Any) -> Any:
@@ -264,6 +280,9 @@ def check_update_size(total_timesteps: int, steps_per_update: int, label: str,
     if total_timesteps // steps_per_update < 1:
         raise ConfigError(f"total_timesteps={total_timesteps} is less than one update "
                           f"({label}={steps_per_update}); raise total_timesteps")
+    if total_timesteps // steps_per_update >= 2 ** 31:  # update counters are int32
+        raise ConfigError(f"total_timesteps={total_timesteps} makes 2**31 or more updates of "
+                          f"{label}={steps_per_update} steps; take more env steps per update")
 
 
 class RolloutShape:

@@ -51,11 +51,13 @@ class Experiment:
         """The algorithm and its population (memory checked before anything is traced)."""
         import jaxrl.envs
         from jaxrl.population import Population
-        from jaxrl.runner.memory import check_memory
+        from jaxrl.runner.memory import plan_memory
+        from jaxrl.runner.program import dividing_devices
 
         env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
         algo = registry.get(self.algorithm).make(env, env_params, self.config)
-        check_memory(algo, self.hparams, self.num_seeds, self.run_config)
+        plan_memory(algo, self.hparams, self.num_seeds,
+                    len(dividing_devices(self.num_seeds)), self.run_config)
         population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
         return algo, population
 

@@ -29,7 +29,7 @@ TRAIN_CASES = [
     ("--set learning_rate=-0.1", None, "learning_rate=-0.1 must be >= 0"),
     ("--set memory_fraction=nan", None, "memory_fraction=nan must be in (0, 1]"),
     ("--num-seeds 0", None, "--num-seeds 0 must be positive"),
-    ("--num-seeds 100000000", None, "needs about"),
+    ("--num-seeds 100000000", None, "does not fit the memory budget"),
     ("--num-seeds x", None, "invalid int value: 'x'"),
     ("--total-timesteps 1.5", None, "total_timesteps='1.5' is not a valid int"),
     ("--resume --set gamma=0.9", None, "drop --set"),
@@ -43,7 +43,10 @@ TRAIN_CASES = [
     ("--set total_timesteps=inf", None, "total_timesteps='inf' is not a valid int"),
     ("--set anneal_lr=2", None, "anneal_lr='2' is not a valid bool"),
     # values that do not fit the dtype they are traced/counted as
-    ("--set total_timesteps=1e20", None, "does not fit int32"),
+    ("--set total_timesteps=1e20", None, "below 2**62"),
+    ("--set total_timesteps=1e18", None, "2**31 or more updates"),
+    ("--set memory_budget_gb=-1", None, "memory_budget_gb=-1.0 must be >= 0"),
+    ("--memory-budget lots", None, "give a size such as 16GiB"),
     ("--set learning_rate=1e39", None, "does not fit float32"),
     ("--set learning_rate=1e-50", None, "rounds to 0 in float32"),
     # env parameters
@@ -131,7 +134,7 @@ def test_other_commands_reject_bad_input_in_one_line(argv, needle, tmp_path, cap
 def test_api_refuses_what_the_cli_refuses(tmp_path):
     with pytest.raises(ConfigError, match="num_envs=1.5 is not a valid int"):
         ppo.PPOConfig(num_envs=1.5).validate()
-    with pytest.raises(ConfigError, match="total_timesteps=.* does not fit int32"):
+    with pytest.raises(ConfigError, match="total_timesteps=.* below 2\\*\\*62"):
         ppo.PPOConfig(total_timesteps=10**20).validate()
     with pytest.raises(ConfigError, match="learning_rate=1e\\+39 does not fit float32"):
         ppo.PPOHParams(learning_rate=1e39).validate()

@@ -127,7 +127,7 @@ def test_update_counts_steps_and_reports_metrics(cartpole_ppo):
     hp = ppo.PPOHParams()
     state = cartpole_ppo.init(jax.random.PRNGKey(0), hp)
     state, metrics = jax.jit(cartpole_ppo.update)(state, hp)
-    assert int(state.env_steps) == 64 and int(state.update_count) == 1
+    assert state.env_steps.exact() == 64 and int(state.update_count) == 1
     for name in ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
                  "grad_norm", "episode_return_sum", "episode_count", "learning_rate"):
         assert np.isfinite(float(metrics[name])), name

@@ -98,7 +98,8 @@ class DQN(OffPolicyLearner):
 
     def epsilon(self, hp: DQNHParams, env_steps) -> jax.Array:
         return linear_schedule(hp.epsilon_start, hp.epsilon_end,
-                               hp.epsilon_fraction * self.config.total_timesteps, env_steps)
+                               hp.epsilon_fraction * self.config.total_timesteps,
+                               env_steps.as_float())
 
     def explore(self, learner: DQNLearner, obs, key, hp: DQNHParams, env_steps):
         return epsilon_greedy(key, self.q_values(learner.params, obs),

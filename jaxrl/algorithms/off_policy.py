@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.components.counters import StepCount
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.replay import ReplayBuffer, ReplayState
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
@@ -148,7 +149,7 @@ class OffPolicyState:
     obs: jax.Array
     key: jax.Array
     update_count: jax.Array
-    env_steps: jax.Array
+    env_steps: StepCount
 
 
 def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
@@ -178,7 +179,8 @@ class OffPolicyLearner(Learner):
     def init_learner(self, key: jax.Array, hp) -> Any:
         raise NotImplementedError
 
-    def explore(self, learner, obs: jax.Array, key: jax.Array, hp, env_steps) -> jax.Array:
+    def explore(self, learner, obs: jax.Array, key: jax.Array, hp,
+                env_steps: StepCount) -> jax.Array:
         raise NotImplementedError
 
     def greedy(self, learner, obs: jax.Array) -> jax.Array:
@@ -188,7 +190,7 @@ class OffPolicyLearner(Learner):
               grad_step: jax.Array) -> Tuple[Any, jax.Array, Dict[str, jax.Array]]:
         raise NotImplementedError
 
-    def exploration_metrics(self, hp, env_steps) -> Dict[str, jax.Array]:
+    def exploration_metrics(self, hp, env_steps: StepCount) -> Dict[str, jax.Array]:
         return {}
 
     def to_env(self, action: jax.Array) -> jax.Array:
@@ -252,7 +254,7 @@ class OffPolicyLearner(Learner):
         return OffPolicyState(self.init_learner(learner_key, hp),
                               self.obs_norm.init(self.obs_shape), zero,
                               self.buffer.init(self._example_step()), env_state, obs, key,
-                              zero, zero)
+                              zero, StepCount.zero())
 
     def update(self, state: OffPolicyState, hp) -> Tuple[OffPolicyState, Dict[str, jax.Array]]:
         cfg = self.config
@@ -270,9 +272,9 @@ class OffPolicyLearner(Learner):
             rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
             rollout.final_obs))
         obs_stats = self.obs_norm.update(state.obs_stats, rollout.obs)
-        env_steps = state.env_steps + cfg.env_steps_per_update
-        training = (env_steps >= hp.learning_starts) & self.buffer.can_sample(replay)
-        progress = env_steps / cfg.total_timesteps
+        env_steps = state.env_steps.add(cfg.env_steps_per_update)
+        training = env_steps.at_least(hp.learning_starts) & self.buffer.can_sample(replay)
+        progress = env_steps.as_float() / float(cfg.total_timesteps)
         beta = hp.per_beta + (1.0 - hp.per_beta) * jnp.minimum(progress, 1.0)
         norm = self._normalizer(obs_stats)
 

@@ -118,7 +118,7 @@ class OffPolicyActorCritic(OffPolicyLearner):
         else:
             random = jax.random.uniform(random_key, batch + (self.action_dim,),
                                         minval=-1.0, maxval=1.0)
-        return jnp.where(env_steps < hp.learning_starts, random, action)
+        return jnp.where(env_steps.at_least(hp.learning_starts), action, random)
 
     def to_env(self, action):
         if self.discrete:

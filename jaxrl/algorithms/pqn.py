@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import epsilon_greedy, linear_schedule
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
@@ -90,7 +91,7 @@ class PQNState:
     obs: jax.Array
     key: jax.Array
     update_count: jax.Array
-    env_steps: jax.Array
+    env_steps: StepCount
 
 
 def make_optimizer(hp: PQNHParams, learning_rate) -> optax.GradientTransformation:
@@ -134,29 +135,29 @@ class PQN(Learner):
 
     def transient_bytes_per_member(self) -> int:
         """The rollout (observations and final observations, a few scalars per step)
-        and the network's activations over it, with 2x headroom."""
+        and the network's activations over it (3 floats per unit per step: about 2x
+        what XLA's memory analysis reports, tests/test_memory.py)."""
         obs = int(jnp.prod(jnp.asarray(self.obs_shape)))
         rollout = self.config.batch_size * (2 * obs + 8)
         widths = sum(self.config.hidden_sizes)
         if len(self.obs_shape) == 3:
             h, w, _ = self.obs_shape
             widths += 16 * (h - 2) * (w - 2)
-        return 2 * 4 * (rollout + self.config.batch_size * widths * 3)
+        return int(4 * (rollout + self.config.batch_size * widths * 3))
 
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)
         params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
         opt_state = make_optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
-        zero = jnp.zeros((), jnp.int32)
         return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
-                        key, zero, zero)
+                        key, jnp.zeros((), jnp.int32), StepCount.zero())
 
     def update(self, state: PQNState, hp: PQNHParams) -> Tuple[PQNState, Dict[str, jax.Array]]:
         cfg, head = self.config, self.value_head
         rollout_key, epoch_key, key = jax.random.split(state.key, 3)
         norm = self._normalizer(state.obs_stats)
-        epsilon = self.epsilon(hp, state.env_steps)
+        epsilon = self.epsilon(hp, state.env_steps.as_float())
 
         def act(obs, act_key):
             action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon)
@@ -201,7 +202,7 @@ class PQN(Learner):
 
         new_state = PQNState(params, opt_state, self.obs_norm.update(state.obs_stats, batch.obs),
                              env_state, obs, key, state.update_count + 1,
-                             state.env_steps + cfg.batch_size)
+                             state.env_steps.add(cfg.batch_size))
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(batch))
         metrics["epsilon"] = epsilon

@@ -90,7 +90,7 @@ class TD3(OffPolicyActorCritic):
     def noise_scale(self, hp: TD3HParams, env_steps):
         return linear_schedule(hp.exploration_noise, hp.exploration_noise_end,
                                hp.exploration_noise_fraction * self.config.total_timesteps,
-                               env_steps)
+                               env_steps.as_float())
 
     def explore_policy(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
         action = self.actor.apply(learner.actor_params, obs)

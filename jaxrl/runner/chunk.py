@@ -66,3 +66,33 @@ def make_chunk_fn(algo: Algorithm, num_updates: int) -> Callable:
         return carry, reduced
 
     return member_chunk
+
+
+def in_member_batches(fn: Callable, batch: int) -> Callable:
+    """``fn`` (members along the leading axis) applied to consecutive batches of
+    ``batch`` members, one after another: a loop that slices each batch out of the
+    (donated) carry and writes its results back in place, so only one batch's working
+    set is live. Members are independent, so this changes no member's result."""
+
+    def batched(carry, hp):
+        members = jax.tree.leaves(carry)[0].shape[0]
+        if members % batch:
+            raise ValueError(f"{batch=} must divide the {members} members")
+
+        def take(tree, i):
+            return jax.tree.map(
+                lambda x: jax.lax.dynamic_slice_in_dim(x, i * batch, batch), tree)
+
+        out_shapes = jax.eval_shape(fn, take(carry, 0), take(hp, 0))
+        metrics = jax.tree.map(lambda s: jnp.zeros((members, *s.shape[1:]), s.dtype),
+                               out_shapes[1])
+
+        def body(i, outputs):
+            new = fn(take(outputs[0], i), take(hp, i))
+            return jax.tree.map(
+                lambda whole, part: jax.lax.dynamic_update_slice_in_dim(
+                    whole, part, i * batch, 0), outputs, new)
+
+        return jax.lax.fori_loop(0, members // batch, body, (carry, metrics))
+
+    return batched

@@ -16,8 +16,12 @@ class RunConfig:
     keep_checkpoints: int = static_field(3, "how many checkpoints to keep")
     tensorboard: bool = static_field(False, "also log scalars to TensorBoard (tensorboardX)")
     wandb: bool = static_field(False, "also log scalars to Weights & Biases (extra: wandb)")
-    memory_fraction: float = static_field(0.8, "refuse populations estimated above this "
-                                                "fraction of available memory")
+    memory_fraction: float = static_field(0.8, "memory budget as a fraction of what is "
+                                                "available (unless memory_budget_gb is set)")
+    memory_budget_gb: float = static_field(0.0, "memory budget in GiB (0: memory_fraction "
+                                                "of available memory); --memory-budget")
+    member_batch: int = static_field(0, "members per device updated at once (0: the most "
+                                        "the memory budget allows)")
 
     def validate(self) -> "RunConfig":
         check_fields(self)
@@ -28,4 +32,9 @@ class RunConfig:
         check_seed(self.eval_seed, "eval_seed")
         if not 0.0 < self.memory_fraction <= 1.0:  # also rejects NaN
             raise ConfigError(f"memory_fraction={self.memory_fraction} must be in (0, 1]")
+        if not self.memory_budget_gb >= 0.0:
+            raise ConfigError(f"memory_budget_gb={self.memory_budget_gb} must be >= 0 "
+                              f"(0: a fraction of available memory)")
+        if self.member_batch < 0:
+            raise ConfigError(f"member_batch={self.member_batch} must be >= 0 (0: automatic)")
         return self

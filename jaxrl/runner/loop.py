@@ -12,16 +12,17 @@ import os
 import time
 from typing import Any, Dict, Optional
 
-import jax
 import numpy as np
 
 from jaxrl import stats
 from jaxrl.checkpoint import PopulationCheckpointer
 from jaxrl.config import ConfigError
+from jaxrl.distributed import barrier, is_leader, to_host
 from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
 from jaxrl.population import Population
 from jaxrl.runner.chunk import SUMMED_METRICS, Carry
 from jaxrl.runner.config import RunConfig
+from jaxrl.runner.memory import format_bytes
 from jaxrl.runner.program import Run
 from jaxrl.runner.progress import ProgressBar
 from jaxrl.runner.provenance import git_commit, package_versions
@@ -71,7 +72,10 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     """
     from rich.console import Console
 
+    leader = is_leader()  # with several processes, one writes logs, reports and the bar
     console = console or Console(stderr=True)
+    if not leader:
+        console, progress = Console(stderr=True, quiet=True), False
     if run is None:
         run = Run(algo, population, run_config)  # validates before anything is written
     if run_dir is not None:
@@ -101,6 +105,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                  f"starting it from the beginning")
             resume = False
 
+    console.print(run.memory_plan.describe(), soft_wrap=True)
     # Compile before writing anything, so a failure leaves no half-made run directory.
     if carry is None:
         carry = run.init_carry()
@@ -112,32 +117,40 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     totals.sessions += 1
     compiled = (f"compiled in {session.compile_seconds:.1f}s" if session.compile_seconds > 0.05
                 else "reusing compiled programs")
+    xla = max((b for b in run.xla_memory.values() if b), default=None)
+    xla = f"; XLA plans {format_bytes(xla)} per device" if xla else ""
     console.print(f"{compiled}: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
-                  f"{len(run.devices)} {run.devices[0].platform} device(s)")
+                  f"{len(run.devices)} {run.devices[0].platform} device(s){xla}",
+                  soft_wrap=True)
 
     if run_dir is not None:
-        os.makedirs(run_dir, exist_ok=True)
-        if not resume:
+        if leader:
+            os.makedirs(run_dir, exist_ok=True)
+        barrier("jaxrl-run-dir")
+        if not resume and leader:
             record = {**(config_record or {}), "population": population.table(),
                       "chunks": chunks, "versions": package_versions(),
-                      "git_commit": git_commit(), "devices": [str(d) for d in run.devices]}
+                      "git_commit": git_commit(), "devices": [str(d) for d in run.devices],
+                      "memory_plan": run.memory_plan.record()}
             with open(os.path.join(run_dir, "config.json"), "w") as f:
                 json.dump(record, f, indent=2, default=str)
         if checkpointer is None:
             checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
                                                   run_config.keep_checkpoints)
-        sink_list = [JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
-                               truncate_after_chunk=start_chunk - 1)]
-        if run_config.tensorboard:
-            sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
-        if run_config.wandb:
-            sink_list.append(WandbSink(run_dir, config_record or {}))
+        sink_list = []
+        if leader:
+            sink_list.append(JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
+                                       truncate_after_chunk=start_chunk - 1))
+            if run_config.tensorboard:
+                sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
+            if run_config.wandb:
+                sink_list.append(WandbSink(run_dir, config_record or {}))
         sinks = Sinks(sink_list)
 
     total_steps = algo.num_updates * steps_per_update
     updates_done = sum(chunks[:start_chunk])
-    alive = np.asarray(carry.alive)
+    alive = to_host(carry.alive)
     accepted = accepted_updates(carry)
     last_eval = None
 
@@ -148,8 +161,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             length = chunks[chunk_index]
             start = time.perf_counter()
             carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
-            metrics = jax.device_get(metrics)
-            new_alive = np.asarray(carry.alive)
+            metrics, new_alive = to_host((metrics, carry.alive))
             elapsed = time.perf_counter() - start
             updates_done += length
             new_accepted = accepted_updates(carry)
@@ -200,7 +212,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         bar.close()
         sinks.close()
 
-    frozen_after = np.asarray(carry.frozen_after)
+    frozen_after = to_host(carry.frozen_after)
     diverged = {int(i): int(frozen_after[i]) for i in np.flatnonzero(frozen_after >= 0)}
     finished = updates_done == algo.num_updates
     summary = None
@@ -214,7 +226,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             "episodes": run_config.eval_episodes,
             "note": "fold_in(PRNGKey(eval_seed), chunk_index); `jaxrl eval RUN` scores the "
                     "same episodes"}
-        if run_dir is not None:
+        if run_dir is not None and leader:
             with open(os.path.join(run_dir, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=2)
     if checkpointer:

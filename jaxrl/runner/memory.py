@@ -1,7 +1,22 @@
-"""Memory accounting before compiling: refuse (today) what would not fit."""
+"""The memory model: what a population needs, planned before anything is compiled.
+
+Every member holds its state for the whole run (parameters, optimiser state, env
+states, replay buffer: exact sizes from ``eval_shape`` of ``algo.init``). While a member
+is updated it also needs a working set: the old state kept for divergence isolation, the
+new one (not of the replay buffer, which XLA writes in place), and the update's transients (rollout, activations; the algorithm's estimate,
+``transient_bytes_per_member``). The carry is donated, so the state is held once.
+
+A population whose working sets do not all fit the budget is updated in batches: each
+device runs its members ``member_batch`` at a time, in sequence, inside the same
+compiled chunk (``runner.chunk.in_member_batches``), so only one batch's working set is
+live per device. The plan picks the largest batch that fits; results do not depend on it
+(members never interact).
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import re
+from typing import TYPE_CHECKING, Dict, Optional
 
 import jax
 import numpy as np
@@ -11,13 +26,51 @@ from jaxrl.config import ConfigError
 if TYPE_CHECKING:
     from jaxrl.runner.config import RunConfig
 
+GiB = 2 ** 30
+# How a state leaf's path names what it holds (first match wins).
+_PARTS = (("replay", re.compile(r"replay")),
+          ("optimiser", re.compile(r"opt")),
+          ("parameters", re.compile(r"params|log_alpha")),
+          ("env", re.compile(r"env_state|\.obs$")))
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryModel:
+    """Bytes per member: ``parts`` of the state it holds for the whole run, and the
+    update's ``transient`` working set (beyond old and new state)."""
+
+    parts: Dict[str, int]
+    transient: int
+
+    @property
+    def state(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def working(self) -> int:
+        """Bytes per member being updated: old and new state (the replay buffer is
+        written in place), and the transients."""
+        return 2 * (self.state - self.parts.get("replay", 0)) + self.transient
+
+    def need(self, members: int, updated_at_once: int) -> int:
+        return members * self.state + updated_at_once * self.working
+
+
+def member_memory(algo, hp_one) -> MemoryModel:
+    """The model of one member of ``algo`` with hyperparameters ``hp_one``."""
+    shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
+    parts = {name: 0 for name, _ in _PARTS}
+    parts["other"] = 0
+    for path, leaf in jax.tree_util.tree_flatten_with_path(shapes)[0]:
+        where = jax.tree_util.keystr(path)
+        name = next((n for n, pattern in _PARTS if pattern.search(where)), "other")
+        parts[name] += int(np.prod(leaf.shape)) * leaf.dtype.itemsize
+    return MemoryModel(parts, int(algo.transient_bytes_per_member()))
+
 
 def estimate_member_bytes(algo, hp_one) -> int:
-    """Learner state plus (if the algorithm says) its per-update working set."""
-    shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
-    state = sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(shapes))
-    transient = algo.transient_bytes_per_member()
-    return 3 * state + transient  # state in, state out, and the frozen copy
+    """Bytes one member needs when updated on its own (state plus working set)."""
+    return member_memory(algo, hp_one).need(1, 1)
 
 
 def available_memory_bytes() -> int:
@@ -31,13 +84,102 @@ def available_memory_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_memory(algo, hp_one, members: int, run_config: RunConfig) -> None:
-    """Refuse a population whose estimated footprint exceeds the memory budget."""
-    per = estimate_member_bytes(algo, hp_one)
-    need, have = per * members, available_memory_bytes()
-    if need > run_config.memory_fraction * have:
-        fits = max(0, int(run_config.memory_fraction * have // per))
-        raise ConfigError(
-            f"population of {members} members needs about {need / 2**30:.1f} GiB but "
-            f"{have / 2**30:.1f} GiB is available; use at most {fits} members (--num-seeds) "
-            f"or smaller num_envs/num_steps")
+def budget_bytes(run_config: RunConfig) -> int:
+    """``memory_budget_gb`` if set, else ``memory_fraction`` of what is available."""
+    if run_config.memory_budget_gb > 0:
+        return int(run_config.memory_budget_gb * GiB)
+    return int(run_config.memory_fraction * available_memory_bytes())
+
+
+def parse_size(text: str) -> float:
+    """``"16GiB"``, ``"16G"``, ``"512MiB"``, ``"512MB"`` or a bare number of GiB -> GiB."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not match:
+        raise ConfigError(f"--memory-budget {text!r}: give a size such as 16GiB, 512MiB "
+                          f"or 20 (GiB)")
+    value, unit = float(match.group(1)), match.group(2) or "g"
+    return value * 1024.0 ** ("kmgt".index(unit) + 1) / GiB
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryPlan:
+    """How a population is laid out: ``member_batch`` members per device updated at
+    once, ``batches`` in sequence per chunk."""
+
+    model: MemoryModel
+    members: int
+    devices: int
+    member_batch: int
+    budget: int
+
+    @property
+    def per_device(self) -> int:
+        return self.members // self.devices
+
+    @property
+    def batches(self) -> int:
+        return self.per_device // self.member_batch
+
+    @property
+    def need(self) -> int:
+        return self.model.need(self.members, self.devices * self.member_batch)
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{name} {format_bytes(b)}"
+                          for name, b in self.model.parts.items() if b)
+        how = ("every member at once" if self.batches == 1 else
+               f"{self.batches} batches of {self.member_batch:,} "
+               f"member{'s' if self.member_batch > 1 else ''} per device, in sequence")
+        return (f"memory: {self.members:,} members x (state {format_bytes(self.model.state)}: "
+                f"{parts}) + update working set {format_bytes(self.model.working)} per member "
+                f"updated at once; {how}: about {format_bytes(self.need)} of a "
+                f"{format_bytes(self.budget)} budget")
+
+    def record(self) -> Dict[str, object]:
+        return {"state_bytes_per_member": self.model.state, "parts": dict(self.model.parts),
+                "working_bytes_per_member": self.model.working,
+                "member_batch": self.member_batch, "batches": self.batches,
+                "estimated_bytes": self.need, "budget_bytes": self.budget}
+
+
+def plan_memory(algo, hp_one, members: int, devices: int,
+                run_config: RunConfig, model: Optional[MemoryModel] = None) -> MemoryPlan:
+    """The largest per-device batch (a divisor of the members per device) whose working
+    sets fit the budget next to every member's state; ``run_config.member_batch`` forces
+    one. Raises ConfigError, naming the fix, when even the states alone do not fit."""
+    model = model or member_memory(algo, hp_one)
+    budget = budget_bytes(run_config)
+    per_device = members // devices
+    forced = run_config.member_batch
+    if forced:
+        if per_device % forced:
+            raise ConfigError(f"member_batch={forced} must divide the {per_device} members "
+                              f"per device ({members} members on {devices} devices)")
+        return MemoryPlan(model, members, devices, forced, budget)
+    for batch in sorted((d for d in range(1, per_device + 1) if per_device % d == 0),
+                        reverse=True):
+        plan = MemoryPlan(model, members, devices, batch, budget)
+        if plan.need <= budget:
+            return plan
+    fits = most_members(model, budget, devices)
+    raise ConfigError(
+        f"population of {members:,} members does not fit the memory budget of "
+        f"{format_bytes(budget)} even updating one member per device at a time: their states need "
+        f"{format_bytes(members * model.state)} ({format_bytes(model.state)} each) and each of the "
+        f"{devices} devices {format_bytes(model.working)} more to update one; use at most "
+        f"{fits:,} members (--num-seeds), a smaller buffer_size/num_envs, or raise "
+        f"--memory-budget")
+
+
+def most_members(model: MemoryModel, budget: int, devices: int) -> int:
+    """The largest population (a multiple of ``devices``) that fits ``budget`` when
+    updated one member per device at a time (0 if none does)."""
+    fits = max(0, (budget - devices * model.working) // max(model.state, 1))
+    return int(fits - fits % devices)
+
+
+def format_bytes(n: float) -> str:
+    for unit, scale in (("GiB", GiB), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{int(n)} B"

@@ -13,11 +13,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
 from jaxrl.contract import POPULATION_AXIS, Algorithm
+from jaxrl.distributed import put, to_host
 from jaxrl.evaluation import evaluate
 from jaxrl.population import Population
-from jaxrl.runner.chunk import Carry, make_chunk_fn, plan_chunks
+from jaxrl.runner.chunk import Carry, in_member_batches, make_chunk_fn, plan_chunks
 from jaxrl.runner.config import RunConfig
-from jaxrl.runner.memory import check_memory
+from jaxrl.runner.memory import MemoryPlan, plan_memory
 
 
 def dividing_devices(population_size: int, devices=None) -> list:
@@ -27,12 +28,15 @@ def dividing_devices(population_size: int, devices=None) -> list:
     from jaxrl.platform import host_device_count
 
     devices = list(devices or jax.devices())
+    if jax.process_count() > 1:  # every process takes part: the population must divide
+        return devices
     return devices[:host_device_count(population_size, len(devices))]
 
 
 def check_population(algo, population: Population, run_config: RunConfig,
-                     devices=None) -> None:
-    """All checks that need no compilation; raise ConfigError naming the fix."""
+                     devices=None) -> MemoryPlan:
+    """All checks that need no compilation; raise ConfigError naming the fix. Returns
+    the memory plan (how many members each device updates at once)."""
     run_config.validate()
     population.hparams.validate()
     n_dev = len(devices or dividing_devices(population.size))
@@ -41,7 +45,18 @@ def check_population(algo, population: Population, run_config: RunConfig,
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
             f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
-    check_memory(algo, hp_one, population.size, run_config)
+    return plan_memory(algo, hp_one, population.size, n_dev, run_config)
+
+
+def xla_bytes(compiled) -> Optional[int]:
+    """XLA's own figure for a compiled program's memory per device (arguments, outputs
+    not aliased to them, temporaries), or None where the backend gives none."""
+    try:
+        m = compiled.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes
+                   - m.alias_size_in_bytes + m.temp_size_in_bytes)
+    except Exception:  # noqa: BLE001 - optional diagnostics, never worth failing a run
+        return None
 
 
 class Run:
@@ -57,18 +72,18 @@ class Run:
             raise TypeError(f"{type(algo).__name__} does not implement jaxrl.contract."
                             f"Algorithm (missing: {', '.join(missing)})")
         devices = list(devices) if devices else dividing_devices(population.size)
-        check_population(algo, population, run_config, devices)
+        self.memory_plan = check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
         self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)
         self.devices = devices
         self.mesh = Mesh(np.asarray(devices), ("member",))
         self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.hparams = jax.device_put(jax.tree.map(jnp.asarray, population.hparams),
-                                      self.sharding)
+        self.hparams = put(population.hparams, self.sharding)
         self._chunk_programs: Dict[int, Any] = {}
         self._eval_compiled = False
         self.compile_seconds = 0.0
+        self.xla_memory: Dict[int, Optional[int]] = {}  # chunk length -> XLA's figure
 
         def init(keys, hparams):
             state = jax.vmap(algo.init)(keys, hparams)
@@ -96,7 +111,7 @@ class Run:
                 for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(self.hparams))):
             raise ValueError("set_hparams needs the same structure, shapes and dtypes as the "
                              "population's hyperparameters (or the programs would recompile)")
-        self.hparams = jax.device_put(new, self.sharding)
+        self.hparams = put(new, self.sharding)
 
     def with_population(self, population: Population) -> "Run":
         """The same compiled programs for another population of the same size (another
@@ -112,7 +127,7 @@ class Run:
 
     # ---- programs ----------------------------------------------------------------
     def init_carry(self) -> Carry:
-        keys = jax.device_put(self.population.keys(), self.sharding)
+        keys = put(self.population.keys(), self.sharding)
         return self._init(keys, self.hparams)
 
     def abstract_carry(self) -> Carry:
@@ -126,15 +141,20 @@ class Run:
             # member axis is named so learners can skip work no member needs (any_member).
             # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
             # a vmap axis inside shard_map; every output is per-member anyway.
+            # A population too large to update at once goes through in batches (the
+            # memory plan's member_batch per device).
             members = PartitionSpec("member")
+            per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
+            if self.memory_plan.batches > 1:
+                per_device = in_member_batches(per_device, self.memory_plan.member_batch)
             fn = jax.shard_map(
-                jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS),
-                mesh=self.mesh, in_specs=(members, members), out_specs=members,
+                per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
                 check_vma=False)
             start = time.perf_counter()
             compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
                 carry, self.hparams).compile()
             self.compile_seconds += time.perf_counter() - start
+            self.xla_memory[length] = xla_bytes(compiled)
             self._chunk_programs[length] = compiled
         return self._chunk_programs[length]
 
@@ -143,9 +163,8 @@ class Run:
         from ``fold_in(PRNGKey(eval_seed), index)``. The driver evaluates after chunk
         ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes."""
         seed = self.config.eval_seed if eval_seed is None else eval_seed
-        key = jax.device_put(jax.random.fold_in(jax.random.PRNGKey(seed), index),
-                             self.replicated)
-        return np.asarray(self._eval(carry.state, key))
+        key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
+        return to_host(self._eval(carry.state, key))
 
     def warm_up(self, carry: Carry, from_chunk: int = 0) -> None:
         """Compile every program still needed before the clock starts (compile time is
@@ -154,7 +173,7 @@ class Run:
             self.chunk_program(length, carry)
         if not self._eval_compiled:
             start = time.perf_counter()
-            key = jax.device_put(jax.random.PRNGKey(0), self.replicated)
+            key = put(jax.random.PRNGKey(0), self.replicated)
             self._eval = self._eval.lower(carry.state, key).compile()
             self._eval_compiled = True
             self.compile_seconds += time.perf_counter() - start

@@ -9,14 +9,15 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from jaxrl import stats
+from jaxrl.distributed import to_host
 from jaxrl.runner.chunk import Carry
 
 
 def accepted_updates(carry: Carry) -> np.ndarray:
     """Per member, the updates whose results were kept: all of them for a live member,
     those before the divergence for a frozen one."""
-    frozen_after = np.asarray(carry.frozen_after)
-    return np.where(frozen_after >= 0, frozen_after, np.asarray(carry.updates)).astype(np.int64)
+    frozen_after, updates = to_host((carry.frozen_after, carry.updates))
+    return np.where(frozen_after >= 0, frozen_after, updates).astype(np.int64)
 
 
 @dataclasses.dataclass

@@ -192,19 +192,22 @@ class Sweep:
     def members_per_program(self, config_id: int, wanted: int) -> int:
         import jax
 
-        from jaxrl.runner.memory import available_memory_bytes, estimate_member_bytes
+        from jaxrl.runner.memory import budget_bytes, member_memory, most_members
 
         exp = self.experiment(self.configs[config_id], 1, self.spec.seed)
-        algo = self._algo(exp)
-        per = estimate_member_bytes(algo, exp.hparams.validate())
-        fits = int(exp.run_config.memory_fraction * available_memory_bytes() // per)
-        limit = min(wanted, fits, self.spec.max_members or wanted)
+        model = member_memory(self._algo(exp), exp.hparams.validate())
         n_dev = len(jax.devices())
+        budget = budget_bytes(exp.run_config)
+        # Members beyond what fits at once are updated in batches inside the program
+        # (runner.memory), so the states alone bound a program's population.
+        fits = most_members(model, budget, n_dev) or (1 if model.need(1, 1) <= budget else 0)
+        limit = min(wanted, fits, self.spec.max_members or wanted)
         if limit >= n_dev:
             limit -= limit % n_dev
         if limit < 1:
             raise ConfigError(f"one member of configuration {config_id} needs about "
-                              f"{per / 2**30:.1f} GiB, more than the memory budget")
+                              f"{model.need(1, 1) / 2**30:.1f} GiB, more than the memory "
+                              f"budget ({budget / 2**30:.1f} GiB; --memory-budget)")
         return limit
 
     def _algo(self, exp: Experiment):
@@ -219,7 +222,8 @@ class Sweep:
     def print_plan(self, units: List[Unit], title: str) -> None:
         from rich.table import Table
 
-        from jaxrl.runner.memory import estimate_member_bytes
+        from jaxrl.runner.memory import plan_memory
+        from jaxrl.runner.program import dividing_devices
 
         table = Table(title=title)
         for col in ("group", "static fields", "configs", "seeds", "batches",
@@ -229,7 +233,9 @@ class Sweep:
         for g in sorted({u.group for u in units}):
             us = [u for u in units if u.group == g]
             exp = self.experiment(self.configs[us[0].config_ids[0]], 1, self.spec.seed)
-            per = estimate_member_bytes(self._algo(exp), exp.hparams.validate())
+            most = max(u.members for u in us)
+            need = plan_memory(self._algo(exp), exp.hparams.validate(), most,
+                               len(dividing_devices(most)), exp.run_config).need
             static = ", ".join(f"{n}={results_table.cell(self.configs[us[0].config_ids[0]][n])}"
                                for n in self.space.static_names) or "(none varied)"
             steps = sum(u.members for u in us) * exp.config.total_timesteps
@@ -237,7 +243,7 @@ class Sweep:
             table.add_row(str(g), static, str(sum(len(u.config_ids) for u in us)),
                           str(len(us[0].seeds)), str(len(us)),
                           str(max(u.members for u in us)),
-                          f"{per * max(u.members for u in us) / 2**20:,.0f} MB", f"{steps:,}")
+                          f"{need / 2**20:,.0f} MB", f"{steps:,}")
         self.console.print(table)
         self.console.print(f"{total_steps:,} env steps in {len(units)} batches; one compile "
                            f"per distinct static configuration and batch size")

@@ -12,15 +12,8 @@ from jaxrl.contract import Algorithm
 from jaxrl.experiment import make_experiment
 from jaxrl.population import Population
 from jaxrl.runner import Run, RunConfig, train
+from tolerances import assert_member_matches
 
-# A vmapped member may differ from the same run alone by float reassociation in batched
-# kernels; after the smoke run we allow this much.
-VMAP_RTOL, VMAP_ATOL = 1e-4, 1e-5
-# Env-side trajectories (env states, observations, replay contents) carry that noise on
-# through the dynamics (Pendulum amplifies it to ~1e-4 relative in the smoke run): a
-# looser bound there. A leak between members or a semantic difference is far larger.
-TRAJECTORY_FIELDS = ("env_state", "obs", "replay")
-TRAJECTORY_RTOL, TRAJECTORY_ATOL = 1e-3, 1e-4
 NAMES = registry.names()
 CASES = registry.smoke_cases()  # (name, env id), e.g. sac on Pendulum and on CartPole
 
@@ -42,17 +35,6 @@ def case(request):
     run = Run(algo, population, exp.run_config)
     full = train(algo, population, exp.run_config, progress=False, run=run)
     return algo, exp, population, run, full
-
-
-def assert_member_matches(member, reference):
-    """The learned parts and counters within the vmap tolerance, trajectories looser."""
-    fields = [f for f in TRAJECTORY_FIELDS if hasattr(reference, f)]
-    without = lambda s: s.replace(**{f: None for f in fields})  # noqa: E731
-    chex.assert_trees_all_close(without(member), without(reference),
-                                rtol=VMAP_RTOL, atol=VMAP_ATOL)
-    chex.assert_trees_all_close([getattr(member, f) for f in fields],
-                                [getattr(reference, f) for f in fields],
-                                rtol=TRAJECTORY_RTOL, atol=TRAJECTORY_ATOL)
 
 
 def leaves(tree):

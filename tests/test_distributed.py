@@ -1,0 +1,95 @@
+"""Two processes on loopback (``jax.distributed`` with gloo CPU collectives, 2 host
+devices each) train one population: the same result as one process with 4 devices, and
+a checkpoint they wrote together resumes in a single process."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from cli_processes import host_devices_env
+from jaxrl.checkpoint import PopulationCheckpointer
+from jaxrl.experiment import read_run_config
+from jaxrl.runner import Run
+from tolerances import assert_member_matches
+
+TRAIN = ["train", "ppo", "--num-seeds", "8", "--total-timesteps", "4096", "--set",
+         "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def cli(args, env):
+    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(procs):
+    outs = [p.communicate(timeout=900) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    return outs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distributed")
+    port = free_port()
+    procs = [cli([*TRAIN, "--distributed", "--out", str(root / "two")],
+                 {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
+                  "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
+             for i in range(2)]
+    outs = finish(procs)
+    finish([cli([*TRAIN, "--out", str(root / "one")], host_devices_env(4))])
+    return root, outs
+
+
+def final_state(run_dir):
+    """The newest checkpoint of ``run_dir``, restored on this process's one device."""
+    algo, population = read_run_config(run_dir).build()
+    run = Run(algo, population, devices=jax.devices()[:1])
+    checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"))
+    step, carry, _ = checkpointer.restore_latest(run.abstract_carry())
+    checkpointer.close()
+    return step, carry
+
+
+def summary(run_dir):
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        return json.load(f)
+
+
+def test_two_processes_train_what_one_process_trains(runs):
+    root, outs = runs
+    (leader_out, leader_err), (follower_out, follower_err) = outs
+    assert "on 4 cpu device(s)" in leader_err  # one population over both processes
+    assert "run files" in leader_out and "run files" not in follower_out  # 0 reports
+    assert "compiled" not in follower_err
+    assert "memory:" not in follower_err and "memory:" in leader_err
+    two, one = summary(root / "two"), summary(root / "one")
+    assert two["final_eval_return"] == one["final_eval_return"]
+    (step_two, carry_two), (step_one, carry_one) = final_state(root / "two"), \
+        final_state(root / "one")
+    assert step_two == step_one == 4
+    assert_member_matches(carry_two.state, carry_one.state)  # shard_map: in fact equal
+
+
+def test_a_checkpoint_written_by_two_processes_resumes_in_one(runs):
+    root, _ = runs
+    resumed = root / "resumed"
+    shutil.copytree(root / "two", resumed)
+    for later in ("3", "4"):  # as if both processes were killed after chunk 2
+        shutil.rmtree(resumed / "checkpoints" / later)
+    os.remove(resumed / "summary.json")
+    finish([cli(["train", "ppo", "--resume", "--out", str(resumed), "--no-progress"],
+                host_devices_env(2))])
+    assert summary(resumed)["final_eval_return"] == summary(root / "two")["final_eval_return"]
+    assert_member_matches(final_state(resumed)[1].state, final_state(root / "two")[1].state)
