@@ -682,7 +682,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         if getattr(args, "distributed", False):
             from jaxrl.distributed import initialize
 
+            if args.command == "meta":
+                raise ConfigError("meta --distributed is not supported yet (train, sweep "
+                                  "and pbt are); run meta in one process, which shards the "
+                                  "meta-population over that host's devices")
             initialize()
+            from jaxrl.distributed import is_leader
+
+            if not is_leader():  # process 0 prints the reports; errors still reach stderr
+                sys.stdout = open(os.devnull, "w")
         _memory_budget_to_set(args)
         return args.func(args)
     except (ConfigError, UnknownEnvError, CheckpointError) as exc:

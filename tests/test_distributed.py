@@ -93,3 +93,19 @@ def test_a_checkpoint_written_by_two_processes_resumes_in_one(runs):
                 host_devices_env(2))])
     assert summary(resumed)["final_eval_return"] == summary(root / "two")["final_eval_return"]
     assert_member_matches(final_state(resumed)[1].state, final_state(root / "two")[1].state)
+
+
+def test_a_sweep_across_two_processes_scores_what_one_process_scores(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("parameters:\n  learning_rate: {values: [0.0003, 0.001]}\n")
+    sweep = ["sweep", "ppo", "--space", str(space), "--sampler", "grid",
+             "--total-timesteps", "2048", "--seeds-per-config", "2", "--test-seeds", "4",
+             "--set", "num_chunks=2", "--no-progress"]
+    port = free_port()
+    finish([cli([*sweep, "--distributed", "--out", str(tmp_path / "two")],
+                {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
+                 "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
+            for i in range(2)])
+    finish([cli([*sweep, "--out", str(tmp_path / "one")], host_devices_env(4))])
+    two, one = summary(tmp_path / "two"), summary(tmp_path / "one")
+    assert two["ranking"] == one["ranking"] and two["best"] == one["best"]

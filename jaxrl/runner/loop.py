@@ -231,4 +231,6 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                 json.dump(summary, f, indent=2)
     if checkpointer:
         checkpointer.close()
+    if run_dir is not None:
+        barrier("jaxrl-train-end")  # every process sees what process 0 wrote
     return RunResult(carry, summary, run_dir)

@@ -50,6 +50,11 @@ def suggest(trial, space: SearchSpace) -> Dict[str, Any]:
 
 def run_optuna_rounds(sweep) -> None:
     """Asks, trains and tells rounds until ``num_configs`` trials are done."""
+    import jax
+
+    if jax.process_count() > 1:
+        raise ConfigError("--sampler optuna runs one study in one process; with "
+                          "--distributed use grid, random, sobol or halton")
     optuna = _optuna()
     spec = sweep.spec
     storage = f"sqlite:///{os.path.abspath(os.path.join(sweep.out, 'optuna.db'))}"

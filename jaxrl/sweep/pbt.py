@@ -26,6 +26,7 @@ import numpy as np
 
 from jaxrl import registry, stats
 from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.sweep import results as results_table
 from jaxrl.sweep.samplers import unit_points
@@ -107,6 +108,8 @@ class PBT:
         self.out = out
         self.console = console or Console(stderr=True)
         self.progress = progress
+        if not is_leader():  # with several processes, process 0 reports
+            self.console, self.progress = Console(stderr=True, quiet=True), False
 
     def experiment(self, values: Dict[str, Any]) -> Experiment:
         return make_experiment(self.spec.algorithm, self.spec.env,
@@ -125,7 +128,7 @@ class PBT:
 
         import jaxrl.envs
         from jaxrl.checkpoint import PopulationCheckpointer
-        from jaxrl.logging import JsonlSink
+        from jaxrl.logging import JsonlSink, Sinks
         from jaxrl.platform import host_device_count
         from jaxrl.population import Population
         from jaxrl.runner import Run
@@ -180,8 +183,12 @@ class PBT:
                            f"{len(chunks)} generations of {spec.ready_interval} updates "
                            f"({spec.ready_interval * algo.env_steps_per_update:,} env steps); "
                            f"compiled in {run.compile_seconds:.1f}s, once for the whole run")
-        os.makedirs(self.out, exist_ok=True)
-        sink = JsonlSink(os.path.join(self.out, "history.jsonl"), truncate_after_chunk=start - 1)
+        if is_leader():
+            os.makedirs(self.out, exist_ok=True)
+            sink = JsonlSink(os.path.join(self.out, "history.jsonl"),
+                             truncate_after_chunk=start - 1)
+        else:
+            sink = Sinks([])
         names = [p.name for p in self.space.varying]
         from jaxrl.runner.progress import ProgressBar
 
@@ -192,16 +199,15 @@ class PBT:
             for g in range(start, len(chunks)):
                 carry, _ = run.chunk_program(chunks[g], carry)(carry, run.hparams)
                 returns = run.evaluate(carry, g).mean(axis=1)
-                alive = np.asarray(carry.alive)
-                hp = jax.device_get(run.hparams)
+                alive, hp = to_host((carry.alive, run.hparams))
                 used = {n: np.asarray(getattr(hp, n)).tolist() for n in names}
                 last = g == len(chunks) - 1
                 source = np.arange(spec.population)
                 if not last:
                     source, hp = self.exploit_explore(g, returns, alive, hp)
-                    carry = exploit(carry, jnp.asarray(source),
-                                    jnp.asarray(g * spec.population + np.arange(
-                                        spec.population), jnp.uint32))
+                    salts = g * spec.population + np.arange(spec.population)
+                    carry = exploit(carry, put(source, run.replicated),
+                                    put(salts.astype(np.uint32), run.replicated))
                     run.set_hparams(hp)
                 steps = sum(chunks[:g + 1]) * algo.env_steps_per_update
                 sink.write({"chunk": g, "env_steps": steps, "eval_return": returns,
@@ -217,6 +223,7 @@ class PBT:
             bar.close()
             sink.close()
             checkpointer.close()
+        barrier("jaxrl-pbt-history")  # every process reads what process 0 wrote
         history = results_table.read_jsonl(os.path.join(self.out, "history.jsonl"))
         self.write_results(history, seeds)
         summary = self.summarize(history) if len(history) == len(chunks) else None
@@ -247,6 +254,8 @@ class PBT:
         return source, new
 
     def write_results(self, history: List[Dict[str, Any]], seeds: List[int]) -> None:
+        if not is_leader():
+            return
         rows = []
         for rec in history:
             for i in range(self.spec.population):
@@ -275,8 +284,9 @@ class PBT:
                                       **{n: v[best] for n, v in r["hparams"].items()}}
                                      for r in history],
                    "final_hparams": {n: v for n, v in history[-1]["hparams"].items()}}
-        with open(os.path.join(self.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        if is_leader():
+            with open(os.path.join(self.out, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
         return summary
 
 
@@ -306,8 +316,10 @@ def run_pbt(spec: Optional[PBTSpec], out: str, resume: bool = False, console=Non
 
         check_run_dir(out)
     pbt = PBT(spec, out, console, progress)
-    if not resume:
+    barrier("jaxrl-pbt-checked")  # every process has looked before process 0 writes
+    if not resume and is_leader():
         os.makedirs(out, exist_ok=True)
         with open(path, "w") as f:
             json.dump(dataclasses.asdict(spec), f, indent=2, default=results_table.cell)
+    barrier("jaxrl-pbt-start")
     return pbt.run(resume=resume, stop_after_generations=stop_after_generations)

@@ -28,6 +28,7 @@ import numpy as np
 
 from jaxrl import registry, stats
 from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.distributed import barrier, is_leader
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.sweep import results as results_table
 from jaxrl.sweep.samplers import SAMPLERS, sample
@@ -121,6 +122,8 @@ class Sweep:
         self.out = out
         self.console = console or Console(stderr=True)
         self.progress = progress
+        if not is_leader():  # with several processes, process 0 reports
+            self.console, self.progress = Console(stderr=True, quiet=True), False
         self.configs: List[Dict[str, Any]] = []
         self.rounds: List[List[int]] = []   # optuna: config ids asked per round
         self._runs: Dict[Any, Any] = {}     # compiled programs by static shape
@@ -133,6 +136,8 @@ class Sweep:
         return os.path.join(self.out, "sweep.json")
 
     def save_plan(self) -> None:
+        if not is_leader():  # with several processes, process 0 writes
+            return
         os.makedirs(self.out, exist_ok=True)
         record = {"spec": dataclasses.asdict(self.spec), "configs": self.configs,
                   "rounds": self.rounds}
@@ -254,13 +259,12 @@ class Sweep:
 
     def run_unit(self, unit: Unit, index: int, count: int) -> Dict[str, Any]:
         """Trains (or resumes, or skips when finished) one batch; returns its summary."""
-        import jax
-
-        from jaxrl.platform import host_device_count
         from jaxrl.population import Population
         from jaxrl.runner import Run, train
+        from jaxrl.runner.program import dividing_devices
 
         run_dir = self.unit_dir(unit)
+        barrier(f"jaxrl-unit-{unit.name}")  # all processes see the same files below
         done = os.path.join(run_dir, "summary.json")
         if os.path.exists(done):
             with open(done) as f:
@@ -270,14 +274,13 @@ class Sweep:
         exp = exps[0]
         algo = self._algo(exp)
         population = Population.from_configs([e.hparams.validate() for e in exps], unit.seeds)
-        n_dev = host_device_count(population.size, len(jax.devices()))
+        devices = dividing_devices(population.size)
         key = (exp.config, exp.run_config, exp.env, tuple(sorted(exp.env_overrides.items())),
-               population.size, n_dev)
+               population.size, len(devices))
         if key in self._runs:
             run = self._runs[key].with_population(population)
         else:
-            run = self._runs[key] = Run(algo, population, exp.run_config,
-                                        devices=jax.devices()[:n_dev])
+            run = self._runs[key] = Run(algo, population, exp.run_config, devices=devices)
             self.compiles += 1
         resume = os.path.exists(os.path.join(run_dir, "checkpoints"))
         what = ", ".join(f"{n}={results_table.cell(self.configs[unit.config_ids[0]][n])}"
@@ -317,6 +320,8 @@ class Sweep:
         return cols
 
     def write_results(self) -> None:
+        if not is_leader():
+            return
         rows = []
         for unit in self._known_units():
             rows.extend(results_table.evaluation_rows(self.unit_dir(unit),
@@ -420,8 +425,9 @@ class Sweep:
                          else -math.inf), c))],
                    "wall_seconds_this_session": wall_seconds,
                    "compiled_programs_this_session": self.compiles}
-        with open(os.path.join(self.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        if is_leader():
+            with open(os.path.join(self.out, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
         return SweepResult(self.out, self.configs, scores, best, summary)
 
 
@@ -459,5 +465,6 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
 
         check_run_dir(out)
         sweep = Sweep(spec, out, console, progress)
+    barrier("jaxrl-sweep-start")  # every process has looked before process 0 writes
     return sweep.run()
 
