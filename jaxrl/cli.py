@@ -320,8 +320,16 @@ def cmd_sweep(args) -> int:
                          args.seed, args.test_seeds, args.test_top, args.batch_size,
                          args.max_members)
         out = out or _default_out("sweeps", exp)
+    ray = None
+    if args.ray:
+        if args.distributed:
+            raise ConfigError("--ray and --distributed are two ways to use several machines; "
+                              "choose one")
+        from jaxrl.sweep.ray_backend import RayOptions
+
+        ray = RayOptions(args.ray, args.ray_cpus, args.ray_gpus).validate()
     result = run_sweep(spec, out, resume=args.resume, console=console,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, ray=ray)
     print_best(result.summary, Console())
     return 0
 
@@ -586,6 +594,12 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     sweep.add_argument("--max-members", type=int, default=None,
                        help="at most this many members per compiled program (default: what "
                             "the memory budget allows)")
+    sweep.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                       help="run the batches as Ray tasks on the cluster at ADDRESS (default "
+                            "auto: the one this machine belongs to); extra jaxrl[ray]")
+    sweep.add_argument("--ray-cpus", type=float, default=1.0,
+                       help="CPUs per Ray task (its JAX gets one host device per CPU)")
+    sweep.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray task")
     sweep.set_defaults(func=cmd_sweep)
 
     pbt = sub.add_parser("pbt", help="population-based training of traced hyperparameters")

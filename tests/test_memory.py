@@ -30,6 +30,16 @@ def test_the_plan_takes_the_largest_batch_that_fits():
     assert plan(10**9, member_batch=2).member_batch == 2  # forced
 
 
+def test_on_cpu_batches_stay_near_the_cache_and_accelerators_take_all_at_once():
+    model = MemoryModel({"parameters": 2**20}, 2 * 2**20)  # working set 4 MiB a member
+    config = RunConfig(memory_budget_gb=100.0)
+    cpu = plan_memory(None, None, 64, 2, config, model=model)
+    assert (cpu.member_batch, cpu.batches, cpu.reason) == (4, 8, "cache")  # 16 MiB
+    assert "in the CPU cache" in cpu.describe()
+    gpu = plan_memory(None, None, 64, 2, config, model=model, platform="gpu")
+    assert (gpu.member_batch, gpu.batches) == (32, 1)
+
+
 def test_what_cannot_fit_is_refused_with_the_numbers_and_the_fix():
     with pytest.raises(ConfigError, match="use at most 14 members"):
         plan(16 * 100 + 2 * 1200 - 1)  # states plus one working set per device: no

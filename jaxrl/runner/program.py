@@ -45,7 +45,8 @@ def check_population(algo, population: Population, run_config: RunConfig,
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
             f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
-    return plan_memory(algo, hp_one, population.size, n_dev, run_config)
+    platform = (devices or dividing_devices(population.size))[0].platform
+    return plan_memory(algo, hp_one, population.size, n_dev, run_config, platform=platform)
 
 
 def xla_bytes(compiled) -> Optional[int]:

@@ -114,7 +114,9 @@ class SweepResult:
 class Sweep:
     """Plans, runs and resumes one sweep directory."""
 
-    def __init__(self, spec: SweepSpec, out: str, console=None, progress: bool = True):
+    def __init__(self, spec: SweepSpec, out: str, console=None, progress: bool = True,
+                 ray=None):
+        """``ray``: ``ray_backend.RayOptions`` to run the batches as Ray tasks."""
         from rich.console import Console
 
         self.spec = spec.validate()
@@ -122,6 +124,7 @@ class Sweep:
         self.out = out
         self.console = console or Console(stderr=True)
         self.progress = progress
+        self.ray = ray
         if not is_leader():  # with several processes, process 0 reports
             self.console, self.progress = Console(stderr=True, quiet=True), False
         self.configs: List[Dict[str, Any]] = []
@@ -147,7 +150,7 @@ class Sweep:
         os.replace(tmp, self.plan_path)
 
     @classmethod
-    def load(cls, out: str, console=None, progress: bool = True) -> "Sweep":
+    def load(cls, out: str, console=None, progress: bool = True, ray=None) -> "Sweep":
         path = os.path.join(out, "sweep.json")
         try:
             with open(path) as f:
@@ -156,7 +159,7 @@ class Sweep:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
                               f"it is needed to resume this sweep")
-        sweep = cls(spec, out, console, progress)
+        sweep = cls(spec, out, console, progress, ray)
         sweep.configs = [sweep.space.coerce(c) for c in record["configs"]]
         sweep.rounds = record.get("rounds", [])
         return sweep
@@ -296,6 +299,10 @@ class Sweep:
         return result.summary
 
     def run_units(self, units: List[Unit]) -> None:
+        if self.ray is not None:
+            from jaxrl.sweep import ray_backend
+
+            return ray_backend.run_units(self, units, self.ray)
         steps = [u.members * self.experiment(self.configs[u.config_ids[0]], 1, u.seeds[0])
                  .config.total_timesteps for u in units]
         for i, unit in enumerate(units):
@@ -449,14 +456,15 @@ def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
 
 
 def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
-              progress: bool = True) -> SweepResult:
-    """Runs ``spec`` into ``out`` (or, with ``resume``, continues the sweep there)."""
+              progress: bool = True, ray=None) -> SweepResult:
+    """Runs ``spec`` into ``out`` (or, with ``resume``, continues the sweep there);
+    ``ray`` (``ray_backend.RayOptions``) runs its batches as Ray tasks."""
     exists = os.path.exists(os.path.join(out, "sweep.json"))
     if resume:
         if not exists:
             raise ConfigError(f"--resume needs --out pointing at a sweep directory (with "
                               f"sweep.json); got {out!r}")
-        sweep = Sweep.load(out, console, progress)
+        sweep = Sweep.load(out, console, progress, ray)
     else:
         if exists:
             raise ConfigError(f"--out {out} already holds a sweep; pass --resume to continue "
@@ -464,7 +472,7 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
         from jaxrl.runner import check_run_dir
 
         check_run_dir(out)
-        sweep = Sweep(spec, out, console, progress)
+        sweep = Sweep(spec, out, console, progress, ray)
     barrier("jaxrl-sweep-start")  # every process has looked before process 0 writes
     return sweep.run()
 

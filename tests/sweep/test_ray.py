@@ -1,0 +1,96 @@
+"""A sweep fanned out as Ray tasks over a local cluster (a head and a worker node, both
+on loopback, started here), with a worker killed in the middle of a batch."""
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+SPACE = "parameters:\n  learning_rate: {values: [0.0003, 0.001]}\n"
+SWEEP = ["sweep", "ppo", "--sampler", "grid", "--total-timesteps", "65536",
+         "--seeds-per-config", "2", "--test-seeds", "2", "--max-members", "2",
+         "--set", "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
+    temp = str(tmp_path_factory.mktemp("ray"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--temp-dir", temp,
+                    "--include-dashboard=false", *common], env=env, check=True,
+                   capture_output=True)
+    try:
+        subprocess.run([ray_bin, "start", "--address", f"localhost:{port}", *common],
+                       env=env, check=True, capture_output=True)
+        yield f"localhost:{port}", env
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True)
+
+
+def kill_first_worker_after_its_first_checkpoint(out, killed, deadline):
+    """SIGKILL the worker training the first batch once it has written a checkpoint."""
+    while time.time() < deadline:
+        for marker in glob.glob(os.path.join(out, "units", "*.worker")):
+            unit = marker[:-len(".worker")]
+            if glob.glob(os.path.join(unit, "checkpoints", "1", "jaxrl_files.json")) and \
+                    not os.path.exists(os.path.join(unit, "summary.json")):
+                with open(marker) as f:
+                    pid = int(f.read())
+                os.kill(pid, signal.SIGKILL)
+                killed.update(unit=unit, pid=pid)
+                return
+        time.sleep(0.02)
+
+
+def test_ray_runs_the_batches_retries_a_killed_worker_and_loses_nothing(cluster, tmp_path):
+    address, env = cluster
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    out = str(tmp_path / "ray")
+    killed = {}
+    watcher = threading.Thread(target=kill_first_worker_after_its_first_checkpoint,
+                               args=(out, killed, time.time() + 600), daemon=True)
+    watcher.start()
+    proc = subprocess.run([sys.executable, "-m", "jaxrl.cli", *SWEEP, "--space", str(space),
+                           "--ray", address, "--out", out], env=env, capture_output=True,
+                          text=True, timeout=900)
+    watcher.join(timeout=1)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "batches as Ray tasks" in proc.stderr and "on 2 node(s)" in proc.stderr
+    assert killed, "no worker was killed mid-batch: the test did not test a retry"
+    with open(killed["unit"] + ".worker") as f:
+        assert int(f.read()) != killed["pid"]  # Ray ran the batch again, in a new worker
+    with open(os.path.join(killed["unit"], "metrics.jsonl")) as f:
+        chunks = [json.loads(line)["chunk"] for line in f]
+    assert chunks == [0, 1, 2, 3]  # resumed after its checkpoint: no chunk lost or doubled
+
+    local = str(tmp_path / "local")
+    subprocess.run([sys.executable, "-m", "jaxrl.cli", *SWEEP, "--space", str(space),
+                    "--out", local], env=env, check=True, capture_output=True, timeout=900)
+    summaries = []
+    for d in (out, local):
+        with open(os.path.join(d, "summary.json")) as f:
+            summaries.append(json.load(f))
+    assert summaries[0]["ranking"] == summaries[1]["ranking"]
+    assert summaries[0]["best"] == summaries[1]["best"]
+    shutil.rmtree(out, ignore_errors=True)
