@@ -76,7 +76,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
     devices = run.devices
     env_steps_per_second = members * steps_per_member / max(train_seconds, 1e-9)
     hp_one = jax.tree.map(lambda x: x[0], population.hparams)
-    ceiling = learner_ceiling(algo, hp_one, members, devices)
+    ceiling = learner_ceiling(algo, hp_one, run.memory_plan.member_batch, devices)
     achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
     ceiling["achieved_matmul_gflops"] = achieved
     ceiling["fraction_of_ceiling"] = achieved / ceiling["matmul_peak_gflops_costliest_shape"]
