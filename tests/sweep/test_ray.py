@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from cli_processes import host_devices_env
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -84,9 +85,11 @@ def test_ray_runs_the_batches_retries_a_killed_worker_and_loses_nothing(cluster,
         chunks = [json.loads(line)["chunk"] for line in f]
     assert chunks == [0, 1, 2, 3]  # resumed after its checkpoint: no chunk lost or doubled
 
+    # The same sweep in this process's way: one device, as each 1-CPU Ray task has.
     local = str(tmp_path / "local")
     subprocess.run([sys.executable, "-m", "jaxrl.cli", *SWEEP, "--space", str(space),
-                    "--out", local], env=env, check=True, capture_output=True, timeout=900)
+                    "--out", local], env=host_devices_env(1), check=True,
+                   capture_output=True, timeout=900)
     summaries = []
     for d in (out, local):
         with open(os.path.join(d, "summary.json")) as f:
