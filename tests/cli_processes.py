@@ -2,6 +2,7 @@
 tests), and JAX programs on a chosen number of host devices."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,3 +59,10 @@ def run_two_at_a_time(commands, env=None, timeout=900):
         out, err = proc.communicate(timeout=timeout)
         done[name] = (proc.returncode, out, err)
     return done
+
+
+def free_port():
+    """A TCP port on localhost that nothing listens on (for a coordinator or a cluster)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]

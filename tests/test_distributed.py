@@ -1,17 +1,17 @@
 """Two processes on loopback (``jax.distributed`` with gloo CPU collectives, 2 host
 devices each) train one population: the same result as one process with 4 devices, and
-a checkpoint they wrote together resumes in a single process."""
+a checkpoint they wrote together resumes in a single process; a sweep over them scores
+what one process scores."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
 import jax
 import pytest
 
-from cli_processes import host_devices_env
+from cli_processes import free_port, host_devices_env
 from jaxrl.checkpoint import PopulationCheckpointer
 from jaxrl.experiment import read_run_config
 from jaxrl.runner import Run
@@ -19,12 +19,6 @@ from tolerances import assert_member_matches
 
 TRAIN = ["train", "ppo", "--num-seeds", "8", "--total-timesteps", "4096", "--set",
          "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def cli(args, env):
@@ -47,8 +41,9 @@ def runs(tmp_path_factory):
                  {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
                   "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
              for i in range(2)]
+    reference = cli([*TRAIN, "--out", str(root / "one")], host_devices_env(4))
     outs = finish(procs)
-    finish([cli([*TRAIN, "--out", str(root / "one")], host_devices_env(4))])
+    finish([reference])
     return root, outs
 
 
@@ -102,10 +97,10 @@ def test_a_sweep_across_two_processes_scores_what_one_process_scores(tmp_path):
              "--total-timesteps", "2048", "--seeds-per-config", "2", "--test-seeds", "4",
              "--set", "num_chunks=2", "--no-progress"]
     port = free_port()
-    finish([cli([*sweep, "--distributed", "--out", str(tmp_path / "two")],
-                {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
-                 "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
-            for i in range(2)])
-    finish([cli([*sweep, "--out", str(tmp_path / "one")], host_devices_env(4))])
+    finish([*(cli([*sweep, "--distributed", "--out", str(tmp_path / "two")],
+                  {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
+                   "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
+              for i in range(2)),
+            cli([*sweep, "--out", str(tmp_path / "one")], host_devices_env(4))])
     two, one = summary(tmp_path / "two"), summary(tmp_path / "one")
     assert two["ranking"] == one["ranking"] and two["best"] == one["best"]

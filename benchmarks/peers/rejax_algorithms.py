@@ -1,6 +1,6 @@
-"""rejax 0.1.3's DQN and PQN on CartPole-v1 and SAC and TD3 on Pendulum-v1, with rejax's
-published configs (its repository's configs/gymnax/cartpole.yaml and pendulum.yaml),
-for a side-by-side with `jaxrl bench`.
+"""rejax 0.1.3's PPO, DQN and PQN on CartPole-v1 and SAC and TD3 on Pendulum-v1, with
+rejax's published configs (its repository's configs/gymnax/cartpole.yaml and
+pendulum.yaml; PPO with PureJaxRL's), for a side-by-side with `jaxrl bench`.
 
 Runs only in a throwaway venv (rejax pins gymnax 0.0.9; never a jaxrl dependency):
 
@@ -26,6 +26,13 @@ import time
 from rows import answer_single, run_row, write_json
 
 CONFIGS = {
+    # PureJaxRL's CartPole PPO (what jaxrl's PPOConfig defaults to); rejax does not
+    # anneal its learning rate, so the jaxrl side runs with anneal_lr=false.
+    "ppo": dict(env="CartPole-v1", agent_kwargs={"activation": "tanh"}, num_envs=4,
+                num_steps=128, num_epochs=4, num_minibatches=4, learning_rate=2.5e-4,
+                max_grad_norm=0.5, total_timesteps=262_144, eval_freq=262_144, gamma=0.99,
+                gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5,
+                normalize_observations=False),
     "dqn": dict(env="CartPole-v1", agent="DuelingQNetwork", agent_kwargs={"activation": "swish"},
                 num_envs=10, buffer_size=50_000, fill_buffer=5_000, batch_size=100,
                 max_grad_norm=10, learning_rate=0.001, num_epochs=5, total_timesteps=100_000,

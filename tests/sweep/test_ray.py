@@ -5,14 +5,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from cli_processes import host_devices_env
+from cli_processes import free_port, host_devices_env
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -21,12 +20,6 @@ SPACE = "parameters:\n  learning_rate: {values: [0.0003, 0.001]}\n"
 SWEEP = ["sweep", "ppo", "--sampler", "grid", "--total-timesteps", "65536",
          "--seeds-per-config", "2", "--test-seeds", "2", "--max-members", "2",
          "--set", "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
