@@ -142,8 +142,8 @@ class Run:
             # member axis is named so learners can skip work no member needs (any_member).
             # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
             # a vmap axis inside shard_map; every output is per-member anyway.
-            # A population too large to update at once goes through in batches (the
-            # memory plan's member_batch per device).
+            # Members go through in batches of the memory plan's member_batch per device
+            # when all at once would not fit the budget (or, on CPU, the cache).
             members = PartitionSpec("member")
             per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
             if self.memory_plan.batches > 1:
