@@ -48,7 +48,9 @@ class Experiment:
                                int(rec["seed"]), apply_defaults=False)
 
     def build(self):
-        """The algorithm and its population (memory checked before anything is traced)."""
+        """The algorithm and its population. Memory is planned before the population's
+        arrays are built (``Run`` plans again for its devices): an absurd ``num_seeds``
+        fails here in one line, not in numpy."""
         import jaxrl.envs
         from jaxrl.population import Population
         from jaxrl.runner.memory import plan_memory

@@ -1,8 +1,8 @@
-"""The memory model and populations updated in batches (``jaxrl.runner.memory``)."""
+"""The memory model and populations updated in batches (``jaxrl.runner.memory``). The
+model's bound on XLA's own figure is checked for every algorithm in the contract suite."""
 import json
 
 import chex
-import jax
 import numpy as np
 import pytest
 
@@ -11,7 +11,7 @@ from jaxrl.config import ConfigError
 from jaxrl.experiment import make_experiment
 from jaxrl.population import Population
 from jaxrl.runner import Run, RunConfig, train
-from jaxrl.runner.memory import MemoryModel, member_memory, parse_size, plan_memory
+from jaxrl.runner.memory import MemoryModel, parse_size, plan_memory
 from tolerances import assert_member_matches
 
 
@@ -52,22 +52,6 @@ def test_sizes_parse_in_binary_units():
     assert parse_size("512MiB") == parse_size("512 MB") == 0.5
     with pytest.raises(ConfigError, match="16GiB"):
         parse_size("lots")
-
-
-@pytest.mark.parametrize("algorithm", ["ppo", "dqn"])  # on-policy; replay-based
-def test_the_model_bounds_what_xla_plans_without_wild_overestimates(algorithm):
-    """Per member: the model (state + working set) against XLA's own memory analysis of
-    the compiled chunk. An upper bound, within 4x (measured on the defaults, sac and td3
-    included: 1.1-2.8x)."""
-    entry = registry.get(algorithm)
-    exp = make_experiment(algorithm, entry.smoke_env, entry.smoke, {}, num_seeds=4)
-    algo, population = exp.build()
-    run = Run(algo, population, exp.run_config)
-    run.chunk_program(run.chunks[0], run.init_carry())
-    xla = run.xla_memory[run.chunks[0]] / population.size  # one device
-    model = member_memory(algo, jax.tree.map(lambda x: x[0], population.hparams))
-    assert model.state > 0 and xla > 0
-    assert xla <= model.need(1, 1) <= 4 * xla, (model, xla)
 
 
 @pytest.mark.parametrize("algorithm,values,hparams", [

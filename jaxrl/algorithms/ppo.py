@@ -175,7 +175,7 @@ class PPO(Learner):
     def transient_bytes_per_member(self) -> int:
         """Rough per-update working set: the rollout (obs, final obs, ~8 scalars per
         step) and forward/backward activations of both MLPs (1.5 floats per unit per
-        step: 2-3x what XLA's memory analysis reports, tests/test_memory.py)."""
+        step: 2-3x what XLA's memory analysis reports, tests/contract/test_contract.py)."""
         obs_dim = int(np.prod(self.obs_shape))
         rollout = self.config.batch_size * (2 * obs_dim + 8)
         widths = sum(self.config.hidden_sizes)

@@ -134,16 +134,18 @@ class PQN(Learner):
         return self.config.num_epochs * self.config.num_minibatches
 
     def transient_bytes_per_member(self) -> int:
-        """The rollout (observations and final observations, a few scalars per step)
-        and the network's activations over it (3 floats per unit per step: about 2x
-        what XLA's memory analysis reports, tests/test_memory.py)."""
+        """The rollout (observations and final observations, a few scalars per step),
+        the network's activations over it (3 floats per unit per step) and the value
+        head's working set: about 2x what XLA's memory analysis reports
+        (tests/contract/test_contract.py)."""
         obs = int(jnp.prod(jnp.asarray(self.obs_shape)))
         rollout = self.config.batch_size * (2 * obs + 8)
         widths = sum(self.config.hidden_sizes)
         if len(self.obs_shape) == 3:
             h, w, _ = self.obs_shape
             widths += 16 * (h - 2) * (w - 2)
-        return int(4 * (rollout + self.config.batch_size * widths * 3))
+        head = self.value_head.working_floats(self.network.num_actions)
+        return int(4 * (rollout + self.config.batch_size * (widths * 3 + head)))
 
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)

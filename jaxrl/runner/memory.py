@@ -2,9 +2,10 @@
 
 Every member holds its state for the whole run (parameters, optimiser state, env
 states, replay buffer: exact sizes from ``eval_shape`` of ``algo.init``). While a member
-is updated it also needs a working set: the old state kept for divergence isolation, the
-new one (not of the replay buffer, which XLA writes in place), and the update's transients (rollout, activations; the algorithm's estimate,
-``transient_bytes_per_member``). The carry is donated, so the state is held once.
+is updated it also needs a working set: the old state kept for divergence isolation and
+the new one (not for the replay buffer, which XLA writes in place), and the update's
+transients (rollout, activations: the algorithm's ``transient_bytes_per_member``). The
+carry is donated, so the state is held once.
 
 A population whose working sets do not all fit the budget is updated in batches: each
 device runs its members ``member_batch`` at a time, in sequence, inside the same
@@ -73,11 +74,6 @@ def member_memory(algo, hp_one) -> MemoryModel:
         name = next((n for n, pattern in _PARTS if pattern.search(where)), "other")
         parts[name] += int(np.prod(leaf.shape)) * leaf.dtype.itemsize
     return MemoryModel(parts, int(algo.transient_bytes_per_member()))
-
-
-def estimate_member_bytes(algo, hp_one) -> int:
-    """Bytes one member needs when updated on its own (state plus working set)."""
-    return member_memory(algo, hp_one).need(1, 1)
 
 
 def available_memory_bytes() -> int:

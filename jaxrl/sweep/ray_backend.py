@@ -50,7 +50,7 @@ def run_unit_task(out: str, unit: Dict[str, Any], index: int, count: int) -> Dic
         _LOADED[out] = Sweep.load(out, progress=False)
     sweep = _LOADED[out]
     with open(os.path.join(sweep.unit_dir(Unit(**unit)) + ".worker"), "w") as f:
-        f.write(str(os.getpid()))  # who is training it (tests kill this process)
+        f.write(str(os.getpid()))  # which worker process trains it (to find or kill it)
     return sweep.run_unit(Unit(**unit), index, count)
 
 
