@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(VENV)/bin/jaxrl train ppo --env CartPole-v1 --num-seeds 64 --total-timesteps 500000 --out runs/ppo-cartpole
 
+# Two workers: most tests wait on a single-threaded XLA compile, so two share 2 cores
+# (each test file runs in one worker, so module fixtures are built once).
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=30
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=30
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
