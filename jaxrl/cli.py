@@ -111,10 +111,7 @@ def cmd_train(args) -> int:
     result = train(algo, population, spec.run_config, run_dir=run_dir, resume=args.resume,
                    config_record=spec.record(), env_id=env_label, console=console,
                    progress=not args.no_progress)
-    from jaxrl.distributed import is_leader
-
-    if is_leader():
-        print_summary(result.summary, Console())
+    print_summary(result.summary, Console())  # stdout: process 0's only (see main)
     return 0
 
 
@@ -694,15 +691,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     _use_cpu_cores(args)
     try:
         if getattr(args, "distributed", False):
-            from jaxrl.distributed import initialize
+            from jaxrl.distributed import initialize, is_leader
 
             if args.command == "meta":
                 raise ConfigError("meta --distributed is not supported yet (train, sweep "
                                   "and pbt are); run meta in one process, which shards the "
                                   "meta-population over that host's devices")
             initialize()
-            from jaxrl.distributed import is_leader
-
             if not is_leader():  # process 0 prints the reports; errors still reach stderr
                 sys.stdout = open(os.devnull, "w")
         _memory_budget_to_set(args)

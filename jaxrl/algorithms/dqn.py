@@ -18,7 +18,7 @@ from flax import struct
 
 from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParams,
                                          OffPolicyLearner, make_optimizer)
-from jaxrl.components.exploration import epsilon_greedy, linear_schedule
+from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.target_networks import polyak
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, static_field, traced_field
@@ -103,9 +103,8 @@ class DQN(OffPolicyLearner):
         return self.value_head.q_values(self.network.apply(params, obs))
 
     def epsilon(self, hp: DQNHParams, env_steps) -> jax.Array:
-        return linear_schedule(hp.epsilon_start, hp.epsilon_end,
-                               hp.epsilon_fraction * self.config.total_timesteps,
-                               env_steps.as_float())
+        return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,
+                              self.config.total_timesteps, env_steps)
 
     def explore(self, learner: DQNLearner, obs, key, hp: DQNHParams, env_steps):
         return epsilon_greedy(key, self.q_values(learner.params, obs),

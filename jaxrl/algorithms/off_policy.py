@@ -203,7 +203,7 @@ class OffPolicyLearner(Learner):
         ``anneal_lr``."""
         if not self.config.anneal_lr:
             return hp.learning_rate
-        total = self.config.num_updates * self.config.gradient_steps
+        total = float(self.config.num_updates * self.config.gradient_steps)  # may pass int32
         return hp.learning_rate * jnp.maximum(1.0 - grad_step / total, 0.0)
 
     # ---- the contract -------------------------------------------------------------

@@ -16,7 +16,7 @@ import optax
 from flax import struct
 
 from jaxrl.components.counters import StepCount
-from jaxrl.components.exploration import epsilon_greedy, linear_schedule
+from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.targets import q_lambda_returns
@@ -159,7 +159,7 @@ class PQN(Learner):
         cfg, head = self.config, self.value_head
         rollout_key, epoch_key, key = jax.random.split(state.key, 3)
         norm = self._normalizer(state.obs_stats)
-        epsilon = self.epsilon(hp, state.env_steps.as_float())
+        epsilon = self.epsilon(hp, state.env_steps)
 
         def act(obs, act_key):
             action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon)
@@ -221,8 +221,8 @@ class PQN(Learner):
         return self.value_head.q_values(self.network.apply(params, obs))
 
     def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
-        return linear_schedule(hp.epsilon_start, hp.epsilon_end,
-                               hp.epsilon_fraction * self.config.total_timesteps, env_steps)
+        return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,
+                              self.config.total_timesteps, env_steps)
 
     def _normalizer(self, stats: RunningMeanStd):
         return lambda obs: self.obs_norm.apply(stats, obs)

@@ -21,7 +21,7 @@ from flax import struct
 from jaxrl.algorithms.off_policy import Batch, make_optimizer
 from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParams,
                                             OffPolicyActorCritic, bootstrap_target)
-from jaxrl.components.exploration import linear_schedule
+from jaxrl.components.exploration import decay_over_run
 from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
 from jaxrl.contract import any_member, select
 from jaxrl.envs import Env
@@ -88,9 +88,9 @@ class TD3(OffPolicyActorCritic):
                           opt.init(actor_params), opt.init(critic_params), zero, zero)
 
     def noise_scale(self, hp: TD3HParams, env_steps):
-        return linear_schedule(hp.exploration_noise, hp.exploration_noise_end,
-                               hp.exploration_noise_fraction * self.config.total_timesteps,
-                               env_steps.as_float())
+        return decay_over_run(hp.exploration_noise, hp.exploration_noise_end,
+                              hp.exploration_noise_fraction, self.config.total_timesteps,
+                              env_steps)
 
     def explore_policy(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
         action = self.actor.apply(learner.actor_params, obs)

@@ -52,3 +52,18 @@ def test_more_than_2_to_the_31_updates_are_refused_by_name():
     with pytest.raises(ConfigError, match="2\\*\\*31 or more updates"):
         make_experiment("dqn", "CartPole-v1", {"total_timesteps": 2**32, "num_envs": 1,
                                                "rollout_steps": 1}, {}, num_seeds=1)
+
+
+@pytest.mark.parametrize("name,env_id", [c for c in __import__("jaxrl.registry").registry
+                                         .smoke_cases()])
+def test_every_learner_traces_a_run_longer_than_2_to_the_31_steps(name, env_id):
+    """``total_timesteps`` is static and may pass int32; schedules over it must not put
+    it into a traced product (it would overflow while tracing)."""
+    from jaxrl import registry
+    from jaxrl.experiment import make_experiment
+
+    values = {**registry.get(name).smoke, "total_timesteps": 2**33}
+    algo, population = make_experiment(name, env_id, values, {}, num_seeds=1).build()
+    hp = jax.tree.map(lambda x: x[0], population.hparams)
+    state = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp)
+    jax.eval_shape(algo.update, state, hp)  # traces without an OverflowError
