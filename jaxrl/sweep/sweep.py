@@ -242,8 +242,9 @@ class Sweep:
             us = [u for u in units if u.group == g]
             exp = self.experiment(self.configs[us[0].config_ids[0]], 1, self.spec.seed)
             most = max(u.members for u in us)
-            need = plan_memory(self._algo(exp), exp.hparams.validate(), most,
-                               len(dividing_devices(most)), exp.run_config).need
+            devices = dividing_devices(most)
+            need = plan_memory(self._algo(exp), exp.hparams.validate(), most, len(devices),
+                               exp.run_config, platform=devices[0].platform).need
             static = ", ".join(f"{n}={results_table.cell(self.configs[us[0].config_ids[0]][n])}"
                                for n in self.space.static_names) or "(none varied)"
             steps = sum(u.members for u in us) * exp.config.total_timesteps
