@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -22,23 +23,31 @@ SWEEP = ["sweep", "ppo", "--sampler", "grid", "--total-timesteps", "65536",
          "--set", "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
 
 
+def start_ray(args, env):
+    """`ray start`, failing with Ray's own words (stderr) rather than only an exit code."""
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ray"), *args],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"ray {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
-    temp = str(tmp_path_factory.mktemp("ray"))
+def cluster():
+    # Ray's sockets live under the temp dir, and AF_UNIX paths stop at 107 bytes: pytest's
+    # own tmp dirs (longer still under xdist, .../popen-gw1/...) overflow that.
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     common = ["--num-cpus", "1", "--disable-usage-stats"]
-    subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--temp-dir", temp,
-                    "--include-dashboard=false", *common], env=env, check=True,
-                   capture_output=True)
     try:
-        subprocess.run([ray_bin, "start", "--address", f"localhost:{port}", *common],
-                       env=env, check=True, capture_output=True)
+        start_ray(["start", "--head", "--port", str(port), "--temp-dir", temp,
+                   "--include-dashboard=false", *common], env)
+        start_ray(["start", "--address", f"localhost:{port}", *common], env)
         yield f"localhost:{port}", env
     finally:
-        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True)
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), "ray"), "stop",
+                        "--force"], env=env, capture_output=True)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def kill_first_worker_after_its_first_checkpoint(out, killed, deadline):
