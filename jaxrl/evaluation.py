@@ -17,6 +17,7 @@ def evaluate(env: Env, env_params: Any, act: Callable, key: jax.Array,
     most ``env.max_episode_steps`` steps). Pass the same ``key`` to every population
     member so all are scored on the same episodes.
     """
+    env = env.for_evaluation()  # nothing after the first episode's end is used
     max_steps = env.max_episode_steps(env_params)
     reset_key, step_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(

@@ -11,6 +11,7 @@ as brax does, and says so explicitly.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jax
@@ -52,26 +53,32 @@ class BraxEnv(Env):
         if self.episode_length <= 0:
             raise ValueError(f"episode_length={episode_length} must be positive")
         self.reset_mode = reset_mode
+        self._obs_shape = None  # (computed once, on first use)
+        # brax's physics takes seconds to trace. As jitted functions it is traced once
+        # per shape and reused by every program that steps or resets (init, training,
+        # evaluation, the memory plan); inside those programs XLA inlines it as before.
+        self._brax_reset = jax.jit(self.brax_env.reset)
+        self._brax_step = jax.jit(self.brax_env.step)
 
     @property
     def default_params(self):
         return BraxParams(max_steps_in_episode=self.episode_length)
 
     def reset(self, key, params):
-        brax_state = self.brax_env.reset(key)
+        brax_state = self._brax_reset(key)
         first = brax_state if self.reset_mode == "first_state" else None
         state = BraxEnvState(brax_state, jnp.zeros((), jnp.int32), first)
         return brax_state.obs.astype(jnp.float32), state
 
     def step(self, key, state, action, params):
-        next_brax = self.brax_env.step(state.brax_state, action)
+        next_brax = self._brax_step(state.brax_state, action)
         time = state.time + 1
         terminated = jnp.asarray(next_brax.done).astype(bool)
         truncated = (time >= params.max_steps_in_episode) & ~terminated
         done = terminated | truncated
         final_obs = next_brax.obs.astype(jnp.float32)
         if self.reset_mode == "fresh":
-            reset_brax = self.brax_env.reset(key)
+            reset_brax = self._brax_reset(key)
         else:
             reset_brax = state.first_state
         # Where the episode ended the whole brax State (done/reward fields included) is
@@ -83,10 +90,23 @@ class BraxEnv(Env):
         reward = jnp.asarray(next_brax.reward, jnp.float32)  # some envs return a Python float
         return obs, new_state, reward, terminated, truncated, info
 
+    def for_evaluation(self):
+        """Evaluation stops each copy at its first episode's end, so the state an
+        auto-reset draws is never used: reusing the first state (no reset traced into
+        the step) is exact there and compiles the step about 40% smaller."""
+        if self.reset_mode == "first_state":
+            return self
+        evaluated = copy.copy(self)
+        evaluated.reset_mode = "first_state"
+        return evaluated
+
     def observation_space(self, params):
-        size = self.brax_env.observation_size
-        shape = (size,) if isinstance(size, int) else tuple(size)
-        return spaces.Box(-np.inf, np.inf, shape)
+        if self._obs_shape is None:
+            # brax's ``observation_size`` runs a reset op by op (seconds of small
+            # compiles, on every call); the shape of a traced reset costs no compile.
+            obs = jax.eval_shape(self._brax_reset, jax.random.PRNGKey(0)).obs
+            self._obs_shape = tuple(obs.shape)
+        return spaces.Box(-np.inf, np.inf, self._obs_shape)
 
     def action_space(self, params):
         return spaces.Box(-1.0, 1.0, (self.brax_env.action_size,))

@@ -11,6 +11,7 @@ episode must be bootstrapped from. ``params`` is a pytree, so it can be vmapped
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, Tuple
 
 import jax
@@ -46,6 +47,12 @@ class Env:
         """Static upper bound on episode length (used to size evaluation loops)."""
         return int(params.max_steps_in_episode)
 
+    def for_evaluation(self) -> "Env":
+        """The same env for first-episode evaluation, where nothing after an episode's
+        end is used: an env whose auto-reset is expensive to compile (brax's fresh reset)
+        may return a cheaper equivalent. Default: itself."""
+        return self
+
     @property
     def unwrapped(self) -> "Env":
         return self
@@ -76,6 +83,14 @@ class Wrapper(Env):
 
     def max_episode_steps(self, params):
         return self.env.max_episode_steps(params)
+
+    def for_evaluation(self):
+        inner = self.env.for_evaluation()
+        if inner is self.env:
+            return self
+        evaluated = copy.copy(self)  # the same wrapper (and its settings) around it
+        evaluated.env = inner
+        return evaluated
 
     @property
     def unwrapped(self):

@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Dict, Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import ConfigError
@@ -65,7 +66,19 @@ class MemoryModel:
 
 
 def member_memory(algo, hp_one) -> MemoryModel:
-    """The model of one member of ``algo`` with hyperparameters ``hp_one``."""
+    """The model of one member of ``algo`` with hyperparameters ``hp_one``. Kept on the
+    algorithm per hyperparameter structure: tracing ``init`` costs seconds on brax, and
+    an experiment plans once before its population exists and again for its devices."""
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x)),
+                            hp_one)
+    cache_key = (jax.tree.structure(abstract), tuple(jax.tree.leaves(abstract)))
+    cache = algo.__dict__.setdefault("_memory_models", {})
+    if cache_key not in cache:
+        cache[cache_key] = _member_memory(algo, abstract)
+    return cache[cache_key]
+
+
+def _member_memory(algo, hp_one) -> MemoryModel:
     shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
     parts = {name: 0 for name, _ in _PARTS}
     parts["other"] = 0
