@@ -326,6 +326,37 @@ def test_brax_first_state_reset_reuses_initial_state():
     assert not np.allclose(obs0[0], obs0[1])
 
 
+def test_brax_observation_space_is_the_reset_observation_shape():
+    env, params = _env(FAST_BRAX)
+    obs, _ = env.reset(jax.random.PRNGKey(0), params)
+    assert env.observation_space(params).shape == obs.shape == (11,)
+
+
+def test_brax_evaluation_traces_no_reset_into_its_step_and_scores_the_same():
+    """Evaluation stops each copy at its first episode's end, so ``for_evaluation``
+    swaps brax's fresh auto-reset for the first state: same returns, smaller program."""
+    from jaxrl.envs.core import Wrapper
+    from jaxrl.evaluation import evaluate
+
+    env, params = _env("brax/inverted_pendulum", wrappers=(FlattenObservation,),
+                       episode_length=60)
+    evaluated = env.for_evaluation()
+    assert type(evaluated) is FlattenObservation
+    assert evaluated.env.reset_mode == "first_state" and env.env.reset_mode == "fresh"
+    assert evaluated.for_evaluation() is evaluated
+
+    class KeepFreshReset(Wrapper):
+        def for_evaluation(self):
+            return self
+
+    push = lambda obs: jnp.ones(obs.shape[:-1] + (1,))  # noqa: E731 - tips the pole over
+    key = jax.random.PRNGKey(3)
+    first_state = evaluate(env, params, push, key, 8)
+    fresh = evaluate(KeepFreshReset(env), params, push, key, 8)
+    np.testing.assert_array_equal(first_state, fresh)
+    assert np.all(first_state < 60)  # every episode terminated: the reset path was live
+
+
 def test_brax_bad_reset_mode_raises():
     with pytest.raises(ValueError, match="reset_mode"):
         make("brax/ant", reset_mode="sometimes")

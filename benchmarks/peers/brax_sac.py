@@ -9,6 +9,8 @@ another, each in a fresh process (own compile, own peak RSS), and reports per ca
   (``num_evals=3``: the epochs after the first are compiled already);
 * ``compile_and_first_epoch_seconds``: wall time from the call to the end of the first
   training epoch minus that epoch's share at the steady rate (what compiling cost);
+* ``process_compile_seconds``: every trace, lowering and XLA compile in the process by
+  JAX's own clocks, as `jaxrl bench` reports it;
 * ``final_return``: brax's last evaluation (``eval/episode_reward``, 128 eval envs).
 
     .venv/bin/python benchmarks/peers/brax_sac.py --env inverted_pendulum \\
@@ -27,6 +29,9 @@ def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
            hidden_sizes, backend):
     import functools
 
+    from jaxrl.bench import compile_clock  # this script runs in jaxrl's venv (brax is in it)
+
+    spent = compile_clock()
     import jax
     from brax import envs
     from brax.training.agents.sac import networks as sac_networks
@@ -59,6 +64,8 @@ def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
             "compile_and_first_epoch_seconds": first_epoch["training/walltime"],
             "compile_seconds_estimate": max(first_epoch["training/walltime"]
                                             - first_epoch_steps / steady, 0.0),
+            "process_compile_seconds": sum(spent.values()),
+            "process_compile_breakdown": dict(spent),
             "wall_seconds": wall, "final_return": marks[-1][2]["eval/episode_reward"],
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "jax_version": jax.__version__, "load_average_1min": os.getloadavg()[0]}
