@@ -32,13 +32,14 @@ DEFAULT_NUM_CHUNKS = 4
 
 
 def _spec(algorithm: str, env_id: str, members: int, total_timesteps: int,
-          overrides: Dict[str, Any]):
+          overrides: Dict[str, Any], env_overrides: Optional[Dict[str, Any]] = None):
     """The same routing and validation as ``jaxrl train`` (ConfigError if bad)."""
     from jaxrl.experiment import make_experiment
 
     values = {"num_chunks": DEFAULT_NUM_CHUNKS, **(overrides or {}),
               "total_timesteps": total_timesteps}
-    return make_experiment(algorithm, env_id, values, {}, num_seeds=max(1, members))
+    return make_experiment(algorithm, env_id, values, dict(env_overrides or {}),
+                           num_seeds=max(1, members))
 
 
 COMPILE_EVENTS = {  # jax.monitoring's own clocks for every program the process builds
@@ -65,7 +66,8 @@ def compile_clock() -> Dict[str, float]:
 
 
 def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
-               overrides: Dict[str, str]) -> Dict[str, Any]:
+               overrides: Dict[str, str],
+               env_overrides: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """One population size, in this process; meant to run in a fresh subprocess."""
     import resource
     import time
@@ -76,7 +78,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
     from jaxrl.runner import Run
 
     spent_compiling = compile_clock()
-    spec = _spec(algorithm, env_id, members, total_timesteps, overrides)
+    spec = _spec(algorithm, env_id, members, total_timesteps, overrides, env_overrides)
     algo, population = spec.build()
     run = Run(algo, population, spec.run_config)
 
@@ -177,11 +179,13 @@ def _run_child(spec: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timesteps: int,
-                  overrides: Dict[str, str], json_path: Optional[str] = None) -> List[Dict]:
+                  overrides: Dict[str, str], json_path: Optional[str] = None,
+                  env_overrides: Optional[Dict[str, str]] = None) -> List[Dict]:
     """One row per population size (see the module docstring); each size runs in a fresh
     subprocess. Writes ``{"machine": ..., "results": rows}`` to ``json_path`` if given."""
-    overrides = dict(overrides or {})
-    _spec(algorithm, env_id, 1, total_timesteps, overrides)  # errors before any subprocess
+    overrides, env_overrides = dict(overrides or {}), dict(env_overrides or {})
+    # errors before any subprocess
+    _spec(algorithm, env_id, 1, total_timesteps, overrides, env_overrides)
     import jaxrl.envs
 
     if env_id not in jaxrl.envs.list():
@@ -194,7 +198,8 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
         print(f"bench {algorithm} {env_id}: {m} members x {total_timesteps:,} env steps ...",
               file=sys.stderr, flush=True)
         row = _run_child({"algorithm": algorithm, "env_id": env_id, "members": m,
-                          "total_timesteps": total_timesteps, "overrides": overrides})
+                          "total_timesteps": total_timesteps, "overrides": overrides,
+                          "env_overrides": env_overrides})
         print(f"  {row['env_steps_per_second']:,.0f} env steps/s, "
               f"{row['gradient_steps_per_second']:,.0f} gradient steps/s, compile "
               f"{row['compile_seconds']:.1f} s ({row['train_compile_seconds']:.1f} s of it the "
@@ -210,7 +215,7 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
     if json_path:
         record = {"machine": machine_info(),
                   "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                  "overrides": overrides, "results": rows}
+                  "overrides": overrides, "env_overrides": env_overrides, "results": rows}
         os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
         with open(json_path, "w") as f:
             json.dump(record, f, indent=2)

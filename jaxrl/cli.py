@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 from jaxrl import registry
 from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, field_docs
 from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
-                              load_config_file, read_run_config)
+                              load_config_file, merge_sources, read_run_config)
 
 EXIT_CONFIG_ERROR = 2
 SEED_RULE = ("seeds are whole numbers in [0, 2**32): PRNGKey keeps 32 bits, so larger or "
@@ -234,6 +234,9 @@ def cmd_eval(args) -> int:
     return 0
 
 
+BENCH_TIMESTEPS = 262_144  # env steps per member unless --total-timesteps or --config says
+
+
 def cmd_bench(args) -> int:
     from jaxrl.bench import run_benchmark
 
@@ -244,9 +247,14 @@ def cmd_bench(args) -> int:
     if not members or min(members) <= 0:
         raise ConfigError(f"--members {args.members!r} must be comma-separated positive "
                           f"integers, e.g. 1,16,64")
-    total_timesteps = coerce_scalar(int, args.total_timesteps, "--total-timesteps")
-    results = run_benchmark(args.algorithm, args.env, members, total_timesteps,
-                            _parse_pairs(args.set, "--set"), json_path=args.json)
+    values, env_overrides, from_file = merge_sources(
+        args.config, _parse_pairs(args.set, "--set"), _parse_pairs(args.env_set, "--env-set"),
+        args.total_timesteps)
+    total_timesteps = coerce_scalar(int, values.pop("total_timesteps", BENCH_TIMESTEPS),
+                                    "--total-timesteps")
+    env = args.env or from_file.get("env", DEFAULT_ENV)
+    results = run_benchmark(args.algorithm, env, members, total_timesteps, values,
+                            json_path=args.json, env_overrides=env_overrides)
     for row in results:
         print(json.dumps(row))
     return 0
@@ -560,11 +568,16 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")
     bench.add_argument("algorithm")
-    bench.add_argument("--env", default="CartPole-v1")
+    bench.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV})")
     bench.add_argument("--members", default="1,16,64", help="comma-separated population sizes")
-    bench.add_argument("--total-timesteps", default="262144",
-                       help="env steps per member")
-    bench.add_argument("--set", action="append", metavar="NAME=VALUE")
+    bench.add_argument("--total-timesteps", default=None,
+                       help=f"env steps per member (default {BENCH_TIMESTEPS:,})")
+    bench.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="set a config/hyperparameter/run field (repeatable)")
+    bench.add_argument("--env-set", action="append", metavar="NAME=VALUE",
+                       help="set an env parameter (repeatable)")
+    bench.add_argument("--config", help="YAML or JSON file of fields (and env, env_overrides); "
+                                        "flags override it")
     bench.add_argument("--json", "--out", dest="json", help="write the results (JSON) here")
     add_memory_budget_flag(bench)
     bench.set_defaults(func=cmd_bench)

@@ -91,15 +91,12 @@ def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
     return experiment
 
 
-def experiment_from_sources(algorithm: str, config_path: Optional[str] = None,
-                            values: Optional[Dict[str, Any]] = None,
-                            env_values: Optional[Dict[str, Any]] = None,
-                            env: Optional[str] = None, num_seeds: Optional[int] = None,
-                            seed: Optional[int] = None,
-                            total_timesteps: Any = None) -> Experiment:
-    """A config file, then field values (``--set``), ``total_timesteps``, env values
-    (``--env-set``) and the env / num_seeds / seed settings over it (``None``: not given,
-    the file's value or the default applies). What every command's common flags mean."""
+def merge_sources(config_path: Optional[str] = None,
+                  values: Optional[Dict[str, Any]] = None,
+                  env_values: Optional[Dict[str, Any]] = None,
+                  total_timesteps: Any = None):
+    """A config file with the flags over it: ``(field values, env overrides, the file's
+    env / num_seeds / seed settings)``. What every command's common flags mean."""
     file_values = load_config_file(config_path)
     where = f"--config {config_path}"
     env_overrides = file_values.pop("env_overrides", None)
@@ -114,12 +111,25 @@ def experiment_from_sources(algorithm: str, config_path: Optional[str] = None,
     file_values.update(values or {})
     if total_timesteps is not None:
         file_values["total_timesteps"] = total_timesteps
-    env_overrides = {**env_overrides, **(env_values or {})}
+    return file_values, {**env_overrides, **(env_values or {})}, from_file
+
+
+def experiment_from_sources(algorithm: str, config_path: Optional[str] = None,
+                            values: Optional[Dict[str, Any]] = None,
+                            env_values: Optional[Dict[str, Any]] = None,
+                            env: Optional[str] = None, num_seeds: Optional[int] = None,
+                            seed: Optional[int] = None,
+                            total_timesteps: Any = None) -> Experiment:
+    """A config file, then field values (``--set``), ``total_timesteps``, env values
+    (``--env-set``) and the env / num_seeds / seed settings over it (``None``: not given,
+    the file's value or the default applies)."""
+    values, env_overrides, from_file = merge_sources(config_path, values, env_values,
+                                                     total_timesteps)
 
     def pick(given, key, default):
         return given if given is not None else from_file.get(key, default)
 
-    return make_experiment(algorithm, pick(env, "env", DEFAULT_ENV), file_values,
+    return make_experiment(algorithm, pick(env, "env", DEFAULT_ENV), values,
                            env_overrides, pick(num_seeds, "num_seeds", 1), pick(seed, "seed", 0))
 
 

@@ -119,6 +119,8 @@ def test_read_only_out_directory_is_refused(tmp_path, capsys):
     (["bench", "ppo", "--members", "0"], "--members '0' must be"),
     (["bench", "ppo", "--total-timesteps", "1.5"], "--total-timesteps='1.5' is not a valid int"),
     (["bench", "ppo", "--set", "num_envs=1.5"], "num_envs='1.5' is not a valid int"),
+    (["bench", "ppo", "--env-set", "max_steps_in_episode=1.5"], "max_steps_in_episode='1.5' is not a valid int"),
+    (["bench", "ppo", "--config", "{tmp}/none.yaml"], "none.yaml"),
     (["train"], "the following arguments are required: algorithm"),
     (["train", "nope"], "unknown algorithm 'nope'"),
 ])

@@ -134,3 +134,27 @@ def test_report_compares_runs(cli_run, tmp_path, capsys):
     assert "P(row > column)" in md and "0.50" in md  # a run against its copy: a coin flip
     assert os.path.getsize(os.path.join(out, "figures", "comparison.png")) > 10_000
     assert "final IQM [95% CI]" in capsys.readouterr().out
+
+
+def test_bench_takes_the_common_flags_and_records_what_it_measured(tmp_path, capsys):
+    """One population size end to end: the row's numbers are there and plausible, and
+    --config / --set / --env-set reach the measured program."""
+    config = tmp_path / "bench.yaml"
+    config.write_text("num_envs: 2\nnum_steps: 32\nenv_overrides: {max_steps_in_episode: 50}\n")
+    out = tmp_path / "bench.json"
+    code = cli.main(["bench", "ppo", "--members", "2", "--total-timesteps", "2048",
+                     "--config", str(config), "--set", "num_minibatches=2",
+                     "--env-set", "max_steps_in_episode=40", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads(out.read_text())
+    assert record["env_overrides"] == {"max_steps_in_episode": "40"}  # as given
+    assert record["overrides"] == {"num_envs": 2, "num_steps": 32, "num_minibatches": "2"}
+    row, = record["results"]
+    assert row["members"] == 2 and row["total_timesteps"] == 2048
+    assert row["num_updates"] == 2048 // (2 * 32)
+    assert row["env_steps_per_second"] > 0 and row["peak_rss_mb"] > 0
+    # JAX's clocks see every program of the process: at least the two timed ones
+    assert row["process_compile_seconds"] >= 0.5 * row["compile_seconds"] > 0
+    assert set(row["process_compile_breakdown"]) == {"trace", "lower", "xla"}
+    assert row["final_return_mean"] <= 40  # the env override reached evaluation
+    assert 0 < row["fraction_of_ceiling"] < 1.5
