@@ -495,12 +495,7 @@ def add_common_flags(parser, out_help: str = "run directory (default runs/<algo>
     parser.add_argument("--env", default=None, help=env_help)
     parser.add_argument("--total-timesteps", default=None,
                         help="env steps per member (sets total_timesteps; 1e6 is accepted)")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="set a config/hyperparameter/run field (repeatable)")
-    parser.add_argument("--env-set", action="append", metavar="NAME=VALUE",
-                        help="set an env parameter (repeatable)")
-    parser.add_argument("--config", help="YAML or JSON file of fields (and env, "
-                                         "env_overrides, num_seeds, seed); flags override it")
+    add_field_flags(parser)
     parser.add_argument("--out", help=out_help)
     parser.add_argument("--resume", action="store_true", help=resume_help)
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
@@ -510,6 +505,16 @@ def add_common_flags(parser, out_help: str = "run directory (default runs/<algo>
                              "else set JAXRL_COORDINATOR, JAXRL_NUM_PROCESSES, "
                              "JAXRL_PROCESS_ID); the population spans every process's devices")
     add_memory_budget_flag(parser)
+
+
+def add_field_flags(parser, file_keys: str = "env, env_overrides, num_seeds, seed") -> None:
+    """``--set``, ``--env-set`` and ``--config``: what a command's run is made of."""
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="set a config/hyperparameter/run field (repeatable)")
+    parser.add_argument("--env-set", action="append", metavar="NAME=VALUE",
+                        help="set an env parameter (repeatable)")
+    parser.add_argument("--config", help=f"YAML or JSON file of fields (and {file_keys}); "
+                                         f"flags override it")
 
 
 def add_memory_budget_flag(parser) -> None:
@@ -572,12 +577,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     bench.add_argument("--members", default="1,16,64", help="comma-separated population sizes")
     bench.add_argument("--total-timesteps", default=None,
                        help=f"env steps per member (default {BENCH_TIMESTEPS:,})")
-    bench.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="set a config/hyperparameter/run field (repeatable)")
-    bench.add_argument("--env-set", action="append", metavar="NAME=VALUE",
-                       help="set an env parameter (repeatable)")
-    bench.add_argument("--config", help="YAML or JSON file of fields (and env, env_overrides); "
-                                        "flags override it")
+    add_field_flags(bench, file_keys="env, env_overrides")
     bench.add_argument("--json", "--out", dest="json", help="write the results (JSON) here")
     add_memory_budget_flag(bench)
     bench.set_defaults(func=cmd_bench)

@@ -19,7 +19,7 @@ import os
 import resource
 import time
 
-from rows import answer_single, run_row, write_json
+from rows import one_call_per_seed
 
 
 def single(env, total_timesteps, num_envs, unroll_length, num_minibatches, epochs,
@@ -86,31 +86,13 @@ def main():
                         help="brax evaluates before training too when > 1 (a second "
                              "compile of its evaluator); 1 evaluates once at the end, "
                              "as `jaxrl bench` does")
-    parser.add_argument("--hidden-sizes", default="64,64")
-    parser.add_argument("--seeds", type=int, default=1, help="calls, one seed each")
-    parser.add_argument("--json")
-    parser.add_argument("--single", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if answer_single(args, single):
-        return
-    rows = []
-    for seed in range(args.seeds):
-        spec = {"env": args.env, "total_timesteps": args.total_timesteps,
-                "num_envs": args.num_envs, "unroll_length": args.unroll_length,
-                "num_minibatches": args.num_minibatches, "epochs": args.epochs,
-                "learning_rate": args.learning_rate, "entropy_cost": args.entropy_cost,
-                "discounting": args.discounting, "gae_lambda": args.gae_lambda,
-                "clipping_epsilon": args.clipping_epsilon,
-                "max_grad_norm": args.max_grad_norm, "num_evals": args.num_evals,
-                "seed": seed, "hidden_sizes": [int(h) for h in args.hidden_sizes.split(",")]}
-        row = run_row(__file__, spec, f"seed {seed}")
-        print(f"brax PPO {args.env} seed {seed}: {row['env_steps_per_second'] or 0:,.0f} env "
-              f"steps/s, compile {row['process_compile_seconds']:.1f} s (JAX's clocks), wall "
-              f"{row['wall_seconds']:.1f} s, final return {row['final_return']:.1f}",
-              flush=True)
-        rows.append(row)
-    if args.json:
-        write_json(args.json, {"peer": rows[0]["peer"], "config": vars(args)}, rows)
+    one_call_per_seed(__file__, parser, single, lambda args: {
+        "num_envs": args.num_envs, "unroll_length": args.unroll_length,
+        "num_minibatches": args.num_minibatches, "epochs": args.epochs,
+        "learning_rate": args.learning_rate, "entropy_cost": args.entropy_cost,
+        "discounting": args.discounting, "gae_lambda": args.gae_lambda,
+        "clipping_epsilon": args.clipping_epsilon, "max_grad_norm": args.max_grad_norm,
+        "num_evals": args.num_evals}, "brax PPO")
 
 
 if __name__ == "__main__":

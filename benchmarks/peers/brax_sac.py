@@ -21,7 +21,7 @@ import os
 import resource
 import time
 
-from rows import answer_single, run_row, write_json
+from rows import one_call_per_seed
 
 
 def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
@@ -84,31 +84,12 @@ def main():
     parser.add_argument("--tau", type=float, default=0.005)
     parser.add_argument("--min-replay-size", type=int, default=1_000)
     parser.add_argument("--max-replay-size", type=int, default=100_000)
-    parser.add_argument("--hidden-sizes", default="64,64")
-    parser.add_argument("--seeds", type=int, default=1, help="calls, one seed each")
-    parser.add_argument("--json")
-    parser.add_argument("--single", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if answer_single(args, single):
-        return
-    rows = []
-    for seed in range(args.seeds):
-        spec = {"env": args.env, "total_timesteps": args.total_timesteps,
-                "num_envs": args.num_envs, "batch_size": args.batch_size,
-                "grad_updates_per_step": args.grad_updates_per_step,
-                "learning_rate": args.learning_rate, "discounting": args.discounting,
-                "tau": args.tau, "min_replay_size": args.min_replay_size,
-                "max_replay_size": args.max_replay_size, "seed": seed,
-                "hidden_sizes": [int(h) for h in args.hidden_sizes.split(",")],
-                "backend": args.backend}
-        row = run_row(__file__, spec, f"seed {seed}")
-        print(f"brax SAC {args.env} seed {seed}: {row['env_steps_per_second']:,.0f} env "
-              f"steps/s, compile ~{row['compile_seconds_estimate']:.1f} s, wall "
-              f"{row['wall_seconds']:.1f} s, final return {row['final_return']:.1f}",
-              flush=True)
-        rows.append(row)
-    if args.json:
-        write_json(args.json, {"peer": rows[0]["peer"], "config": vars(args)}, rows)
+    one_call_per_seed(__file__, parser, single, lambda args: {
+        "num_envs": args.num_envs, "batch_size": args.batch_size,
+        "grad_updates_per_step": args.grad_updates_per_step,
+        "learning_rate": args.learning_rate, "discounting": args.discounting,
+        "tau": args.tau, "min_replay_size": args.min_replay_size,
+        "max_replay_size": args.max_replay_size, "backend": args.backend}, "brax SAC")
 
 
 if __name__ == "__main__":

@@ -32,3 +32,29 @@ def write_json(path: str, header: dict, rows: list) -> None:
                                          "platform": platform.platform()},
                    "results": rows}, f, indent=2)
         f.write("\n")
+
+
+def one_call_per_seed(script: str, parser, single, spec_of, label: str) -> None:
+    """main() of a brax-trainer script: brax trains one seed per call, so ``--seeds N``
+    is N calls, each in a fresh process (own compile, own peak RSS), one line each."""
+    import argparse
+
+    parser.add_argument("--hidden-sizes", default="64,64")
+    parser.add_argument("--seeds", type=int, default=1, help="calls, one seed each")
+    parser.add_argument("--json")
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if answer_single(args, single):
+        return
+    rows = []
+    for seed in range(args.seeds):
+        spec = {**spec_of(args), "env": args.env, "total_timesteps": args.total_timesteps,
+                "seed": seed, "hidden_sizes": [int(h) for h in args.hidden_sizes.split(",")]}
+        row = run_row(script, spec, f"seed {seed}")
+        print(f"{label} {args.env} seed {seed}: {row['env_steps_per_second'] or 0:,.0f} env "
+              f"steps/s, compile {row['process_compile_seconds']:.1f} s (JAX's clocks), "
+              f"wall {row['wall_seconds']:.1f} s, final return {row['final_return']:.1f}",
+              flush=True)
+        rows.append(row)
+    if args.json:
+        write_json(args.json, {"peer": rows[0]["peer"], "config": vars(args)}, rows)
