@@ -15,11 +15,9 @@ for both networks. brax's policy is tanh-squashed, jaxrl's default clipped.
         --total-timesteps 65536 --json benchmarks/results/peers/brax_ppo_inverted_pendulum.json
 """
 import argparse
-import os
-import resource
 import time
 
-from rows import one_call_per_seed
+from rows import brax_trainer_row, one_call_per_seed
 
 
 def single(env, total_timesteps, num_envs, unroll_length, num_minibatches, epochs,
@@ -30,7 +28,6 @@ def single(env, total_timesteps, num_envs, unroll_length, num_minibatches, epoch
     from jaxrl.bench import compile_clock  # this script runs in jaxrl's venv (brax is in it)
 
     spent = compile_clock()
-    import jax
     from brax import envs
     from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as ppo
@@ -57,15 +54,7 @@ def single(env, total_timesteps, num_envs, unroll_length, num_minibatches, epoch
     epochs_timed = [m for m in marks if m[1] > 0]
     # brax's rate of its last training epoch; the first epoch's includes its compile
     steady = epochs_timed[-1][2]["training/sps"] if len(epochs_timed) >= 2 else None
-    return {"peer": "brax " + __import__("brax").__version__ + " PPO trainer",
-            "algorithm": "ppo", "env": f"brax/{env}", "members": 1, "seed": seed,
-            "total_timesteps": total_timesteps,
-            "env_steps_per_second": steady,
-            "process_compile_seconds": sum(spent.values()),
-            "process_compile_breakdown": dict(spent),
-            "wall_seconds": wall, "final_return": marks[-1][2]["eval/episode_reward"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "jax_version": jax.__version__, "load_average_1min": os.getloadavg()[0]}
+    return brax_trainer_row("ppo", env, seed, total_timesteps, steady, spent, wall, marks)
 
 
 def main():

@@ -17,11 +17,9 @@ another, each in a fresh process (own compile, own peak RSS), and reports per ca
         --total-timesteps 32768 --json benchmarks/results/peers/brax_sac_inverted_pendulum.json
 """
 import argparse
-import os
-import resource
 import time
 
-from rows import one_call_per_seed
+from rows import brax_trainer_row, one_call_per_seed
 
 
 def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
@@ -32,7 +30,6 @@ def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
     from jaxrl.bench import compile_clock  # this script runs in jaxrl's venv (brax is in it)
 
     spent = compile_clock()
-    import jax
     from brax import envs
     from brax.training.agents.sac import networks as sac_networks
     from brax.training.agents.sac import train as sac
@@ -58,17 +55,11 @@ def single(env, total_timesteps, num_envs, batch_size, grad_updates_per_step,
     steady = marks[-1][2]["training/sps"]
     first_epoch = marks[1][2]
     first_epoch_steps = marks[1][1] - marks[0][1]
-    return {"peer": "brax " + __import__("brax").__version__ + " SAC trainer",
-            "algorithm": "sac", "env": f"brax/{env}", "members": 1, "seed": seed,
-            "total_timesteps": total_timesteps, "env_steps_per_second": steady,
-            "compile_and_first_epoch_seconds": first_epoch["training/walltime"],
-            "compile_seconds_estimate": max(first_epoch["training/walltime"]
-                                            - first_epoch_steps / steady, 0.0),
-            "process_compile_seconds": sum(spent.values()),
-            "process_compile_breakdown": dict(spent),
-            "wall_seconds": wall, "final_return": marks[-1][2]["eval/episode_reward"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "jax_version": jax.__version__, "load_average_1min": os.getloadavg()[0]}
+    return brax_trainer_row(
+        "sac", env, seed, total_timesteps, steady, spent, wall, marks,
+        compile_and_first_epoch_seconds=first_epoch["training/walltime"],
+        compile_seconds_estimate=max(first_epoch["training/walltime"]
+                                     - first_epoch_steps / steady, 0.0))
 
 
 def main():

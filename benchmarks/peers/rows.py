@@ -34,6 +34,25 @@ def write_json(path: str, header: dict, rows: list) -> None:
         f.write("\n")
 
 
+def brax_trainer_row(algorithm: str, env: str, seed: int, total_timesteps: int,
+                     steady, spent: dict, wall: float, marks: list, **extra) -> dict:
+    """The row of one call of a brax trainer: its steady rate, JAX's compile clocks
+    (``spent``), wall time, last evaluation and peak RSS, and ``extra`` fields."""
+    import resource
+
+    import brax
+    import jax
+
+    return {"peer": f"brax {brax.__version__} {algorithm.upper()} trainer",
+            "algorithm": algorithm, "env": f"brax/{env}", "members": 1, "seed": seed,
+            "total_timesteps": total_timesteps, "env_steps_per_second": steady, **extra,
+            "process_compile_seconds": sum(spent.values()),
+            "process_compile_breakdown": dict(spent),
+            "wall_seconds": wall, "final_return": marks[-1][2]["eval/episode_reward"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "jax_version": jax.__version__, "load_average_1min": os.getloadavg()[0]}
+
+
 def one_call_per_seed(script: str, parser, single, spec_of, label: str) -> None:
     """main() of a brax-trainer script: brax trains one seed per call, so ``--seeds N``
     is N calls, each in a fresh process (own compile, own peak RSS), one line each."""

@@ -12,6 +12,7 @@ as brax does, and says so explicitly.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import jax
@@ -53,7 +54,6 @@ class BraxEnv(Env):
         if self.episode_length <= 0:
             raise ValueError(f"episode_length={episode_length} must be positive")
         self.reset_mode = reset_mode
-        self._obs_shape = None  # (computed once, on first use)
         # brax's physics takes seconds to trace. As jitted functions it is traced once
         # per shape and reused by every program that steps or resets (init, training,
         # evaluation, the memory plan); inside those programs XLA inlines it as before.
@@ -100,12 +100,13 @@ class BraxEnv(Env):
         evaluated.reset_mode = "first_state"
         return evaluated
 
+    @functools.cached_property
+    def _obs_shape(self):
+        # brax's ``observation_size`` runs a reset op by op (seconds of small compiles,
+        # on every call); the shape of a traced reset costs no compile.
+        return tuple(jax.eval_shape(self._brax_reset, jax.random.PRNGKey(0)).obs.shape)
+
     def observation_space(self, params):
-        if self._obs_shape is None:
-            # brax's ``observation_size`` runs a reset op by op (seconds of small
-            # compiles, on every call); the shape of a traced reset costs no compile.
-            obs = jax.eval_shape(self._brax_reset, jax.random.PRNGKey(0)).obs
-            self._obs_shape = tuple(obs.shape)
         return spaces.Box(-np.inf, np.inf, self._obs_shape)
 
     def action_space(self, params):
