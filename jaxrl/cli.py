@@ -423,9 +423,11 @@ def cmd_report(args) -> int:
 def cmd_meta(args) -> int:
     from rich.console import Console
 
+    from jaxrl.distributed import is_leader
     from jaxrl.meta.pipeline import MetaSpec, run_meta
 
-    console = Console(stderr=True)
+    leader = is_leader()  # with several processes, process 0 reports
+    console = Console(stderr=True, quiet=not leader)
     split = lambda text: [e.strip() for e in (text or "").split(",") if e.strip()]  # noqa: E731
     spec = None
     if args.resume:
@@ -451,7 +453,7 @@ def cmd_meta(args) -> int:
                         dict(exp.env_overrides))
     out = args.out or os.path.join("meta", f"{args.target}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     summary = run_meta(spec, out, resume=args.resume, console=console,
-                       progress=not args.no_progress)
+                       progress=leader and not args.no_progress)
     print_meta_test(summary, Console())
     plots = "drift.png" if summary["spec"]["target"] == "lpo" else "schedule.png"
     console.print(f"outputs: {out} (meta_test.json, {plots}, fitness.png, es/)")
@@ -706,10 +708,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if getattr(args, "distributed", False):
             from jaxrl.distributed import initialize, is_leader
 
-            if args.command == "meta":
-                raise ConfigError("meta --distributed is not supported yet (train, sweep "
-                                  "and pbt are); run meta in one process, which shards the "
-                                  "meta-population over that host's devices")
             initialize()
             if not is_leader():  # process 0 prints the reports; errors still reach stderr
                 sys.stdout = open(os.devnull, "w")

@@ -64,12 +64,14 @@ def to_host(tree: Any) -> Any:
 
 def put(tree: Any, sharding) -> Any:
     """``tree`` (the same full value on every process) laid out by ``sharding``, which
-    may span processes."""
+    may span processes. Arrays already laid out so are passed through."""
     if jax.process_count() == 1:
         return jax.device_put(tree, sharding)
 
     def place(x):
-        value = np.asarray(x)
+        if isinstance(x, jax.Array) and x.sharding == sharding:
+            return x
+        value = to_host(x)
         return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
     return jax.tree.map(place, tree)
 

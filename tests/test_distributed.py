@@ -1,7 +1,7 @@
 """Two processes on loopback (``jax.distributed`` with gloo CPU collectives, 2 host
 devices each) train one population: the same result as one process with 4 devices, and
 a checkpoint they wrote together resumes in a single process; a sweep over them scores
-what one process scores."""
+what one process scores; a meta-learning run over them learns what one process learns."""
 import json
 import os
 import shutil
@@ -104,3 +104,55 @@ def test_a_sweep_across_two_processes_scores_what_one_process_scores(tmp_path):
             cli([*sweep, "--out", str(tmp_path / "one")], host_devices_env(4))])
     two, one = summary(tmp_path / "two"), summary(tmp_path / "one")
     assert two["ranking"] == one["ranking"] and two["best"] == one["best"]
+
+
+META = ["meta", "schedule", "--train-envs", "CartPole-v1", "--schedule", "learning_rate",
+        "--knots", "2", "--generations", "2", "--total-timesteps", "2048", "--set",
+        "num_envs=4", "--set", "num_steps=32", "--set", "num_minibatches=2", "--set",
+        "num_epochs=1", "--set", "eval_episodes=4", "--popsize", "4", "--inner-seeds", "3",
+        "--test-seeds", "4", "--seed", "2", "--no-progress"]
+
+
+def test_meta_across_two_processes_learns_what_one_process_learns_and_resumes_in_one(
+        tmp_path):
+    """The meta-population (4 members) split over two processes' devices: the same
+    references (3 seeds: each process computes them all), fitness curve,
+    meta-parameters and meta-test (4 seeds, split) as one 4-device process; only process
+    0 reports; an ES checkpoint they wrote resumes in one process."""
+    import numpy as np
+
+    port = free_port()
+    procs = [cli([*META, "--distributed", "--out", str(tmp_path / "two")],
+                 {**host_devices_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
+                  "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
+             for i in range(2)]
+    (leader_out, leader_err), (follower_out, follower_err) = finish(procs)
+    finish([cli([*META, "--out", str(tmp_path / "one")], host_devices_env(4))])
+    assert "fixed schedule" in leader_out and "fixed schedule" not in follower_out
+    assert "reference CartPole-v1" in leader_err and "reference" not in follower_err
+    assert "sharded over 4 device(s)" in " ".join(leader_err.split())
+
+    def outputs(name):
+        root = tmp_path / name
+        summary = json.load(open(root / "meta_test.json"))
+        for record in summary["curve"]:
+            del record["seconds"], record["inner_env_steps_per_second"]
+        return summary, np.load(root / "mean_params.npz")["learning_rate"]
+
+    (two, two_params), (one, one_params) = outputs("two"), outputs("one")
+    assert two["references"] == one["references"]
+    assert two["curve"] == one["curve"] and len(two["curve"]) == 2
+    np.testing.assert_array_equal(two_params, one_params)
+    assert two["meta_test"] == one["meta_test"]
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(tmp_path / "two", resumed)
+    shutil.rmtree(resumed / "es" / "checkpoints" / "2")  # as if killed after generation 1
+    for name in ("mean_params.npz", "meta_test.json"):
+        os.remove(resumed / name)
+    _, err = finish([cli(["meta", "schedule", "--resume", "--out", str(resumed),
+                          "--no-progress"], host_devices_env(4))])[0]
+    assert "after generation 1/2" in " ".join(err.split())
+    resumed_summary, resumed_params = outputs("resumed")
+    np.testing.assert_array_equal(resumed_params, two_params)
+    assert resumed_summary["curve"] == two["curve"]

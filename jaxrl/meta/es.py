@@ -8,7 +8,9 @@ strategy's own fitness shaping: centred ranks for OpenES, weights for SNES/CMA-E
 tells. Each program is compiled once for
 the whole run; the log says how many times each was traced. The ES state, the key and
 the fitness curve are checkpointed every generation (orbax, bitwise), so a killed run
-resumes to the same final meta-parameters.
+resumes to the same final meta-parameters. Under ``jax.distributed`` the members are
+split over every process's devices; ask and tell run alike on every process, and only
+process 0 writes the results.
 
 A *task* is anything with ``name`` and ``fitness(meta_params, key) -> scalar`` (higher
 is better): a full inner training run on the contract (``jaxrl.meta.tasks``), or any
@@ -27,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import ConfigError
+from jaxrl.distributed import is_leader, put, to_host
 
 STRATEGIES = ("open_es", "snes", "cma_es")
 
@@ -127,14 +130,25 @@ def population_sharding(popsize: int, devices=None):
     """(members, replicated, count): the meta-population axis split over the most
     devices that divide it evenly (all of ``jax.devices()`` when they do), and the
     placement of everything else (ES state, fitness), fixed so that ask and tell see the
-    same input layouts every generation (one trace each)."""
+    same input layouts every generation (one trace each).
+
+    With several processes every process takes the same number of devices; where the
+    axis does not split over the processes, each process computes all of it on its own
+    devices (the same result everywhere, nothing exchanged)."""
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     devices = list(devices or jax.devices())
-    count = max(n for n in range(1, len(devices) + 1) if popsize % n == 0)
-    mesh = Mesh(np.asarray(devices[:count]), ("members",))
+    by_process = {}
+    for d in devices:
+        by_process.setdefault(d.process_index, []).append(d)
+    groups = list(by_process.values())
+    if popsize % len(groups):
+        groups = [by_process.get(jax.process_index(), jax.local_devices())]
+    fits = [k for k in range(1, min(map(len, groups)) + 1) if popsize % (k * len(groups)) == 0]
+    chosen = [d for group in groups for d in group[:max(fits)]]
+    mesh = Mesh(np.asarray(chosen), ("members",))
     return (NamedSharding(mesh, PartitionSpec("members")), NamedSharding(mesh, PartitionSpec()),
-            count)
+            len(chosen))
 
 
 def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "open_es",
@@ -151,6 +165,9 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
         raise ConfigError("meta_train needs at least one task")
     if generations <= 0 or inner_seeds <= 0:
         raise ConfigError("generations and inner_seeds must be positive")
+    if popsize % jax.process_count():
+        raise ConfigError(f"popsize {popsize} does not split over {jax.process_count()} "
+                          f"processes; choose a multiple of {jax.process_count()}")
     meta_params_init = jax.tree.map(jnp.asarray, meta_params_init)
     es, es_params = make_strategy(strategy, popsize, meta_params_init, sigma, learning_rate)
     counter = _Counter()
@@ -179,45 +196,46 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
     sharding, replicated, num_devices = population_sharding(popsize)
     checkpointer = _checkpointer(out) if out else None
     key = jax.random.PRNGKey(seed)
-    state = es.init(jax.random.fold_in(key, 0), meta_params_init, es_params)
-    state = _strong(state)
+    state = _strong(es.init(jax.random.fold_in(key, 0), meta_params_init, es_params))
     start, curve = 0, []
-    best = {"fitness": -np.inf, "params": meta_params_init}
+    best = {"fitness": -np.inf, "params": to_host(meta_params_init)}
     if resume and checkpointer is not None and checkpointer.steps():
-        abstract = {"state": state, "best": best["params"]}
-        start, tree, meta = checkpointer.restore_latest(jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.asarray(x).dtype), abstract))
-        state, best = tree["state"], {"fitness": meta["best_fitness"], "params": tree["best"]}
+        abstract = to_host({"state": state, "best": best["params"]})
+        start, tree, meta = checkpointer.restore_latest(abstract)
+        state, best = tree["state"], {"fitness": meta["best_fitness"],
+                                      "params": to_host(tree["best"])}
         curve = meta["curve"]
         console.print(f"resuming {out} after generation {start}/{generations}")
+    # ES state, keys and fitness are the same full value on every device (and every
+    # process: ask and tell run alike everywhere); members are split over the devices.
+    state = put(state, replicated)
     bar = GenerationBar(console, generations, start, enabled=progress)
     try:
         for g in range(start, generations):
             gen_key = jax.random.fold_in(key, g + 1)
             ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
             started = time.perf_counter()
-            population, state = ask(ask_key, jax.device_put(state, replicated))
-            population = jax.device_put(population, sharding)  # members over devices
-            raw, normalized = {}, []
-            for task, program, task_key in zip(tasks, programs, task_keys):
-                scores = np.asarray(program(population, task_key))
-                raw[task.name] = scores.mean(axis=1)
-                normalized.append(np.asarray(task.normalized(scores.mean(axis=1))))
-            # Across members on the host: an eager op on member-sharded arrays is a
+            population, state = ask(put(ask_key, replicated), state)
+            # On the host between programs: an eager op on member-sharded arrays is a
             # collective between devices, and several in flight at once can deadlock
             # XLA:CPU's host devices (see jaxrl.platform).
-            population = jax.device_get(population)
+            population = to_host(population)
+            members = put(population, sharding)  # members over devices (and processes)
+            raw, normalized = {}, []
+            for task, program, task_key in zip(tasks, programs, task_keys):
+                scores = to_host(program(members, put(task_key, replicated)))
+                raw[task.name] = scores.mean(axis=1)
+                normalized.append(np.asarray(task.normalized(scores.mean(axis=1))))
             f = np.mean(np.stack(normalized), axis=0)
             f = np.where(np.isfinite(f), f, -1e6).astype(np.float32)  # a broken inner run
-            state, _ = tell(tell_key, jax.device_put(population, replicated),
-                            jax.device_put(f, replicated),
-                            jax.device_put(state, replicated))
+            state, _ = tell(put(tell_key, replicated), put(population, replicated),
+                            put(f, replicated), state)
             seconds = time.perf_counter() - started  # the first generation includes compiling
             steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
             i = int(np.argmax(f))
             if f[i] > best["fitness"]:
                 best = {"fitness": float(f[i]),
-                        "params": jax.tree.map(lambda x: jnp.asarray(x[i]), population)}
+                        "params": jax.tree.map(lambda x: x[i], population)}
             record = {"generation": g, "fitness_mean": float(f.mean()),
                       "fitness_max": float(f.max()), "fitness_min": float(f.min()),
                       "fitness_std": float(f.std()),
@@ -226,7 +244,7 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
                       "inner_env_steps_per_second": steps / seconds}
             curve.append(record)
             if checkpointer is not None:
-                checkpointer.save(g + 1, {"state": state, "best": best["params"]},
+                checkpointer.save(g + 1, {"state": to_host(state), "best": best["params"]},
                                   {"generation": g + 1, "best_fitness": best["fitness"],
                                    "curve": curve})
             bar.advance(record)
@@ -236,14 +254,14 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
         bar.close()
         if checkpointer is not None:
             checkpointer.close()
-    mean_params = es.get_mean(state)
+    mean_params = to_host(es.get_mean(state))
     result = MetaResult(jax.tree.map(np.asarray, mean_params),
                         jax.tree.map(np.asarray, best["params"]), best["fitness"], curve,
                         dict(counter.counts), out, num_devices)
     console.print("programs traced: " + ", ".join(f"{k} x{v}" for k, v in
                                                      counter.counts.items())
                   + f"; meta-population sharded over {num_devices} device(s)")
-    if out:
+    if out and is_leader():
         _save_result(result, out)
     return result
 

@@ -37,7 +37,9 @@ import numpy as np
 
 from jaxrl import stats
 from jaxrl.config import ConfigError, check_seed_range
-from jaxrl.meta.es import STRATEGIES, MetaResult, make_strategy, meta_train
+from jaxrl.distributed import barrier, is_leader, put, to_host
+from jaxrl.meta.es import (STRATEGIES, MetaResult, make_strategy, meta_train,
+                           population_sharding)
 from jaxrl.meta.tasks import (LEARNED_OBJECTIVES, check_schedulable, inner_ppo,
                               ppo_clip_like_init, ppo_objective_task, schedule_task)
 
@@ -140,8 +142,10 @@ def _train_and_score(spec: MetaSpec, env_id: str, values: Dict[str, Any], seeds:
                           json.dumps(spec.env_overrides, sort_keys=True), spec.eval_episodes)
     if replace:
         hp = hp.replace(**{k: jax.tree.map(np.asarray, v) for k, v in replace.items()})
-    initial, final = program(jax.random.split(jax.random.PRNGKey(seed), seeds), hp)
-    return np.asarray(initial, np.float64), np.asarray(final, np.float64)
+    over_devices, replicated, _ = population_sharding(seeds)  # seeds over the devices
+    initial, final = to_host(program(put(jax.random.split(jax.random.PRNGKey(seed), seeds),
+                                         over_devices), put(hp, replicated)))
+    return initial.astype(np.float64), final.astype(np.float64)
 
 
 @functools.lru_cache(maxsize=None)
@@ -186,8 +190,11 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
         raise ConfigError(f"--out {out} already holds a meta-learning run; pass --resume to "
                           f"continue it or choose another --out")
     spec.validate()
-    os.makedirs(out, exist_ok=True)
-    if not resume:
+    leader = is_leader()  # with several processes, all compute and process 0 writes
+    barrier("jaxrl-meta-checked")  # every process has looked before process 0 writes
+    if leader:
+        os.makedirs(out, exist_ok=True)
+    if leader and not resume:
         with open(path, "w") as f:
             json.dump(dataclasses.asdict(spec), f, indent=2)
 
@@ -203,8 +210,9 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
             references[env_id] = [float(initial.mean()), float(final.mean())]
             console.print(f"reference {env_id}: untrained {references[env_id][0]:.1f}, "
                           f"base {references[env_id][1]:.1f}")
-        with open(ref_path, "w") as f:
-            json.dump(references, f, indent=2)
+        if leader:
+            with open(ref_path, "w") as f:
+                json.dump(references, f, indent=2)
     tasks = []
     for env_id in spec.train_envs:
         low, high = references[env_id]
@@ -222,7 +230,8 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
                         stop_after_generations=stop_after_generations)
     if len(result.curve) < spec.generations:
         return {"stopped_after": len(result.curve)}
-    np.savez(os.path.join(out, "mean_params.npz"), **result.mean_params)
+    if leader:
+        np.savez(os.path.join(out, "mean_params.npz"), **result.mean_params)
 
     # 3. meta-test on fresh seeds (after every inner and reference seed)
     test_seed = spec.seed + 1_000_003
@@ -244,13 +253,15 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
         from jaxrl.components.schedules import describe
 
         summary["learned_schedule"] = describe(result.mean_params)
-    with open(os.path.join(out, "meta_test.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    if spec.target == "lpo":
-        plot_drift(result.mean_params, spec.objective, os.path.join(out, "drift.png"))
-    else:
-        plot_schedule(result.mean_params, os.path.join(out, "schedule.png"))
-    plot_fitness(result, os.path.join(out, "fitness.png"))
+    if leader:
+        with open(os.path.join(out, "meta_test.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        if spec.target == "lpo":
+            plot_drift(result.mean_params, spec.objective, os.path.join(out, "drift.png"))
+        else:
+            plot_schedule(result.mean_params, os.path.join(out, "schedule.png"))
+        plot_fitness(result, os.path.join(out, "fitness.png"))
+    barrier("jaxrl-meta-end")  # every process sees what process 0 wrote
     return summary
 
 
