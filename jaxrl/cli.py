@@ -668,6 +668,16 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _data_parallel(args) -> int:
+    """``--set data_parallel=N`` (devices per member), read before JAX starts; a bad
+    value is reported later, in one line, by the config check."""
+    for pair in getattr(args, "set", None) or []:
+        name, _, value = pair.partition("=")
+        if name.strip() == "data_parallel" and value.strip().isdigit():
+            return max(int(value), 1)
+    return 1
+
+
 def _use_cpu_cores(args) -> None:
     """One XLA host device per core, before JAX starts (see jaxrl.platform). A resumed
     run or an evaluation uses the population size recorded in the run's config."""
@@ -688,7 +698,7 @@ def _use_cpu_cores(args) -> None:
         except (OSError, ValueError, KeyError):
             pass
     if args.command in ("train", "eval"):
-        configure_cpu_devices(members)
+        configure_cpu_devices(members * _data_parallel(args))
     elif args.command in ("sweep", "pbt", "meta"):
         configure_cpu_devices(None)  # one device per core; each batch uses those it divides
 

@@ -26,6 +26,8 @@ Metrics = Dict[str, jax.Array]
 
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
 POPULATION_AXIS = "population"
+#: The mesh axis that spreads one member over several devices (``split_batch``).
+DATA_AXIS = "data"
 
 
 @runtime_checkable
@@ -103,6 +105,25 @@ def any_member(pred: jax.Array) -> jax.Array:
         return jax.lax.pmax(jnp.asarray(pred, jnp.int32), POPULATION_AXIS) > 0
     except NameError:  # no member axis is bound: this member alone decides
         return pred
+
+
+def split_batch(tree: Any, axis: int = 0) -> Any:
+    """``tree`` with its ``axis`` (envs, samples) split over the devices of the runner's
+    data-parallel mesh axis (``RunConfig.data_parallel``), or ``tree`` itself outside one
+    (one device per member, ``train`` alone, an ES vmap).
+
+    A learner marks its batches with it; XLA then steps each device's share of the envs,
+    differentiates each device's share of a minibatch and sums the gradients over that
+    axis only. The program's results are those of one device, up to float summation
+    order: a sharding annotation never changes the math.
+    """
+    from jax.sharding import PartitionSpec, get_abstract_mesh
+
+    if DATA_AXIS not in get_abstract_mesh().axis_names:
+        return tree
+    spec = PartitionSpec(*([None] * axis), DATA_AXIS)
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec)
+                        if jnp.ndim(x) > axis else x, tree)
 
 
 def select(ok: jax.Array, new: Any, old: Any) -> Any:

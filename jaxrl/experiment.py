@@ -58,8 +58,10 @@ class Experiment:
 
         env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
         algo = registry.get(self.algorithm).make(env, env_params, self.config)
+        data = self.run_config.data_parallel
         plan_memory(algo, self.hparams, self.num_seeds,
-                    len(dividing_devices(self.num_seeds)), self.run_config)
+                    len(dividing_devices(self.num_seeds, data_parallel=data)) // data,
+                    self.run_config)
         population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
         return algo, population
 

@@ -46,6 +46,8 @@ TRAIN_CASES = [
     ("--set total_timesteps=1e20", None, "below 2**62"),
     ("--set total_timesteps=1e18", None, "2**31 or more updates"),
     ("--set memory_budget_gb=-1", None, "memory_budget_gb=-1.0 must be >= 0"),
+    ("--set data_parallel=0", None, "data_parallel=0 must be >= 1"),
+    ("--set data_parallel=2", None, "there are 1; use at most data_parallel=1"),
     ("--memory-budget lots", None, "give a size such as 16GiB"),
     ("--set learning_rate=1e39", None, "does not fit float32"),
     ("--set learning_rate=1e-50", None, "rounds to 0 in float32"),

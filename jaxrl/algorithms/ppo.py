@@ -29,7 +29,7 @@ from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
                           UNIT_INTERVAL, check_fields, check_ranges, static_field,
                           traced_field)
-from jaxrl.contract import Learner
+from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, ActorCritic
 from jaxrl.networks.torsos import check_torso_fields
@@ -226,9 +226,10 @@ class PPO(Learner):
         optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
         # Only what the loss reads is shuffled into minibatches (gathers are not free);
         # observations are normalised once here, with the statistics the rollout used.
-        data = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), (
+        flat = lambda x: x.reshape((cfg.batch_size,) + x.shape[2:])  # noqa: E731
+        data = split_batch(jax.tree.map(flat, (
             norm_obs(batch.obs), batch.action, batch.extras["log_prob"], batch.extras["value"],
-            advantages, returns))
+            advantages, returns)))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         if self.default_drift_params is not None and hp.drift_params is None:
             hp = hp.replace(drift_params=self.default_drift_params)
@@ -242,8 +243,9 @@ class PPO(Learner):
 
         def epoch(carry, perm_key):
             perm = jax.random.permutation(perm_key, cfg.batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data)
+            minibatches = split_batch(jax.tree.map(  # each device: its share of each
+                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data),
+                axis=1)
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         (params, opt_state), stats = jax.lax.scan(

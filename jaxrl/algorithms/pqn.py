@@ -23,7 +23,7 @@ from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (ConfigError, NON_NEGATIVE, POSITIVE, RolloutShape, UNIT_INTERVAL,
                           check_fields, check_ranges, static_field, traced_field)
-from jaxrl.contract import Learner
+from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
@@ -175,8 +175,8 @@ class PQN(Learner):
         if cfg.anneal_lr:
             learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
         optimizer = make_optimizer(hp, learning_rate)
-        data = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
-                            (norm(batch.obs), batch.action, returns))
+        data = split_batch(jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
+                                        (norm(batch.obs), batch.action, returns)))
 
         def loss_fn(params, obs, actions, targets):
             out = self.network.apply(params, obs)[jnp.arange(actions.shape[0]), actions]
@@ -195,8 +195,9 @@ class PQN(Learner):
 
         def epoch(carry, perm_key):
             perm = jax.random.permutation(perm_key, cfg.batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data)
+            minibatches = split_batch(jax.tree.map(  # each device: its share of each
+                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data),
+                axis=1)
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         (params, opt_state), stats = jax.lax.scan(

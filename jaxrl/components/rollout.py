@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.contract import split_batch
 from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
 
@@ -65,9 +66,10 @@ def collect(env: VecEnv, env_params: Any, act: ActFn, env_state: Any, obs: jax.A
                                 info["episode_return"], info["episode_done"])
         return (env_state, next_obs), transition
 
-    (env_state, obs), batch = jax.lax.scan(step, (env_state, obs),
+    # Under a data-parallel runner each device steps its share of the envs.
+    (env_state, obs), batch = jax.lax.scan(step, split_batch((env_state, obs)),
                                            jax.random.split(key, num_steps))
-    return env_state, obs, batch
+    return env_state, obs, split_batch(batch, axis=1)
 
 
 def episode_metrics(batch: Transition) -> Dict[str, jax.Array]:

@@ -22,6 +22,8 @@ class RunConfig:
                                                 "of available memory); --memory-budget")
     member_batch: int = static_field(0, "members per device updated at once (0: the most "
                                         "the memory budget allows)")
+    data_parallel: int = static_field(1, "devices each member is spread over: its envs and "
+                                         "minibatches split, gradients summed over them")
 
     def validate(self) -> "RunConfig":
         check_fields(self)
@@ -35,6 +37,9 @@ class RunConfig:
         if not self.memory_budget_gb >= 0.0:
             raise ConfigError(f"memory_budget_gb={self.memory_budget_gb} must be >= 0 "
                               f"(0: a fraction of available memory)")
+        if self.data_parallel < 1:
+            raise ConfigError(f"data_parallel={self.data_parallel} must be >= 1 (devices per "
+                              f"member; 1: each member on one device)")
         if self.member_batch < 0:
             raise ConfigError(f"member_batch={self.member_batch} must be >= 0 (0: automatic)")
         return self

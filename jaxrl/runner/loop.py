@@ -119,9 +119,11 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                 else "reusing compiled programs")
     xla = max((b for b in run.xla_memory.values() if b), default=None)
     xla = f"; XLA plans {format_bytes(xla)} per device" if xla else ""
+    data = run.config.data_parallel
+    data = f", {data} per member (data parallel)" if data > 1 else ""
     console.print(f"{compiled}: {members} members x "
                   f"{algo.num_updates} updates in {len(chunks)} chunks on "
-                  f"{len(run.devices)} {run.devices[0].platform} device(s){xla}",
+                  f"{len(run.devices)} {run.devices[0].platform} device(s){data}{xla}",
                   soft_wrap=True)
 
     if run_dir is not None:

@@ -1,6 +1,7 @@
 """Compile and shard: the programs of one (algorithm, population) pair."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -12,7 +13,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import POPULATION_AXIS, Algorithm
+from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm
 from jaxrl.distributed import put, to_host
 from jaxrl.evaluation import evaluate
 from jaxrl.population import Population
@@ -21,32 +22,42 @@ from jaxrl.runner.config import RunConfig
 from jaxrl.runner.memory import MemoryPlan, plan_memory
 
 
-def dividing_devices(population_size: int, devices=None) -> list:
+def dividing_devices(population_size: int, devices=None, data_parallel: int = 1) -> list:
     """The first of ``devices`` (default ``jax.devices()``), as many as divide the
     population evenly: every device when they do (a 6-member population on 8 devices
-    uses 6, a 7-member one uses 1)."""
+    uses 6, a 7-member one uses 1). With ``data_parallel`` devices per member, groups of
+    that many."""
     from jaxrl.platform import host_device_count
 
     devices = list(devices or jax.devices())
+    groups = len(devices) // data_parallel
+    if groups == 0:
+        raise ConfigError(f"data_parallel={data_parallel} spreads each member over "
+                          f"{data_parallel} devices, but there are {len(devices)}; use at "
+                          f"most data_parallel={len(devices)}")
     if jax.process_count() > 1:  # every process takes part: the population must divide
-        return devices
-    return devices[:host_device_count(population_size, len(devices))]
+        return devices[:groups * data_parallel]
+    return devices[:data_parallel * host_device_count(population_size, groups)]
 
 
 def check_population(algo, population: Population, run_config: RunConfig,
                      devices=None) -> MemoryPlan:
     """All checks that need no compilation; raise ConfigError naming the fix. Returns
-    the memory plan (how many members each device updates at once)."""
+    the memory plan (how many members each device group updates at once)."""
     run_config.validate()
     population.hparams.validate()
-    n_dev = len(devices or dividing_devices(population.size))
+    devices = devices or dividing_devices(population.size, data_parallel=run_config.data_parallel)
+    if len(devices) % run_config.data_parallel:
+        raise ConfigError(f"data_parallel={run_config.data_parallel} must divide the "
+                          f"{len(devices)} devices (each member spans that many)")
+    n_dev = len(devices) // run_config.data_parallel  # member groups
     if population.size % n_dev:
         raise ConfigError(
             f"population size {population.size} is not a multiple of the {n_dev} devices; "
             f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
-    platform = (devices or dividing_devices(population.size))[0].platform
-    return plan_memory(algo, hp_one, population.size, n_dev, run_config, platform=platform)
+    return plan_memory(algo, hp_one, population.size, n_dev, run_config,
+                       platform=devices[0].platform)
 
 
 def xla_bytes(compiled) -> Optional[int]:
@@ -72,12 +83,17 @@ class Run:
                        and not hasattr(algo, n)]
             raise TypeError(f"{type(algo).__name__} does not implement jaxrl.contract."
                             f"Algorithm (missing: {', '.join(missing)})")
-        devices = list(devices) if devices else dividing_devices(population.size)
+        data = run_config.data_parallel
+        devices = list(devices) if devices else dividing_devices(population.size,
+                                                                 data_parallel=data)
         self.memory_plan = check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
         self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)
         self.devices = devices
-        self.mesh = Mesh(np.asarray(devices), ("member",))
+        # members over the first mesh axis; each member over ``data`` devices (a second
+        # axis, used by learners' ``split_batch``) when data_parallel > 1
+        self.mesh = (Mesh(np.asarray(devices), ("member",)) if data == 1 else
+                     Mesh(np.asarray(devices).reshape(-1, data), ("member", DATA_AXIS)))
         self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.hparams = put(population.hparams, self.sharding)
@@ -148,12 +164,17 @@ class Run:
             per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
             if self.memory_plan.batches > 1:
                 per_device = in_member_batches(per_device, self.memory_plan.member_batch)
+            # With a data axis only the member axis is manual; XLA partitions each member
+            # over the data axis from its learner's ``split_batch`` annotations.
+            data = self.config.data_parallel > 1
             fn = jax.shard_map(
                 per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
+                axis_names={"member"} if data else set(self.mesh.axis_names),
                 check_vma=False)
             start = time.perf_counter()
-            compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
-                carry, self.hparams).compile()
+            with jax.set_mesh(self.mesh) if data else contextlib.nullcontext():
+                compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
+                    carry, self.hparams).compile()
             self.compile_seconds += time.perf_counter() - start
             self.xla_memory[length] = xla_bytes(compiled)
             self._chunk_programs[length] = compiled

@@ -242,8 +242,10 @@ class Sweep:
             us = [u for u in units if u.group == g]
             exp = self.experiment(self.configs[us[0].config_ids[0]], 1, self.spec.seed)
             most = max(u.members for u in us)
-            devices = dividing_devices(most)
-            need = plan_memory(self._algo(exp), exp.hparams.validate(), most, len(devices),
+            data = exp.run_config.data_parallel
+            devices = dividing_devices(most, data_parallel=data)
+            need = plan_memory(self._algo(exp), exp.hparams.validate(), most,
+                               len(devices) // data,
                                exp.run_config, platform=devices[0].platform).need
             static = ", ".join(f"{n}={results_table.cell(self.configs[us[0].config_ids[0]][n])}"
                                for n in self.space.static_names) or "(none varied)"
@@ -278,7 +280,8 @@ class Sweep:
         exp = exps[0]
         algo = self._algo(exp)
         population = Population.from_configs([e.hparams.validate() for e in exps], unit.seeds)
-        devices = dividing_devices(population.size)
+        devices = dividing_devices(population.size,
+                                   data_parallel=exp.run_config.data_parallel)
         key = (exp.config, exp.run_config, exp.env, tuple(sorted(exp.env_overrides.items())),
                population.size, len(devices))
         if key in self._runs:
