@@ -103,7 +103,8 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
     devices = run.devices
     env_steps_per_second = members * steps_per_member / max(train_seconds, 1e-9)
     hp_one = jax.tree.map(lambda x: x[0], population.hparams)
-    ceiling = learner_ceiling(algo, hp_one, run.memory_plan.member_batch, devices)
+    ceiling = learner_ceiling(algo, hp_one, run.memory_plan.member_batch, devices,
+                              run.config.data_parallel)
     achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
     ceiling["achieved_matmul_gflops"] = achieved
     ceiling["fraction_of_ceiling"] = achieved / ceiling["matmul_peak_gflops_costliest_shape"]
@@ -127,6 +128,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "jax_version": jax.__version__,
         "device": devices[0].platform,
         "device_count": len(devices),
+        "data_parallel": run.config.data_parallel,  # devices per member
         "num_updates": int(algo.num_updates),
         "chunks": list(run.chunks),
         # Other work on the machine skews the timings; this says how busy it was.
@@ -229,7 +231,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         spec = json.loads(argv[1])
         from jaxrl.platform import configure_cpu_devices
 
-        configure_cpu_devices(spec["members"])  # before JAX starts, as `jaxrl train` does
+        data_parallel = str((spec.get("overrides") or {}).get("data_parallel", 1))
+        data_parallel = int(data_parallel) if data_parallel.isdigit() else 1  # checked later
+        # before JAX starts, as `jaxrl train` does
+        configure_cpu_devices(spec["members"] * max(data_parallel, 1))
         try:
             row = run_single(**spec)
         except ConfigError as exc:

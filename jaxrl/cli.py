@@ -690,15 +690,18 @@ def _use_cpu_cores(args) -> None:
             members = members if isinstance(members, int) and members > 0 else 1
         except ConfigError:
             members = 1
+    data_parallel = _data_parallel(args)
     run_dir = args.out if getattr(args, "resume", False) else getattr(args, "run_dir", None)
     if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
         try:
             with open(os.path.join(run_dir, "config.json")) as f:
-                members = len(json.load(f)["population"])
-        except (OSError, ValueError, KeyError):
+                recorded = json.load(f)
+            members = len(recorded["population"])
+            data_parallel = int(recorded["run_config"].get("data_parallel", 1))
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     if args.command in ("train", "eval"):
-        configure_cpu_devices(members * _data_parallel(args))
+        configure_cpu_devices(members * max(data_parallel, 1) if members else None)
     elif args.command in ("sweep", "pbt", "meta"):
         configure_cpu_devices(None)  # one device per core; each batch uses those it divides
 

@@ -106,15 +106,17 @@ def measure_matmul_gflops(shape: Shape, devices=None, seconds: float = 0.5) -> f
     return 2.0 * b * m * k * n * calls / (time.perf_counter() - start) / 1e9
 
 
-def learner_ceiling(algo, hp_one, member_batch: int, devices) -> Dict[str, Any]:
+def learner_ceiling(algo, hp_one, member_batch: int, devices,
+                    data_parallel: int = 1) -> Dict[str, Any]:
     """The learner's matmul FLOPs per env step, this machine's matmul peak (2048^3, and
     the learner's costliest shape batched as the program runs it: ``member_batch``
-    members on every device at once), and the env steps/s that peak would allow."""
+    members on every device at once, each device with 1/``data_parallel`` of the rows),
+    and the env steps/s that peak would allow."""
     state = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
     flops, shapes = matmul_flops(algo.update, state, hp_one)
     per_step = flops / algo.env_steps_per_update
     b, m, k, n = max(shapes, key=shapes.get)
-    shape = (b * member_batch * len(devices), m, k, n)
+    shape = (b * member_batch * len(devices), max(m // data_parallel, 1), k, n)
     shape_peak = measure_matmul_gflops(shape, devices)
     return {
         "learner_matmul_flops_per_env_step": per_step,
