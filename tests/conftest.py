@@ -16,27 +16,3 @@ No persistent XLA compilation cache either: it made the abort reproducible here 
 saves little on a clean CI checkout.
 """
 
-# The longest files first (measured under `make test`, two workers, most expensive at the
-# top). pytest-xdist hands out whole files (``--dist loadfile``) in collection order
-# (``--no-loadscope-reorder``), so a long file that starts last keeps one worker busy
-# while the other idles; short files at the end fill in instead.
-LONGEST_FIRST = (
-    "tests/test_learning_value_based.py",
-    "tests/test_learning_actor_critic.py",
-    "tests/test_distributed.py",
-    "tests/contract/test_sharding.py",
-    "tests/test_envs.py",
-    "tests/test_learning.py",
-    "tests/test_meta.py",
-    "tests/test_notebook.py",
-    "tests/sweep/test_kill_resume.py",
-    "tests/test_memory.py",
-    "tests/contract/test_data_parallel.py",
-    "tests/sweep/test_ray.py",
-    "tests/sweep/test_pbt.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
