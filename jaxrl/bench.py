@@ -229,12 +229,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--single"] and len(argv) == 2:
         spec = json.loads(argv[1])
-        from jaxrl.platform import configure_cpu_devices
+        from jaxrl.platform import configure_cpu_devices, early_count
 
-        data_parallel = str((spec.get("overrides") or {}).get("data_parallel", 1))
-        data_parallel = int(data_parallel) if data_parallel.isdigit() else 1  # checked later
+        data_parallel = early_count((spec.get("overrides") or {}).get("data_parallel"))
         # before JAX starts, as `jaxrl train` does
-        configure_cpu_devices(spec["members"] * max(data_parallel, 1))
+        configure_cpu_devices(spec["members"] * data_parallel)
         try:
             row = run_single(**spec)
         except ConfigError as exc:

@@ -7,7 +7,7 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from jaxrl import registry
 from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, field_docs
@@ -668,40 +668,42 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _data_parallel(args) -> int:
-    """``--set data_parallel=N`` (devices per member), read before JAX starts; a bad
-    value is reported later, in one line, by the config check."""
-    for pair in getattr(args, "set", None) or []:
-        name, _, value = pair.partition("=")
-        if name.strip() == "data_parallel" and value.strip().isdigit():
-            return max(int(value), 1)
-    return 1
+def _early_counts(args) -> Tuple[Optional[int], int]:
+    """(members, devices per member) for the device count, before JAX starts: from the
+    run's recorded config when resuming or evaluating, else ``--num-seeds`` and ``--set``
+    over the config file."""
+    from jaxrl.platform import early_count
 
-
-def _use_cpu_cores(args) -> None:
-    """One XLA host device per core, before JAX starts (see jaxrl.platform). A resumed
-    run or an evaluation uses the population size recorded in the run's config."""
-    from jaxrl.platform import configure_cpu_devices
-
-    members = getattr(args, "num_seeds", None)
-    if members is None and getattr(args, "command", None) == "train":
-        try:  # a config file may set num_seeds; a bad file is reported later, in one line
-            members = load_config_file(args.config).get("num_seeds", 1)
-            members = members if isinstance(members, int) and members > 0 else 1
-        except ConfigError:
-            members = 1
-    data_parallel = _data_parallel(args)
     run_dir = args.out if getattr(args, "resume", False) else getattr(args, "run_dir", None)
     if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
         try:
             with open(os.path.join(run_dir, "config.json")) as f:
                 recorded = json.load(f)
-            members = len(recorded["population"])
-            data_parallel = int(recorded["run_config"].get("data_parallel", 1))
-        except (OSError, ValueError, KeyError, TypeError):
+            return (len(recorded["population"]),
+                    early_count(recorded["run_config"].get("data_parallel")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
+    try:  # a bad file is reported later, in one line
+        file = load_config_file(getattr(args, "config", None))
+    except ConfigError:
+        file = {}
+    pairs = {name.strip(): value for name, _, value in
+             (pair.partition("=") for pair in getattr(args, "set", None) or [])}
+    data_parallel = early_count(pairs.get("data_parallel", file.get("data_parallel")))
+    members = getattr(args, "num_seeds", None)
+    if members is None and getattr(args, "command", None) == "train":
+        members = early_count(file.get("num_seeds"))
+    return members, data_parallel
+
+
+def _use_cpu_cores(args) -> None:
+    """One XLA host device per core, before JAX starts (see jaxrl.platform); for
+    ``train`` and ``eval``, as many as the members (times the devices per member) use."""
+    from jaxrl.platform import configure_cpu_devices
+
     if args.command in ("train", "eval"):
-        configure_cpu_devices(members * max(data_parallel, 1) if members else None)
+        members, data_parallel = _early_counts(args)
+        configure_cpu_devices(members * data_parallel if members else None)
     elif args.command in ("sweep", "pbt", "meta"):
         configure_cpu_devices(None)  # one device per core; each batch uses those it divides
 

@@ -53,15 +53,11 @@ class Experiment:
         fails here in one line, not in numpy."""
         import jaxrl.envs
         from jaxrl.population import Population
-        from jaxrl.runner.memory import plan_memory
-        from jaxrl.runner.program import dividing_devices
+        from jaxrl.runner.program import plan_on_devices
 
         env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
         algo = registry.get(self.algorithm).make(env, env_params, self.config)
-        data = self.run_config.data_parallel
-        plan_memory(algo, self.hparams, self.num_seeds,
-                    len(dividing_devices(self.num_seeds, data_parallel=data)) // data,
-                    self.run_config)
+        plan_on_devices(algo, self.hparams, self.num_seeds, self.run_config)
         population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
         return algo, population
 

@@ -17,7 +17,7 @@ the device count: a slow device is not a hang.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Any, Optional
 
 FLAG = "--xla_force_host_platform_device_count"
 # a day: collectives between host devices wait for the slowest one instead of aborting
@@ -38,6 +38,16 @@ def host_device_count(population_size: Optional[int], cores: Optional[int] = Non
     if not population_size:
         return cores
     return max(d for d in range(1, cores + 1) if population_size % d == 0)
+
+
+def early_count(value: Any, default: int = 1) -> int:
+    """A count (members, devices per member) read before JAX starts, from a flag, a
+    config file or a recorded run: a positive whole number (or its digits), else
+    ``default``. A bad value is reported later, in one line, by the config checks."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else default
 
 
 def configure_cpu_devices(population_size: Optional[int] = None) -> int:

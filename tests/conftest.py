@@ -15,4 +15,3 @@ those programs in different orders and each waited for the other in its rendezvo
 No persistent XLA compilation cache either: it made the abort reproducible here and
 saves little on a clean CI checkout.
 """
-

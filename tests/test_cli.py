@@ -158,3 +158,23 @@ def test_bench_takes_the_common_flags_and_records_what_it_measured(tmp_path, cap
     assert set(row["process_compile_breakdown"]) == {"trace", "lower", "xla"}
     assert row["final_return_mean"] <= 40  # the env override reached evaluation
     assert 0 < row["fraction_of_ceiling"] < 1.5
+
+
+def test_devices_are_counted_before_jax_from_flags_config_file_and_recorded_run(tmp_path):
+    """``train``/``eval`` pick the host device count (members x data_parallel) before JAX
+    starts: ``--set`` and ``--num-seeds`` over the config file, a resumed or evaluated
+    run's recorded config over both; unreadable values fall back to 1 (reported later)."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("num_seeds: 3\ndata_parallel: 2\n")
+    counts = lambda *argv: cli._early_counts(  # noqa: E731
+        cli.build_parser("ppo").parse_args(["train", "ppo", *argv]))
+    assert counts("--config", str(cfg)) == (3, 2)
+    assert counts("--config", str(cfg), "--set", "data_parallel=4") == (3, 4)
+    assert counts("--config", str(cfg), "--num-seeds", "5") == (5, 2)
+    assert counts("--config", str(cfg), "--set", "data_parallel=x") == (3, 1)
+    assert counts() == (1, 1)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(
+        {"population": [{}] * 6, "run_config": {"data_parallel": 2}}))
+    assert counts("--resume", "--out", str(run), "--set", "data_parallel=4") == (6, 2)

@@ -22,14 +22,15 @@ from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, PolicyObjecti
                                          ppo_clip_like_params)
 from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
                                             RunningMeanStd)
-from jaxrl.components.rollout import collect, episode_metrics, learner_envs
+from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
+                                     shuffled_minibatches)
 from jaxrl.components.schedules import apply_schedules, check_schedule_params
 from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
                           UNIT_INTERVAL, check_fields, check_ranges, static_field,
                           traced_field)
-from jaxrl.contract import Learner, split_batch
+from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, ActorCritic
 from jaxrl.networks.torsos import check_torso_fields
@@ -226,10 +227,8 @@ class PPO(Learner):
         optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
         # Only what the loss reads is shuffled into minibatches (gathers are not free);
         # observations are normalised once here, with the statistics the rollout used.
-        flat = lambda x: x.reshape((cfg.batch_size,) + x.shape[2:])  # noqa: E731
-        data = split_batch(jax.tree.map(flat, (
-            norm_obs(batch.obs), batch.action, batch.extras["log_prob"], batch.extras["value"],
-            advantages, returns)))
+        data = flatten_steps((norm_obs(batch.obs), batch.action, batch.extras["log_prob"],
+                              batch.extras["value"], advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         if self.default_drift_params is not None and hp.drift_params is None:
             hp = hp.replace(drift_params=self.default_drift_params)
@@ -242,11 +241,8 @@ class PPO(Learner):
             return (optax.apply_updates(params, updates), opt_state), stats
 
         def epoch(carry, perm_key):
-            perm = jax.random.permutation(perm_key, cfg.batch_size)
-            minibatches = split_batch(jax.tree.map(  # each device: its share of each
-                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data),
-                axis=1)
-            return jax.lax.scan(minibatch_step, carry, minibatches)
+            return jax.lax.scan(minibatch_step, carry,
+                                shuffled_minibatches(perm_key, data, cfg.num_minibatches))
 
         (params, opt_state), stats = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))

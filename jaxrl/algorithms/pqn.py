@@ -18,12 +18,13 @@ from flax import struct
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
-from jaxrl.components.rollout import collect, episode_metrics, learner_envs
+from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
+                                     shuffled_minibatches)
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (ConfigError, NON_NEGATIVE, POSITIVE, RolloutShape, UNIT_INTERVAL,
                           check_fields, check_ranges, static_field, traced_field)
-from jaxrl.contract import Learner, split_batch
+from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
@@ -175,8 +176,7 @@ class PQN(Learner):
         if cfg.anneal_lr:
             learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
         optimizer = make_optimizer(hp, learning_rate)
-        data = split_batch(jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]),
-                                        (norm(batch.obs), batch.action, returns)))
+        data = flatten_steps((norm(batch.obs), batch.action, returns))
 
         def loss_fn(params, obs, actions, targets):
             out = self.network.apply(params, obs)[jnp.arange(actions.shape[0]), actions]
@@ -194,11 +194,8 @@ class PQN(Learner):
             return (optax.apply_updates(params, updates), opt_state), stats
 
         def epoch(carry, perm_key):
-            perm = jax.random.permutation(perm_key, cfg.batch_size)
-            minibatches = split_batch(jax.tree.map(  # each device: its share of each
-                lambda x: x[perm].reshape((cfg.num_minibatches, -1) + x.shape[1:]), data),
-                axis=1)
-            return jax.lax.scan(minibatch_step, carry, minibatches)
+            return jax.lax.scan(minibatch_step, carry,
+                                shuffled_minibatches(perm_key, data, cfg.num_minibatches))
 
         (params, opt_state), stats = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))

@@ -72,6 +72,21 @@ def collect(env: VecEnv, env_params: Any, act: ActFn, env_state: Any, obs: jax.A
     return env_state, obs, split_batch(batch, axis=1)
 
 
+def flatten_steps(tree: Any) -> Any:
+    """Leaves ``[T, N, ...]`` (steps x envs) as one batch ``[T * N, ...]``; under a
+    data-parallel runner each device keeps its share of it."""
+    return split_batch(jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree))
+
+
+def shuffled_minibatches(key: jax.Array, data: Any, num_minibatches: int) -> Any:
+    """``data`` (leaves ``[B, ...]``) in a random order as ``[num_minibatches, B /
+    num_minibatches, ...]``, for one epoch's scan; under a data-parallel runner each
+    device holds its share of every minibatch."""
+    perm = jax.random.permutation(key, jax.tree.leaves(data)[0].shape[0])
+    return split_batch(jax.tree.map(
+        lambda x: x[perm].reshape((num_minibatches, -1) + x.shape[1:]), data), axis=1)
+
+
 def episode_metrics(batch: Transition) -> Dict[str, jax.Array]:
     """Sums and counts of completed episodes (averaged later, only over real episodes)."""
     done = batch.episode_done

@@ -1,7 +1,6 @@
 """Compile and shard: the programs of one (algorithm, population) pair."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -40,24 +39,32 @@ def dividing_devices(population_size: int, devices=None, data_parallel: int = 1)
     return devices[:data_parallel * host_device_count(population_size, groups)]
 
 
+def plan_on_devices(algo, hp_one, members: int, run_config: RunConfig,
+                    devices=None) -> MemoryPlan:
+    """The memory plan for ``members`` on ``devices`` (default: those
+    ``dividing_devices`` picks), in groups of ``run_config.data_parallel`` per member."""
+    data = run_config.data_parallel
+    devices = devices or dividing_devices(members, data_parallel=data)
+    if len(devices) % data:
+        raise ConfigError(f"data_parallel={data} must divide the {len(devices)} devices "
+                          f"(each member spans that many)")
+    groups = len(devices) // data
+    if members % groups:
+        raise ConfigError(
+            f"population size {members} is not a multiple of the {groups} devices; "
+            f"use a multiple of {groups} members (e.g. --num-seeds {groups * math.ceil(members / groups)})")
+    return plan_memory(algo, hp_one, members, groups, run_config,
+                       platform=devices[0].platform)
+
+
 def check_population(algo, population: Population, run_config: RunConfig,
                      devices=None) -> MemoryPlan:
     """All checks that need no compilation; raise ConfigError naming the fix. Returns
     the memory plan (how many members each device group updates at once)."""
     run_config.validate()
     population.hparams.validate()
-    devices = devices or dividing_devices(population.size, data_parallel=run_config.data_parallel)
-    if len(devices) % run_config.data_parallel:
-        raise ConfigError(f"data_parallel={run_config.data_parallel} must divide the "
-                          f"{len(devices)} devices (each member spans that many)")
-    n_dev = len(devices) // run_config.data_parallel  # member groups
-    if population.size % n_dev:
-        raise ConfigError(
-            f"population size {population.size} is not a multiple of the {n_dev} devices; "
-            f"use a multiple of {n_dev} members (e.g. --num-seeds {n_dev * math.ceil(population.size / n_dev)})")
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
-    return plan_memory(algo, hp_one, population.size, n_dev, run_config,
-                       platform=devices[0].platform)
+    return plan_on_devices(algo, hp_one, population.size, run_config, devices)
 
 
 def xla_bytes(compiled) -> Optional[int]:
@@ -164,15 +171,13 @@ class Run:
             per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
             if self.memory_plan.batches > 1:
                 per_device = in_member_batches(per_device, self.memory_plan.member_batch)
-            # With a data axis only the member axis is manual; XLA partitions each member
-            # over the data axis from its learner's ``split_batch`` annotations.
-            data = self.config.data_parallel > 1
+            # Only the member axis is manual: with a data axis, XLA partitions each member
+            # over it from its learner's ``split_batch`` annotations (seen in the mesh).
             fn = jax.shard_map(
                 per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
-                axis_names={"member"} if data else set(self.mesh.axis_names),
-                check_vma=False)
+                axis_names={"member"}, check_vma=False)
             start = time.perf_counter()
-            with jax.set_mesh(self.mesh) if data else contextlib.nullcontext():
+            with jax.set_mesh(self.mesh):
                 compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
                     carry, self.hparams).compile()
             self.compile_seconds += time.perf_counter() - start

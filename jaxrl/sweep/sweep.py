@@ -230,8 +230,7 @@ class Sweep:
     def print_plan(self, units: List[Unit], title: str) -> None:
         from rich.table import Table
 
-        from jaxrl.runner.memory import plan_memory
-        from jaxrl.runner.program import dividing_devices
+        from jaxrl.runner.program import plan_on_devices
 
         table = Table(title=title)
         for col in ("group", "static fields", "configs", "seeds", "batches",
@@ -242,11 +241,8 @@ class Sweep:
             us = [u for u in units if u.group == g]
             exp = self.experiment(self.configs[us[0].config_ids[0]], 1, self.spec.seed)
             most = max(u.members for u in us)
-            data = exp.run_config.data_parallel
-            devices = dividing_devices(most, data_parallel=data)
-            need = plan_memory(self._algo(exp), exp.hparams.validate(), most,
-                               len(devices) // data,
-                               exp.run_config, platform=devices[0].platform).need
+            need = plan_on_devices(self._algo(exp), exp.hparams.validate(), most,
+                                   exp.run_config).need
             static = ", ".join(f"{n}={results_table.cell(self.configs[us[0].config_ids[0]][n])}"
                                for n in self.space.static_names) or "(none varied)"
             steps = sum(u.members for u in us) * exp.config.total_timesteps
