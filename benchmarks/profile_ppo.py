@@ -1,4 +1,4 @@
-"""Where a PPO update's time goes: rollout vs. advantage estimation vs. SGD epochs.
+"""Where a PPO update's time goes: rollout vs. values and advantage estimation vs. SGD epochs.
 
 Times each phase of ``PPO.update`` as its own vmapped, jitted program over a population
 (CartPole, PureJaxRL hyperparameters). Usage: python benchmarks/profile_ppo.py [members]
@@ -32,18 +32,18 @@ def main(members: int = 16):
 
     def rollout(s):
         def act(obs, k):
-            outputs, value = algo.network.apply(s.params, obs)
+            outputs = algo.network.apply(s.params, obs, method=ActorCritic.policy_outputs)
             raw, logp = algo.action_dist.sample(k, outputs)
-            return raw, raw, {"log_prob": logp, "value": value}
+            return raw, raw, {"log_prob": logp}
         return collect(algo.train_env, params, act, s.env_state, s.obs, s.key, 128)[2]
 
     t_rollout, batch = timed(jax.jit(jax.vmap(rollout)), state)
     t_update, _ = timed(jax.jit(jax.vmap(algo.update, in_axes=(0, None))), state, hp)
 
     def values_and_gae(s, b):
+        values = algo.network.apply(s.params, b.obs, method=ActorCritic.value)
         nv = algo.network.apply(s.params, b.final_obs, method=ActorCritic.value)
-        return ppo.compute_gae(b.reward, b.extras["value"], nv, b.terminated, b.truncated,
-                               0.99, 0.95)
+        return ppo.compute_gae(b.reward, values, nv, b.terminated, b.truncated, 0.99, 0.95)
     t_gae, _ = timed(jax.jit(jax.vmap(values_and_gae)), state, batch)
     steps = members * algo.config.batch_size
     result = {

@@ -202,12 +202,17 @@ class PPO(Learner):
         norm_obs = self._obs_normalizer(state.obs_stats)
 
         def act(obs, act_key):
-            outputs, value = self.network.apply(state.params, norm_obs(obs))
+            outputs = self.network.apply(state.params, norm_obs(obs),
+                                         method=ActorCritic.policy_outputs)
             raw, log_prob = self.action_dist.sample(act_key, outputs)
-            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob, "value": value}
+            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob}
 
         env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
                                         state.obs, rollout_key, cfg.num_steps)
+        # The critic is not needed to act: its values of the rollout's observations are
+        # one batched pass here, not one small pass per step inside the scan.
+        values = self.network.apply(state.params, norm_obs(batch.obs),
+                                    method=ActorCritic.value)
 
         rewards, reward_scaler = batch.reward, state.reward_scaler
         if cfg.normalize_rewards:
@@ -215,7 +220,7 @@ class PPO(Learner):
                 rewards, batch.terminated | batch.truncated, hp.gamma)
         next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
                                          method=ActorCritic.value)
-        advantages, returns = compute_gae(rewards, batch.extras["value"], next_values,
+        advantages, returns = compute_gae(rewards, values, next_values,
                                           batch.terminated, batch.truncated, hp.gamma,
                                           hp.gae_lambda)
 
@@ -228,7 +233,7 @@ class PPO(Learner):
         # Only what the loss reads is shuffled into minibatches (gathers are not free);
         # observations are normalised once here, with the statistics the rollout used.
         data = flatten_steps((norm_obs(batch.obs), batch.action, batch.extras["log_prob"],
-                              batch.extras["value"], advantages, returns))
+                              values, advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         if self.default_drift_params is not None and hp.drift_params is None:
             hp = hp.replace(drift_params=self.default_drift_params)
