@@ -211,8 +211,8 @@ class PPO(Learner):
                                         state.obs, rollout_key, cfg.num_steps)
         # The critic is not needed to act: its values of the rollout's observations are
         # one batched pass here, not one small pass per step inside the scan.
-        values = self.network.apply(state.params, norm_obs(batch.obs),
-                                    method=ActorCritic.value)
+        rollout_obs = norm_obs(batch.obs)  # the statistics the rollout acted with
+        values = self.network.apply(state.params, rollout_obs, method=ActorCritic.value)
 
         rewards, reward_scaler = batch.reward, state.reward_scaler
         if cfg.normalize_rewards:
@@ -232,7 +232,7 @@ class PPO(Learner):
         optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
         # Only what the loss reads is shuffled into minibatches (gathers are not free);
         # observations are normalised once here, with the statistics the rollout used.
-        data = flatten_steps((norm_obs(batch.obs), batch.action, batch.extras["log_prob"],
+        data = flatten_steps((rollout_obs, batch.action, batch.extras["log_prob"],
                               values, advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
         if self.default_drift_params is not None and hp.drift_params is None:

@@ -103,10 +103,11 @@ def random_permutation(key: jax.Array, n: int) -> jax.Array:
         return jax.random.permutation(key, n)
     index_bits = max(1, (n - 1).bit_length())
     positions = jnp.arange(n, dtype=jnp.uint32)
-    perm = positions
+    perm = None
     for round_key in jax.random.split(key, rounds):
         words = (jax.random.bits(round_key, (n,), jnp.uint32) << index_bits) | positions
-        perm = perm[jnp.sort(words) & ((1 << index_bits) - 1)]
+        order = jnp.sort(words) & ((1 << index_bits) - 1)
+        perm = order if perm is None else perm[order]  # the first round needs no gather
     return perm.astype(jnp.int32)
 
 
