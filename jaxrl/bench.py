@@ -22,7 +22,7 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from jaxrl.config import ConfigError
 
@@ -52,14 +52,30 @@ COMPILE_EVENTS = {  # jax.monitoring's own clocks for every program the process 
 def compile_clock() -> Dict[str, float]:
     """Seconds spent tracing, lowering and XLA-compiling in this process from now on, by
     JAX's own event clocks: every program counts (init, training, evaluation, helpers),
-    and the peer scripts read the same clocks, so the two compare like for like."""
+    and the peer scripts read the same clocks, so the two compare like for like.
+
+    Traces nest: a jitted function called while another is traced (every ``jnp``
+    function, a jitted env step) reports its own duration, which also lies inside the
+    caller's. Each second is counted once: an event's time already reported by events
+    nested in it is not counted again."""
+    import time
+
     from jax import monitoring
 
     spent = {name: 0.0 for name in COMPILE_EVENTS.values()}
+    reported: Dict[str, List[Tuple[float, float]]] = {name: [] for name in spent}
 
     def listen(event: str, seconds: float, **_: Any) -> None:
-        if event in COMPILE_EVENTS:
-            spent[COMPILE_EVENTS[event]] += seconds
+        kind = COMPILE_EVENTS.get(event)
+        if kind is None:
+            return
+        end = time.perf_counter()  # events are reported as they end
+        start, earlier, nested = end - seconds, reported[kind], 0.0
+        while earlier and earlier[-1][1] > start:  # ended inside this one: nested in it
+            inner_start, inner_end = earlier.pop()
+            nested += inner_end - max(inner_start, start)
+        earlier.append((start, end))
+        spent[kind] += max(seconds - nested, 0.0)
 
     monitoring.register_event_duration_secs_listener(listen)
     return spent

@@ -357,6 +357,49 @@ def test_brax_evaluation_traces_no_reset_into_its_step_and_scores_the_same():
     assert np.all(first_state < 60)  # every episode terminated: the reset path was live
 
 
+def test_brax_physics_is_traced_once_for_every_program_that_uses_it():
+    """``TracedOnce`` (what the brax adapter wraps reset and step in): one trace per
+    input signature, reused under vmap, jit and a mesh alike, with the same values."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    from jaxrl.envs.brax_adapter import TracedOnce
+
+    traces = []
+
+    def physics(state, action):
+        traces.append(1)
+        return {"q": state["q"] + 0.5 * action, "t": state["t"] + 1}
+
+    traced = TracedOnce(physics)
+    state = {"q": jnp.arange(3.0), "t": jnp.zeros((), jnp.int32)}
+    action = jnp.ones(3)
+    direct = traced(state, action)
+    batched = jax.jit(jax.vmap(traced, axis_name="member"))(
+        jax.tree.map(lambda x: jnp.stack([x, x]), state), jnp.stack([action, 2 * action]))
+    mesh = Mesh(np.asarray(jax.devices()[:1]), ("member",))
+
+    def sharded(check_vma):  # as the runner builds its programs (check_vma=False)
+        with jax.set_mesh(mesh):
+            return jax.jit(jax.shard_map(jax.vmap(traced), mesh=mesh,
+                                         in_specs=PartitionSpec("member"),
+                                         out_specs=PartitionSpec("member"),
+                                         check_vma=check_vma))(
+                jax.tree.map(lambda x: x[None], state), action[None])
+
+    unchecked = sharded(check_vma=False)
+    assert len(traces) == 1
+    np.testing.assert_array_equal(direct["q"], [0.5, 1.5, 2.5])
+    np.testing.assert_array_equal(batched["q"][1], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(unchecked["q"][0], direct["q"])
+    # a shard_map that checks varying axes gets a fresh trace (replayed constants would
+    # not be marked varying), with the same values
+    np.testing.assert_array_equal(sharded(check_vma=True)["q"][0], direct["q"])
+    assert len(traces) == 2
+    assert direct["t"].dtype == jnp.int32 and int(batched["t"][0]) == 1
+    traced({"q": jnp.arange(4.0), "t": jnp.zeros((), jnp.int32)}, jnp.ones(4))
+    assert len(traces) == 3  # a new shape is a new trace
+
+
 def test_brax_bad_reset_mode_raises():
     with pytest.raises(ValueError, match="reset_mode"):
         make("brax/ant", reset_mode="sometimes")

@@ -16,6 +16,7 @@ import functools
 from typing import Any
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
@@ -24,6 +25,36 @@ from jaxrl.envs import spaces
 from jaxrl.envs.core import Env
 
 RESET_MODES = ("fresh", "first_state")
+
+
+class TracedOnce:
+    """``fn`` traced to a jaxpr once per input structure, shapes and dtypes, and
+    evaluated from that jaxpr in every later trace.
+
+    ``jax.jit`` would trace again in each new tracing context (a mesh, a shard_map, the
+    named member axis): the init, training and evaluation programs each differ, so each
+    paid a brax reset's and step's full trace and vmap (1-1.6 s apiece here). The jaxpr
+    (and the jitted functions inside it, whose vmapped forms JAX caches) does not depend
+    on the context, only on the inputs' shapes and dtypes."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._traced = {}
+
+    def __call__(self, *args):
+        flat, tree = jax.tree.flatten(args)
+        if any(getattr(jax.typeof(x), "vma", None) for x in flat):
+            # inside a shard_map that checks varying axes, a replayed jaxpr's constants
+            # would not be marked varying as traced Python constants are: trace anew
+            return self.fn(*args)
+        signature = (tree, tuple((jnp.shape(x), jnp.result_type(x)) for x in flat))
+        if signature not in self._traced:
+            abstract = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in signature[1]]
+            self._traced[signature] = jax.make_jaxpr(self.fn, return_shape=True)(
+                *jax.tree.unflatten(tree, abstract))
+        jaxpr, out_shape = self._traced[signature]
+        out = jax.extend.core.jaxpr_as_fun(jaxpr)(*flat)
+        return jax.tree.unflatten(jax.tree.structure(out_shape), out)
 
 
 @struct.dataclass
@@ -54,11 +85,12 @@ class BraxEnv(Env):
         if self.episode_length <= 0:
             raise ValueError(f"episode_length={episode_length} must be positive")
         self.reset_mode = reset_mode
-        # brax's physics takes seconds to trace. As jitted functions it is traced once
-        # per shape and reused by every program that steps or resets (init, training,
-        # evaluation, the memory plan); inside those programs XLA inlines it as before.
-        self._brax_reset = jax.jit(self.brax_env.reset)
-        self._brax_step = jax.jit(self.brax_env.step)
+        # brax's physics takes about a second to trace and as long again to vmap. Traced
+        # once per input shape and reused as the same jaxpr by every program that steps
+        # or resets (init, training, evaluation, the memory plan), whatever its tracing
+        # context: vmapping it again then hits JAX's caches.
+        self._brax_reset = TracedOnce(self.brax_env.reset)
+        self._brax_step = TracedOnce(self.brax_env.step)
 
     @property
     def default_params(self):
