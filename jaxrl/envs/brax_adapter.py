@@ -50,11 +50,11 @@ class TracedOnce:
         signature = (tree, tuple((jnp.shape(x), jnp.result_type(x)) for x in flat))
         if signature not in self._traced:
             abstract = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in signature[1]]
-            self._traced[signature] = jax.make_jaxpr(self.fn, return_shape=True)(
+            jaxpr, out_shape = jax.make_jaxpr(self.fn, return_shape=True)(
                 *jax.tree.unflatten(tree, abstract))
-        jaxpr, out_shape = self._traced[signature]
-        out = jax.extend.core.jaxpr_as_fun(jaxpr)(*flat)
-        return jax.tree.unflatten(jax.tree.structure(out_shape), out)
+            self._traced[signature] = jaxpr, jax.tree.structure(out_shape)
+        jaxpr, out_tree = self._traced[signature]
+        return jax.tree.unflatten(out_tree, jax.extend.core.jaxpr_as_fun(jaxpr)(*flat))
 
 
 @struct.dataclass
