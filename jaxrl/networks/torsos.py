@@ -7,15 +7,18 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import numpy as np
 
+from jaxrl.networks.narrow import dense_dot_general
+
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
                "silu": nn.silu}
 TORSOS = ("auto", "mlp", "cnn")
 
 
 def dense(width: int, scale: float = np.sqrt(2)) -> nn.Dense:
-    """Orthogonal init with the given gain, zero bias (the PPO/DQN convention)."""
+    """Orthogonal init with the given gain, zero bias (the PPO/DQN convention). Narrow
+    layers (action and value heads) avoid XLA:CPU's slow narrow matmuls (``narrow``)."""
     return nn.Dense(width, kernel_init=nn.initializers.orthogonal(scale),
-                    bias_init=nn.initializers.zeros)
+                    bias_init=nn.initializers.zeros, dot_general=dense_dot_general)
 
 
 class MLPTorso(nn.Module):

@@ -1,0 +1,73 @@
+"""Narrow dense layers (``jaxrl.networks.narrow``): the same values and gradients as a
+matmul, without the narrow matmuls XLA:CPU runs slowly."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.networks.narrow import NARROW, dense_dot_general, narrow_matmul
+from jaxrl.networks.torsos import dense
+
+DIMS = (((1,), (0,)), ((), ()))
+
+
+def _loss(matmul):
+    # a nonlinearity after the layer, so the gradients depend on every output
+    return lambda x, w: jnp.sum(jnp.tanh(matmul(x, w)) * jnp.arange(w.shape[1]))
+
+
+@pytest.mark.parametrize("rows, width_in, width_out", [
+    (4, 64, 2),     # a rollout step's policy head: the multiply-and-reduce forward
+    (128, 64, 2),   # a minibatch's policy head: matmul forward, elementwise dx
+    (128, 64, 1),   # a value head
+    (3, 5, NARROW),
+])
+def test_narrow_matmul_matches_a_matmul_in_value_and_gradients(rows, width_in, width_out):
+    kx, kw = jax.random.split(jax.random.PRNGKey(0))
+    x = jax.random.normal(kx, (rows, width_in))
+    w = jax.random.normal(kw, (width_in, width_out)) / np.sqrt(width_in)
+    np.testing.assert_allclose(narrow_matmul(x, w), x @ w, rtol=1e-5, atol=1e-6)
+    got = jax.grad(_loss(narrow_matmul), argnums=(0, 1))(x, w)
+    want = jax.grad(_loss(jnp.matmul), argnums=(0, 1))(x, w)
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+    # under vmap (the population axis) as well: each member its own kernel
+    xs, ws = jnp.stack([x, 2 * x]), jnp.stack([w, -w])
+    got = jax.vmap(jax.grad(_loss(narrow_matmul), argnums=(0, 1)))(xs, ws)
+    want = jax.vmap(jax.grad(_loss(jnp.matmul), argnums=(0, 1)))(xs, ws)
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+
+
+def _contraction_widths(jaxpr):
+    """The contracted widths of every dot_general in ``jaxpr`` (nested ones included)."""
+    widths = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            (contract_lhs, _), _ = eqn.params["dimension_numbers"]
+            lhs = eqn.invars[0].aval.shape
+            widths.append(int(np.prod([lhs[d] for d in contract_lhs])))
+        for sub in jax.core.jaxprs_in_params(eqn.params):
+            widths += _contraction_widths(sub)
+    return widths
+
+
+def test_a_narrow_heads_input_gradient_is_not_a_matmul():
+    """The backward pass of a two-action head contracts over the batch (the kernel's
+    gradient) and over the hidden width (nothing): never over the two actions."""
+    head = dense(2)
+    x = jnp.ones((128, 64))
+    params = head.init(jax.random.PRNGKey(0), x)
+    grad = jax.grad(lambda p, x: jnp.sum(jnp.tanh(head.apply(p, x))), argnums=(0, 1))
+    widths = _contraction_widths(jax.make_jaxpr(grad)(params, x).jaxpr)
+    assert widths and min(widths) > NARROW, widths
+
+
+def test_wide_layers_and_other_contractions_keep_dot_general():
+    x, w = jnp.ones((8, 64)), jnp.ones((64, NARROW + 1))
+    jaxpr = jax.make_jaxpr(lambda x, w: dense_dot_general(x, w, DIMS))(x, w)
+    assert [e.primitive.name for e in jaxpr.eqns] == ["dot_general"]
+    # a batched contraction is not the Dense form: left to lax.dot_general
+    xb, wb = jnp.ones((3, 8, 64)), jnp.ones((3, 64, 2))
+    got = dense_dot_general(xb, wb, (((2,), (1,)), ((0,), (0,))))
+    np.testing.assert_allclose(got, jnp.einsum("bri,bio->bro", xb, wb))
