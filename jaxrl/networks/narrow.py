@@ -19,6 +19,8 @@ well), keep ``lax.dot_general``.
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -29,8 +31,7 @@ FEW_ROWS = 16
 
 
 def _forward(x, kernel):
-    rows = x.size // max(x.shape[-1], 1)
-    if kernel.shape[1] <= NARROW and rows <= FEW_ROWS:
+    if kernel.shape[1] <= NARROW and math.prod(x.shape[:-1]) <= FEW_ROWS:
         return jnp.sum(x[..., :, None] * kernel, axis=-2)
     return x @ kernel
 
@@ -62,13 +63,14 @@ narrow_matmul.defvjp(_narrow_fwd, _narrow_bwd)
 def dense_dot_general(x, kernel, dimension_numbers, precision=None,
                       preferred_element_type=None):
     """A ``dot_general`` for ``flax.linen.Dense``: ``narrow_matmul`` for its contraction
-    (last axis of ``x`` with a 2-D kernel's first) when the output is narrow,
+    (last axis of ``x`` with a 2-D kernel's first) when the output is narrow and no
+    precision is asked for (the elementwise paths are full float precision anyway),
     ``lax.dot_general`` for everything else."""
     (contract_x, contract_k), (batch_x, batch_k) = dimension_numbers
     if (kernel.ndim == 2 and kernel.shape[1] <= NARROW and not batch_x and not batch_k
             and tuple(contract_x) == (x.ndim - 1,) and tuple(contract_k) == (0,)
             and x.dtype == kernel.dtype and jnp.issubdtype(x.dtype, jnp.floating)
-            and preferred_element_type in (None, x.dtype)):
+            and precision is None and preferred_element_type in (None, x.dtype)):
         return narrow_matmul(x, kernel)
     return jax.lax.dot_general(x, kernel, dimension_numbers, precision=precision,
                                preferred_element_type=preferred_element_type)

@@ -53,8 +53,9 @@ def _contraction_widths(jaxpr):
 
 
 def test_a_narrow_heads_input_gradient_is_not_a_matmul():
-    """The backward pass of a two-action head contracts over the batch (the kernel's
-    gradient) and over the hidden width (nothing): never over the two actions."""
+    """Forward and backward through a two-action head: the forward product contracts the
+    64 hidden units and the kernel's gradient the 128 rows; nothing contracts the two
+    actions."""
     head = dense(2)
     x = jnp.ones((128, 64))
     params = head.init(jax.random.PRNGKey(0), x)
@@ -67,6 +68,10 @@ def test_wide_layers_and_other_contractions_keep_dot_general():
     x, w = jnp.ones((8, 64)), jnp.ones((64, NARROW + 1))
     jaxpr = jax.make_jaxpr(lambda x, w: dense_dot_general(x, w, DIMS))(x, w)
     assert [e.primitive.name for e in jaxpr.eqns] == ["dot_general"]
+    # a narrow layer that asks for a precision gets it from lax.dot_general
+    narrow = jax.make_jaxpr(lambda x, w: dense_dot_general(
+        x, w, DIMS, precision=jax.lax.Precision.HIGHEST))(x, w[:, :2])
+    assert [e.primitive.name for e in narrow.eqns] == ["dot_general"]
     # a batched contraction is not the Dense form: left to lax.dot_general
     xb, wb = jnp.ones((3, 8, 64)), jnp.ones((3, 64, 2))
     got = dense_dot_general(xb, wb, (((2,), (1,)), ((0,), (0,))))
