@@ -107,6 +107,21 @@ def test_evaluation_uses_same_episodes_for_every_member(run, full_run):
     assert np.all(returns == returns[0])
 
 
+def test_warm_up_compiles_every_program_side_by_side(run, full_run):
+    """``warm_up`` lowers each program and XLA-compiles it on a worker thread: init,
+    every chunk length and evaluation all come out of it, and the compiled init draws
+    the very carry the lazily compiled ``jax.jit`` one does."""
+    assert set(run.program_seconds) == {"init", "evaluation"} | {
+        f"chunk {n}" for n in set(run.chunks)}
+    assert all(s > 0 for s in run.program_seconds.values())
+    assert 0 < run.compile_seconds <= sum(run.program_seconds.values()) + 1.0
+    keys = jax.device_put(run.population.keys(), run.sharding)
+    warm = leaves(run.init_carry())
+    lazy = leaves(run._init(keys, run.hparams))
+    for a, b in zip(warm, lazy):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_resume_is_bitwise_identical_and_skips_corrupt_checkpoint(
         algo, population, run, full_run, tmp_path):
     run_dir = str(tmp_path / "killed")

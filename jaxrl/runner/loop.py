@@ -107,10 +107,10 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
 
     console.print(run.memory_plan.describe(), soft_wrap=True)
     # Compile before writing anything, so a failure leaves no half-made run directory.
+    compiled_before = run.compile_seconds
+    run.warm_up(start_chunk, init=carry is None)
     if carry is None:
         carry = run.init_carry()
-    compiled_before = run.compile_seconds
-    run.warm_up(carry, start_chunk)
     totals = RunTotals.from_meta(meta)
     session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
     totals.compile_seconds += session.compile_seconds

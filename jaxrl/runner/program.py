@@ -107,6 +107,8 @@ class Run:
         self._chunk_programs: Dict[int, Any] = {}
         self._eval_compiled = False
         self.compile_seconds = 0.0
+        # each program's own lowering + XLA seconds (they overlap in warm_up)
+        self.program_seconds: Dict[str, float] = {}
         self.xla_memory: Dict[int, Optional[int]] = {}  # chunk length -> XLA's figure
 
         def init(keys, hparams):
@@ -116,6 +118,7 @@ class Run:
                          jnp.full((m,), -1, jnp.int32))
 
         self._init = jax.jit(init, out_shardings=self.sharding)
+        self._init_compiled = None  # set by warm_up(init=True)
 
         def eval_member(state, key):
             # ``eval_env``: the env with the observation pipeline the policy was trained on.
@@ -152,37 +155,45 @@ class Run:
     # ---- programs ----------------------------------------------------------------
     def init_carry(self) -> Carry:
         keys = put(self.population.keys(), self.sharding)
-        return self._init(keys, self.hparams)
+        return (self._init_compiled or self._init)(keys, self.hparams)
 
     def abstract_carry(self) -> Carry:
         shapes = jax.eval_shape(self._init, self.population.keys(), self.hparams)
         return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
                                                            sharding=self.sharding), shapes)
 
+    def _lower_chunk(self, length: int, carry: Carry):
+        # Each device runs its own members (shard_map: nothing crosses devices); the
+        # member axis is named so learners can skip work no member needs (any_member).
+        # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
+        # a vmap axis inside shard_map; every output is per-member anyway.
+        # Members go through in batches of the memory plan's member_batch per device
+        # when all at once would not fit the budget (or, on CPU, the cache).
+        members = PartitionSpec("member")
+        per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
+        if self.memory_plan.batches > 1:
+            per_device = in_member_batches(per_device, self.memory_plan.member_batch)
+        # Only the member axis is manual: with a data axis, XLA partitions each member
+        # over it from its learner's ``split_batch`` annotations (seen in the mesh).
+        fn = jax.shard_map(
+            per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
+            axis_names={"member"}, check_vma=False)
+        with jax.set_mesh(self.mesh):
+            return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
+                carry, self.hparams)
+
+    def _keep_chunk(self, length: int, compiled) -> None:
+        self.xla_memory[length] = xla_bytes(compiled)
+        self._chunk_programs[length] = compiled
+
     def chunk_program(self, length: int, carry: Carry):
+        """The compiled program of ``length`` updates (compiled here on first use if
+        ``warm_up`` did not)."""
         if length not in self._chunk_programs:  # compiled once per Run, reused by train()
-            # Each device runs its own members (shard_map: nothing crosses devices); the
-            # member axis is named so learners can skip work no member needs (any_member).
-            # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
-            # a vmap axis inside shard_map; every output is per-member anyway.
-            # Members go through in batches of the memory plan's member_batch per device
-            # when all at once would not fit the budget (or, on CPU, the cache).
-            members = PartitionSpec("member")
-            per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
-            if self.memory_plan.batches > 1:
-                per_device = in_member_batches(per_device, self.memory_plan.member_batch)
-            # Only the member axis is manual: with a data axis, XLA partitions each member
-            # over it from its learner's ``split_batch`` annotations (seen in the mesh).
-            fn = jax.shard_map(
-                per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
-                axis_names={"member"}, check_vma=False)
             start = time.perf_counter()
-            with jax.set_mesh(self.mesh):
-                compiled = jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
-                    carry, self.hparams).compile()
+            self._keep_chunk(length, self._lower_chunk(length, carry).compile())
+            self.program_seconds[f"chunk {length}"] = time.perf_counter() - start
             self.compile_seconds += time.perf_counter() - start
-            self.xla_memory[length] = xla_bytes(compiled)
-            self._chunk_programs[length] = compiled
         return self._chunk_programs[length]
 
     def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None) -> np.ndarray:
@@ -193,14 +204,54 @@ class Run:
         key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
         return to_host(self._eval(carry.state, key))
 
-    def warm_up(self, carry: Carry, from_chunk: int = 0) -> None:
+    def warm_up(self, from_chunk: int = 0, init: bool = True) -> None:
         """Compile every program still needed before the clock starts (compile time is
-        reported apart from training time)."""
-        for length in sorted(set(self.chunks[from_chunk:])):
-            self.chunk_program(length, carry)
-        if not self._eval_compiled:
-            start = time.perf_counter()
-            key = put(jax.random.PRNGKey(0), self.replicated)
-            self._eval = self._eval.lower(carry.state, key).compile()
-            self._eval_compiled = True
-            self.compile_seconds += time.perf_counter() - start
+        reported apart from training time): the init program (``init=True``; resumed
+        runs skip it), the chunk programs from chunk ``from_chunk`` on, and evaluation.
+
+        Tracing and lowering are Python on one core; XLA's compile releases the GIL. So
+        each program is lowered here and XLA-compiled on a worker thread as soon as it is
+        lowered: the next program's tracing overlaps the previous ones' compiles. On
+        brax, where tracing is a quarter of the work, that takes about 7 s off 36
+        (benchmarks/README.md, "Compile time on brax")."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        start = time.perf_counter()
+
+        def timed(name: str, lowered, lower_seconds: float):
+            def compile_it():
+                begin = time.perf_counter()
+                compiled = lowered.compile()
+                self.program_seconds[name] = lower_seconds + time.perf_counter() - begin
+                return compiled
+            return compile_it
+
+        def lower(fn, *args):
+            begin = time.perf_counter()
+            return fn(*args), time.perf_counter() - begin
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="jaxrl-compile") as pool:
+            init_job = None
+            if init and self._init_compiled is None:
+                keys = put(self.population.keys(), self.sharding)
+                lowered, seconds = lower(self._init.lower, keys, self.hparams)
+                init_job = pool.submit(timed("init", lowered, seconds))
+            carry = self.abstract_carry()
+            chunk_jobs = {}
+            for length in sorted(set(self.chunks[from_chunk:]) - set(self._chunk_programs)):
+                lowered, seconds = lower(self._lower_chunk, length, carry)
+                chunk_jobs[length] = pool.submit(timed(f"chunk {length}", lowered, seconds))
+            eval_job = None
+            if not self._eval_compiled:
+                key = put(jax.random.PRNGKey(0), self.replicated)
+                lowered, seconds = lower(self._eval.lower, carry.state, key)
+                eval_job = pool.submit(timed("evaluation", lowered, seconds))
+            # results in order of submission; an error in any compile is raised here
+            if init_job is not None:
+                self._init_compiled = init_job.result()
+            for length, job in chunk_jobs.items():
+                self._keep_chunk(length, job.result())
+            if eval_job is not None:
+                self._eval = eval_job.result()
+                self._eval_compiled = True
+        self.compile_seconds += time.perf_counter() - start

@@ -176,9 +176,9 @@ class PBT:
             carry = tree["carry"]
             run.set_hparams(tree["hparams"])
             self.console.print(f"resuming {self.out} after generation {start}/{len(chunks)}")
+        run.warm_up(start, init=carry is None)
         if carry is None:
             carry = run.init_carry()
-        run.warm_up(carry, start)
         self.console.print(f"PBT {spec.algorithm} on {spec.env}: {spec.population} members, "
                            f"{len(chunks)} generations of {spec.ready_interval} updates "
                            f"({spec.ready_interval * algo.env_steps_per_update:,} env steps); "
