@@ -51,7 +51,7 @@ RTOL, ATOL = 1e-4, 1e-4  # float summation order, as in test_sharding.py
 @pytest.fixture(scope="module")
 def runs():
     return run_two_at_a_time({name: [sys.executable, "-c", SCRIPT, name] for name in CASES},
-                             host_devices_env(4))
+                             host_devices_env(4, quick_compile=True))
 
 
 @pytest.mark.parametrize("name", CASES)
