@@ -36,8 +36,8 @@ def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
     spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
-    env = host_devices_env(devices or host_device_count(num_seeds))
-    proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)], env=env,
+    proc_env = host_devices_env(devices or host_device_count(num_seeds))
+    proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)], env=proc_env,
                           capture_output=True, text=True, timeout=880)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
