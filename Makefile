@@ -19,7 +19,7 @@ run: $(STAMP)
 # Two workers: most tests wait on a single-threaded XLA compile, so two share 2 cores
 # (each test file runs in one worker, so module fixtures are built once).
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=30
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

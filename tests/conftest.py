@@ -15,3 +15,31 @@ those programs in different orders and each waited for the other in its rendezvo
 No persistent XLA compilation cache either: it made the abort reproducible here and
 saves little on a clean CI checkout.
 """
+
+# The costliest test files first, by their `--durations` in full `make test` runs (two
+# workers sharing 2 cores). `make test` hands files to its workers in this order
+# (`--no-loadscope-reorder`), longest first, so the two finish together. xdist's own order
+# (most tests first) left the costliest files (few tests, long runs) to the end, where one
+# worker could run them for minutes while the other idled.
+COSTLIEST_FIRST = (
+    "tests/test_learning_value_based.py",  # ~700 s: four default configs, PQN on MinAtar
+    "tests/test_learning_actor_critic.py",  # ~490 s
+    "tests/contract/test_sharding.py",  # ~360 s: 9 fresh 8-device processes
+    "tests/test_meta.py",
+    "tests/test_learning.py",
+    "tests/test_distributed.py",
+    "tests/test_envs.py",  # brax conformance in two processes
+    "tests/test_notebook.py",
+    "tests/contract/test_contract.py",
+    "tests/test_memory.py",
+    "tests/sweep/test_kill_resume.py",
+    "tests/sweep/test_ray.py",
+    "tests/sweep/test_pbt.py",
+    "tests/contract/test_data_parallel.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Costliest files first (``COSTLIEST_FIRST``), the rest in collection order."""
+    rank = {path: i for i, path in enumerate(COSTLIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
