@@ -77,3 +77,19 @@ def free_port():
     with socket.socket() as s:
         s.bind(("localhost", 0))
         return s.getsockname()[1]
+
+
+def check_in_two_processes(argv, cases, env):
+    """Runs ``argv + [every other case]`` in two processes at once (each imports jax once for
+    its half); each prints ``RESULT {case: outcome}`` last. Returns {case: outcome}, or
+    ``{"failed": ...}`` for a case its process never reported."""
+    import json
+
+    halves = run_two_at_a_time({half: [*argv, *cases[half::2]] for half in (0, 1)}, env)
+    out = {}
+    for half, (returncode, stdout, stderr) in halves.items():
+        lines = [l for l in stdout.splitlines() if l.startswith("RESULT")]
+        reported = json.loads(lines[-1][len("RESULT"):]) if lines else {}
+        for case in cases[half::2]:
+            out[case] = reported.get(case, {"failed": f"exit {returncode}: {stderr[-3000:]}"})
+    return out

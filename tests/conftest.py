@@ -22,9 +22,9 @@ saves little on a clean CI checkout.
 # (most tests first) left the costliest files (few tests, long runs) to the end, where one
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
-    "tests/test_learning_value_based.py",  # ~700 s: four default configs, PQN on MinAtar
-    "tests/test_learning_actor_critic.py",  # ~490 s
-    "tests/contract/test_sharding.py",  # ~360 s: 9 fresh 8-device processes
+    "tests/test_learning_value_based.py",  # ~670 s: four default configs, PQN on MinAtar
+    "tests/test_learning_actor_critic.py",  # ~440 s
+    "tests/contract/test_sharding.py",  # ~240 s: two fresh 8-device processes
     "tests/test_meta.py",
     "tests/test_learning.py",
     "tests/test_distributed.py",

@@ -21,6 +21,11 @@ TRAIN = ["train", "ppo", "--num-seeds", "8", "--total-timesteps", "4096", "--set
          "num_chunks=4", "--set", "checkpoint_interval=1", "--no-progress"]
 
 
+def quick_env(count):
+    """Every process here is compared only with the others here: see QUICK_COMPILE."""
+    return host_devices_env(count, quick_compile=True)
+
+
 def cli(args, env):
     return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -38,10 +43,10 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("distributed")
     port = free_port()
     procs = [cli([*TRAIN, "--distributed", "--out", str(root / "two")],
-                 {**host_devices_env(2, quick_compile=True), "JAXRL_COORDINATOR": f"localhost:{port}",
+                 {**quick_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
                   "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
              for i in range(2)]
-    reference = cli([*TRAIN, "--out", str(root / "one")], host_devices_env(4, quick_compile=True))
+    reference = cli([*TRAIN, "--out", str(root / "one")], quick_env(4))
     outs = finish(procs)
     finish([reference])
     return root, outs
@@ -85,7 +90,7 @@ def test_a_checkpoint_written_by_two_processes_resumes_in_one(runs):
         shutil.rmtree(resumed / "checkpoints" / later)
     os.remove(resumed / "summary.json")
     finish([cli(["train", "ppo", "--resume", "--out", str(resumed), "--no-progress"],
-                host_devices_env(2, quick_compile=True))])
+                quick_env(2))])
     assert summary(resumed)["final_eval_return"] == summary(root / "two")["final_eval_return"]
     assert_member_matches(final_state(resumed)[1].state, final_state(root / "two")[1].state)
 
@@ -98,10 +103,10 @@ def test_a_sweep_across_two_processes_scores_what_one_process_scores(tmp_path):
              "--set", "num_chunks=2", "--no-progress"]
     port = free_port()
     finish([*(cli([*sweep, "--distributed", "--out", str(tmp_path / "two")],
-                  {**host_devices_env(2, quick_compile=True), "JAXRL_COORDINATOR": f"localhost:{port}",
+                  {**quick_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
                    "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
               for i in range(2)),
-            cli([*sweep, "--out", str(tmp_path / "one")], host_devices_env(4, quick_compile=True))])
+            cli([*sweep, "--out", str(tmp_path / "one")], quick_env(4))])
     two, one = summary(tmp_path / "two"), summary(tmp_path / "one")
     assert two["ranking"] == one["ranking"] and two["best"] == one["best"]
 
@@ -125,7 +130,7 @@ def test_meta_across_two_processes_ends_where_one_process_resuming_their_checkpo
 
     port = free_port()
     procs = [cli([*META, "--distributed", "--out", str(tmp_path / "two")],
-                 {**host_devices_env(2, quick_compile=True), "JAXRL_COORDINATOR": f"localhost:{port}",
+                 {**quick_env(2), "JAXRL_COORDINATOR": f"localhost:{port}",
                   "JAXRL_NUM_PROCESSES": "2", "JAXRL_PROCESS_ID": str(i)})
              for i in range(2)]
     (leader_out, leader_err), (follower_out, follower_err) = finish(procs)
@@ -139,7 +144,7 @@ def test_meta_across_two_processes_ends_where_one_process_resuming_their_checkpo
     for name in ("mean_params.npz", "meta_test.json"):
         os.remove(resumed / name)
     _, err = finish([cli(["meta", "schedule", "--resume", "--out", str(resumed),
-                          "--no-progress"], host_devices_env(4, quick_compile=True))])[0]
+                          "--no-progress"], quick_env(4))])[0]
     assert "after generation 1/2" in " ".join(err.split())
 
     def outputs(name):

@@ -157,35 +157,26 @@ def brax_conformance_runs():
     """Every other brax env checked in one of two processes (half the envs each, so brax
     is imported twice, not once per env), compiled at LLVM level 0: each env is a one-off
     compile of a 6-step rollout (ant: 20 s -> 15 s alone)."""
-    import json
     import sys
 
-    from cli_processes import QUICK_COMPILE, run_two_at_a_time
+    from cli_processes import check_in_two_processes, host_devices_env
 
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import test_envs; "
               "test_envs.check_brax_conformance_each(sys.argv[2:])")
     here = os.path.dirname(os.path.abspath(__file__))
-    ids = [i for i in BRAX_IDS if i != FAST_BRAX]
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {QUICK_COMPILE}"}
-    runs = run_two_at_a_time({half: [sys.executable, "-c", script, here, *ids[half::2]]
-                              for half in (0, 1)}, env)
-    failures = {}
-    for half, (returncode, stdout, stderr) in runs.items():
-        lines = [l for l in stdout.splitlines() if l.startswith("RESULT")]
-        outcome = json.loads(lines[-1][len("RESULT"):]) if lines else {}
-        for env_id in ids[half::2]:
-            failures[env_id] = outcome.get(env_id, f"exit {returncode}: {stderr[-3000:]}")
-    return failures
+    return check_in_two_processes([sys.executable, "-c", script, here],
+                                  [i for i in BRAX_IDS if i != FAST_BRAX],
+                                  host_devices_env(1, quick_compile=True))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", [i for i in BRAX_IDS if i != FAST_BRAX])
 def test_conformance_brax(env_id, brax_conformance_runs):
-    assert brax_conformance_runs[env_id] is None, brax_conformance_runs[env_id]
+    assert "failed" not in brax_conformance_runs[env_id], brax_conformance_runs[env_id]
 
 
 def check_brax_conformance_each(env_ids):
-    """Prints ``RESULT {env_id: None or the failure's traceback}``."""
+    """Prints ``RESULT {env_id: {} or {"failed": its traceback}}``."""
     import json
     import traceback
 
@@ -193,9 +184,9 @@ def check_brax_conformance_each(env_ids):
     for env_id in env_ids:
         try:
             check_brax_conformance(env_id)
-            outcome[env_id] = None
+            outcome[env_id] = {}
         except Exception:
-            outcome[env_id] = traceback.format_exc()[-3000:]
+            outcome[env_id] = {"failed": traceback.format_exc()[-3000:]}
     print("RESULT" + json.dumps(outcome))
 
 

@@ -1,12 +1,11 @@
 """The member axis sharded over 8 (simulated) devices equals the single-device run, for
 every registered algorithm in each of its forms (its registry ``smoke`` configuration on
 each of its smoke envs), checked in fresh 8-device processes."""
-import json
 import sys
 import textwrap
 
 import pytest
-from cli_processes import host_devices_env, run_two_at_a_time
+from cli_processes import check_in_two_processes, host_devices_env
 
 from jaxrl import registry
 
@@ -67,16 +66,8 @@ CASES = registry.smoke_cases()
 def sharded_runs():
     """Two fresh 8-device processes, each checking every other case (so jax and jaxrl are
     imported twice, not once per case): {case: its result, or why there is none}."""
-    ids = [f"{n}@{e}" for n, e in CASES]
-    halves = run_two_at_a_time({half: [sys.executable, "-c", SCRIPT, *ids[half::2]]
-                                for half in (0, 1)}, host_devices_env(8))
-    out = {}
-    for half, (returncode, stdout, stderr) in halves.items():
-        lines = [l for l in stdout.splitlines() if l.startswith("RESULT")]
-        results = json.loads(lines[-1][len("RESULT"):]) if lines else {}
-        for case in ids[half::2]:
-            out[case] = results.get(case, {"failed": f"exit {returncode}: {stderr[-3000:]}"})
-    return out
+    return check_in_two_processes([sys.executable, "-c", SCRIPT],
+                                  [f"{n}@{e}" for n, e in CASES], host_devices_env(8))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{n}@{e}" for n, e in CASES])
