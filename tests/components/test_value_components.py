@@ -76,6 +76,18 @@ def test_quantile_huber_loss_by_hand():
     assert huber(jnp.array(3.0), 1.0) == pytest.approx(2.5)
 
 
+def test_categorical_projection_matches_the_projection_matrix():
+    """The fused sum equals ``probs @ W`` with the projection matrix written out."""
+    support = jnp.linspace(-10.0, 10.0, 51)
+    probs = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(2), (51,)))
+    for reward, discount in ((0.3, 0.99), (-7.0, 0.5), (25.0, 0.99), (1.0, 0.0)):
+        shifted = jnp.clip(reward + discount * support, -10.0, 10.0)
+        matrix = jnp.clip(1 - jnp.abs(shifted[:, None] - support[None, :]) / 0.4, 0, 1)
+        out = categorical_projection(probs, reward, discount, support)
+        np.testing.assert_allclose(out, probs @ matrix, atol=1e-6)
+        assert float(out.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_hl_gauss_targets_and_loss():
     hl = HLGauss(v_min=0.0, v_max=10.0, num_bins=10, sigma_ratio=0.75)
     probs = hl.target_probs(jnp.array(5.0))
