@@ -1,12 +1,13 @@
-"""Narrow dense layers (``jaxrl.networks.narrow``): the same values and gradients as a
-matmul, without the narrow matmuls XLA:CPU runs slowly."""
+"""Layers computed around kernels XLA:CPU runs slowly: narrow dense layers
+(``jaxrl.networks.narrow``) and the MinAtar convolution as a matmul over shifted views
+(``torsos.ValidConv``), with the same values and gradients as the plain forms."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxrl.networks.narrow import NARROW, dense_dot_general, narrow_matmul
-from jaxrl.networks.torsos import dense
+from jaxrl.networks.torsos import MinAtarCNN, ValidConv, dense
 
 DIMS = (((1,), (0,)), ((), ()))
 
@@ -76,3 +77,44 @@ def test_wide_layers_and_other_contractions_keep_dot_general():
     xb, wb = jnp.ones((3, 8, 64)), jnp.ones((3, 64, 2))
     got = dense_dot_general(xb, wb, (((2,), (1,)), ((0,), (0,))))
     np.testing.assert_allclose(got, jnp.einsum("bri,bio->bro", xb, wb))
+
+
+def test_valid_conv_is_flax_conv_in_parameters_values_and_gradients():
+    """Same parameter tree and initial values as ``nn.Conv(padding="VALID")`` under the
+    same name and key; outputs and gradients equal up to float rounding, for batched
+    inputs and for members vmapped with different kernels (XLA's grouped convolution)."""
+    import flax.linen as nn
+
+    init = nn.initializers.orthogonal(np.sqrt(2))
+    ours = ValidConv(16, (3, 3), kernel_init=init, name="Conv_0")
+    flax_conv = nn.Conv(16, (3, 3), padding="VALID", kernel_init=init, name="Conv_0")
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, 3, 10, 10, 4))
+    params = ours.init(jax.random.PRNGKey(0), x)
+    reference = flax_conv.init(jax.random.PRNGKey(0), x)
+    assert jax.tree.structure(params) == jax.tree.structure(reference)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(reference)):
+        np.testing.assert_array_equal(a, b)
+    params = jax.tree.map(lambda p: p + 0.1, params)  # a nonzero bias too
+    out = ours.apply(params, x)
+    assert out.shape == (2, 3, 8, 8, 16)
+    np.testing.assert_allclose(out, flax_conv.apply(params, x), rtol=1e-5, atol=1e-5)
+
+    def loss(module):
+        return lambda p, x: jnp.sum(jnp.tanh(module.apply(p, x)) * jnp.arange(16))
+
+    for got, want in zip(jax.tree.leaves(jax.grad(loss(ours), argnums=(0, 1))(params, x)),
+                         jax.tree.leaves(jax.grad(loss(flax_conv), argnums=(0, 1))(params, x))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+    members = jax.vmap(lambda k: ours.init(k, x[0]))(jax.random.split(jax.random.PRNGKey(2), 3))
+    xs = jax.random.normal(jax.random.PRNGKey(3), (3, 5, 10, 10, 4))  # 3 members x 5 obs
+    np.testing.assert_allclose(jax.vmap(ours.apply)(members, xs),
+                               jax.vmap(flax_conv.apply)(members, xs), rtol=1e-5, atol=1e-5)
+
+
+def test_minatar_cnn_keeps_its_parameter_names():
+    """Checkpoints and the memory model see the same tree as with ``nn.Conv``."""
+    params = MinAtarCNN((128,)).init(jax.random.PRNGKey(0), jnp.zeros((10, 10, 4)))
+    shapes = jax.tree.map(jnp.shape, params["params"])
+    assert shapes["Conv_0"] == {"kernel": (3, 3, 4, 16), "bias": (16,)}
+    assert shapes["MLPTorso_0"]["Dense_0"]["kernel"] == (1024, 128)
