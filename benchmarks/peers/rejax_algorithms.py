@@ -6,6 +6,9 @@ Runs only in a throwaway venv (rejax pins gymnax 0.0.9; never a jaxrl dependency
 
     python3.11 -m venv /work/rejax-venv
     /work/rejax-venv/bin/pip install rejax==0.1.3 gymnax==0.0.9
+    # the same JAX stack as jaxrl's constraints.txt; left alone, pip takes JAX 0.10.2
+    /work/rejax-venv/bin/pip install jax==0.9.2 jaxlib==0.9.2 flax==0.12.6 \\
+        optax==0.2.8 chex==0.1.92
     /work/rejax-venv/bin/python benchmarks/peers/rejax_algorithms.py --algos sac,td3 \\
         --json benchmarks/results/peers/rejax_sac_td3_pendulum.json
 
