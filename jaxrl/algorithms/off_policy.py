@@ -40,7 +40,7 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, ch
 from jaxrl.contract import Learner, all_finite, any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS
-from jaxrl.networks.torsos import check_torso_fields
+from jaxrl.networks.torsos import activation_width, check_torso_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,10 +240,7 @@ class OffPolicyLearner(Learner):
         cfg = self.config
         rollout = cfg.env_steps_per_update * self.transition_bytes()
         sample = cfg.batch_size * cfg.n_step * self.transition_bytes()
-        widths = sum(cfg.hidden_sizes)
-        if len(self.obs_shape) == 3:
-            h, w, _ = self.obs_shape
-            widths += 16 * (h - 2) * (w - 2)
+        widths = activation_width(cfg.hidden_sizes, self.obs_shape)
         activations = 4 * cfg.batch_size * widths * 4
         return 2 * (rollout + sample + activations)
 

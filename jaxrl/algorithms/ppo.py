@@ -33,7 +33,7 @@ from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutSh
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, ActorCritic
-from jaxrl.networks.torsos import check_torso_fields
+from jaxrl.networks.torsos import activation_width, check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")
 
@@ -179,10 +179,7 @@ class PPO(Learner):
         step: 2-3x what XLA's memory analysis reports, tests/contract/test_contract.py)."""
         obs_dim = int(np.prod(self.obs_shape))
         rollout = self.config.batch_size * (2 * obs_dim + 8)
-        widths = sum(self.config.hidden_sizes)
-        if len(self.obs_shape) == 3:  # conv feature maps (16 filters, 3x3 valid)
-            h, w, _ = self.obs_shape
-            widths += 16 * (h - 2) * (w - 2)
+        widths = activation_width(self.config.hidden_sizes, self.obs_shape)
         activations = self.config.batch_size * 2 * widths * 1.5
         return int(4 * (rollout + activations))
 

@@ -28,7 +28,7 @@ from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
-from jaxrl.networks.torsos import check_torso_fields
+from jaxrl.networks.torsos import activation_width, check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
 
@@ -141,10 +141,7 @@ class PQN(Learner):
         (tests/contract/test_contract.py)."""
         obs = int(jnp.prod(jnp.asarray(self.obs_shape)))
         rollout = self.config.batch_size * (2 * obs + 8)
-        widths = sum(self.config.hidden_sizes)
-        if len(self.obs_shape) == 3:
-            h, w, _ = self.obs_shape
-            widths += 16 * (h - 2) * (w - 2)
+        widths = activation_width(self.config.hidden_sizes, self.obs_shape)
         head = self.value_head.working_floats(self.network.num_actions)
         return int(4 * (rollout + self.config.batch_size * (widths * 3 + head)))
 
