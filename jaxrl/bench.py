@@ -103,33 +103,78 @@ def compile_clock() -> CompileSeconds:
     return spent
 
 
-def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
-               overrides: Dict[str, str],
-               env_overrides: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """One population size, in this process; meant to run in a fresh subprocess."""
-    import resource
+def _compiled_run(algorithm: str, env_id: str, members: int, total_timesteps: int,
+                  overrides: Dict[str, str], env_overrides: Optional[Dict[str, str]] = None):
+    """The run of one population size with every program compiled (init, training and
+    evaluation, side by side), before any clock starts."""
+    from jaxrl.runner import Run
+
+    spec = _spec(algorithm, env_id, members, total_timesteps, overrides, env_overrides)
+    algo, population = spec.build()
+    run = Run(algo, population, spec.run_config)
+    run.warm_up()
+    return algo, population, run
+
+
+def _timed_training(run):
+    """All chunks back to back from a fresh initial carry (the carry is donated, so each
+    timing starts from its own), nothing else in the loop; (final carry, seconds)."""
     import time
 
     import jax
 
-    from jaxrl.flops import learner_ceiling
-    from jaxrl.runner import Run
-
-    spent_compiling = compile_clock()
-    spec = _spec(algorithm, env_id, members, total_timesteps, overrides, env_overrides)
-    algo, population = spec.build()
-    run = Run(algo, population, spec.run_config)
-
-    run.warm_up()  # init, training and evaluation programs, compiled side by side
     carry = run.init_carry()
     jax.block_until_ready(carry)
-
     start = time.perf_counter()
     metrics = None
     for length in run.chunks:
         carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
     jax.block_until_ready((carry, metrics))
-    train_seconds = time.perf_counter() - start
+    return carry, time.perf_counter() - start
+
+
+def serve(algorithm: str, env_id: str, members: int, total_timesteps: int,
+          overrides: Dict[str, str], env_overrides: Optional[Dict[str, str]] = None,
+          lines=None, out=None) -> None:
+    """Paired timing against a peer (``benchmarks/peers/paired.py``): compile once, say
+    ``READY``, then time one whole training run per ``run`` line read, until EOF. A
+    controller alternating two such workers measures both sides minutes apart without
+    compiling in between, so a ratio is not at the mercy of the machine's swings."""
+    import time
+
+    lines = sys.stdin if lines is None else lines
+    out = sys.stdout if out is None else out
+    start = time.perf_counter()
+    algo, _, run = _compiled_run(algorithm, env_id, members, total_timesteps, overrides,
+                                 env_overrides)
+    steps = members * algo.num_updates * algo.env_steps_per_update
+    print("READY " + json.dumps({"compile_seconds": time.perf_counter() - start,
+                                 "env_steps": int(steps), "device_count": len(run.devices)}),
+          file=out, flush=True)
+    for line in lines:
+        if line.strip() != "run":
+            break
+        _, seconds = _timed_training(run)
+        print(RESULT_MARKER + json.dumps({"train_seconds": seconds,
+                                          "env_steps_per_second": steps / seconds,
+                                          "load_average_1min": os.getloadavg()[0]}),
+              file=out, flush=True)
+
+
+def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
+               overrides: Dict[str, str],
+               env_overrides: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """One population size, in this process; meant to run in a fresh subprocess."""
+    import resource
+
+    import jax
+
+    from jaxrl.flops import learner_ceiling
+
+    spent_compiling = compile_clock()
+    algo, population, run = _compiled_run(algorithm, env_id, members, total_timesteps,
+                                          overrides, env_overrides)
+    carry, train_seconds = _timed_training(run)
 
     returns = run.evaluate(carry, 0)  # (members, eval_episodes)
     # before the FLOP count below traces again
@@ -270,7 +315,7 @@ def run_benchmark(algorithm: str, env_id: str, members: List[int], total_timeste
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--single"] and len(argv) == 2:
+    if argv[:1] in (["--single"], ["--serve"]) and len(argv) == 2:
         spec = json.loads(argv[1])
         from jaxrl.platform import configure_cpu_devices, early_count
 
@@ -278,14 +323,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         # before JAX starts, as `jaxrl train` does
         configure_cpu_devices(spec["members"] * data_parallel)
         try:
+            if argv[0] == "--serve":
+                serve(**spec)
+                return 0
             row = run_single(**spec)
         except ConfigError as exc:
             print(ERROR_MARKER + str(exc), flush=True)
             return 2
         print(RESULT_MARKER + json.dumps(row), flush=True)
         return 0
-    print("usage: python -m jaxrl.bench --single '<json>' (internal: one population size "
-          "in a fresh process); run benchmarks with `jaxrl bench`", file=sys.stderr)
+    print("usage: python -m jaxrl.bench --single|--serve '<json>' (internal: one population "
+          "size in a fresh process; --serve times a run per 'run' line on stdin); run "
+          "benchmarks with `jaxrl bench`", file=sys.stderr)
     return 2
 
 if __name__ == "__main__":

@@ -160,6 +160,26 @@ def test_bench_takes_the_common_flags_and_records_what_it_measured(tmp_path, cap
     assert 0 < row["fraction_of_ceiling"] < 1.5
 
 
+def test_bench_serves_timed_runs_of_one_compiled_program():
+    """The paired side-by-side's worker (``python -m jaxrl.bench --serve``): READY once,
+    then one timed run per ``run`` line, each from a fresh initial carry (the carry is
+    donated), and it stops at anything else."""
+    import io
+
+    from jaxrl.bench import RESULT_MARKER, serve
+
+    out = io.StringIO()
+    serve("ppo", "CartPole-v1", 2, 2048, {"num_envs": 2, "num_steps": 32,
+                                          "num_minibatches": 2},
+          lines=["run\n", "run\n", "stop\n", "run\n"], out=out)
+    ready, *results = out.getvalue().splitlines()
+    assert ready.startswith("READY ") and json.loads(ready[6:])["env_steps"] == 2 * 2048
+    assert len(results) == 2 and all(r.startswith(RESULT_MARKER) for r in results)
+    for r in results:
+        row = json.loads(r[len(RESULT_MARKER):])
+        assert row["env_steps_per_second"] * row["train_seconds"] == pytest.approx(4096)
+
+
 def test_devices_are_counted_before_jax_from_flags_config_file_and_recorded_run(tmp_path):
     """``train``/``eval`` pick the host device count (members x data_parallel) before JAX
     starts: ``--set`` and ``--num-seeds`` over the config file, a resumed or evaluated

@@ -59,9 +59,9 @@ CONFIGS = {
 }
 
 
-def single(algo_name, members, total_timesteps, eval_freq):
+def compiled_train(algo_name, members, total_timesteps, eval_freq):
+    """(config, the compiled vmapped train function, its keys, compile seconds)."""
     import jax
-    import numpy as np
     import rejax
 
     config = dict(CONFIGS[algo_name])
@@ -74,7 +74,39 @@ def single(algo_name, members, total_timesteps, eval_freq):
     keys = jax.random.split(jax.random.PRNGKey(0), members)
     start = time.perf_counter()
     compiled = train.lower(keys).compile()
-    compile_seconds = time.perf_counter() - start
+    return config, compiled, keys, time.perf_counter() - start
+
+
+def serve(algo_name, members, total_timesteps, eval_freq):
+    """The peer's side of ``paired.py``: compile once, say ``READY``, then time one whole
+    training call per ``run`` line on stdin (the same protocol as ``jaxrl.bench``)."""
+    import json
+    import sys
+
+    import jax
+
+    config, compiled, keys, compile_seconds = compiled_train(algo_name, members,
+                                                             total_timesteps, eval_freq)
+    steps = members * config["total_timesteps"]
+    print("READY " + json.dumps({"compile_seconds": compile_seconds, "env_steps": steps,
+                                 "device_count": 1}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(keys))
+        seconds = time.perf_counter() - start
+        print("JAXRL_BENCH_RESULT " + json.dumps({
+            "train_seconds": seconds, "env_steps_per_second": steps / seconds,
+            "load_average_1min": os.getloadavg()[0]}), flush=True)
+
+
+def single(algo_name, members, total_timesteps, eval_freq):
+    import jax
+    import numpy as np
+
+    config, compiled, keys, compile_seconds = compiled_train(algo_name, members,
+                                                             total_timesteps, eval_freq)
     start = time.perf_counter()
     ts, evaluation = jax.block_until_ready(compiled(keys))
     train_seconds = time.perf_counter() - start
@@ -99,7 +131,12 @@ def main():
                         help="env steps between rejax's evaluations (0: once, at the end)")
     parser.add_argument("--json")
     parser.add_argument("--single", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # paired.py's worker
     args = parser.parse_args()
+    if args.serve:
+        import json
+
+        return serve(**json.loads(args.serve))
     if answer_single(args, single):
         return
     rows = []
