@@ -137,9 +137,10 @@ def serve(algorithm: str, env_id: str, members: int, total_timesteps: int,
           overrides: Dict[str, str], env_overrides: Optional[Dict[str, str]] = None,
           lines=None, out=None) -> None:
     """Paired timing against a peer (``benchmarks/peers/paired.py``): compile once, say
-    ``READY``, then time one whole training run per ``run`` line read, until EOF. A
-    controller alternating two such workers measures both sides minutes apart without
-    compiling in between, so a ratio is not at the mercy of the machine's swings."""
+    ``READY``, then time one whole training run per ``run`` line read (any other line
+    or EOF ends it). A controller alternating two such workers times the two sides back
+    to back, with no compile in between, so a ratio is less at the mercy of the
+    machine's swings."""
     import time
 
     lines = sys.stdin if lines is None else lines
