@@ -26,7 +26,7 @@ import os
 import resource
 import time
 
-from rows import answer_single, run_row, write_json
+from rows import RESULT, answer_single, run_row, write_json
 
 CONFIGS = {
     # PureJaxRL's CartPole PPO (what jaxrl's PPOConfig defaults to); rejax does not
@@ -96,7 +96,7 @@ def serve(algo_name, members, total_timesteps, eval_freq):
         start = time.perf_counter()
         jax.block_until_ready(compiled(keys))
         seconds = time.perf_counter() - start
-        print("JAXRL_BENCH_RESULT " + json.dumps({
+        print(RESULT + json.dumps({
             "train_seconds": seconds, "env_steps_per_second": steps / seconds,
             "load_average_1min": os.getloadavg()[0]}), flush=True)
 

@@ -6,6 +6,9 @@ import platform
 import subprocess
 import sys
 
+# the result line of a --serve worker: jaxrl.bench.RESULT_MARKER, for the peers too
+RESULT = "JAXRL_BENCH_RESULT "
+
 
 def answer_single(args, single) -> bool:
     """In the child (``--single <spec>``): measure, print the ``ROW``, return True."""
