@@ -1,6 +1,5 @@
-"""jaxrl: end-to-end JAX reinforcement learning over populations."""
+"""jaxrl: end-to-end JAX reinforcement learning over populations.
+
+Importing jaxrl changes no JAX setting; ``jaxrl.platform.configure()`` makes the one it
+uses (the CLI and the runner call it)."""
 __version__ = "0.1.0"
-
-from jaxrl.platform import unroll_cpu_threefry as _unroll_cpu_threefry
-
-_unroll_cpu_threefry()

@@ -719,6 +719,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SystemExit as exc:  # --help (0) or a one-line usage error (2)
         return exc.code
     _use_cpu_cores(args)
+    from jaxrl.platform import configure
+
+    configure()
     try:
         if getattr(args, "distributed", False):
             from jaxrl.distributed import initialize, is_leader

@@ -72,6 +72,10 @@ class Algorithm(Protocol):
         """True when an update's results may be kept (its learned values are finite).
         The runner freezes a member at its last healthy state."""
 
+    def check_hparams(self, hp: Any) -> None:
+        """Raises ConfigError when concrete (possibly member-stacked) traced values do not
+        fit the static config (e.g. an off-policy warm-up as long as the whole run)."""
+
     def keep(self, ok: jax.Array, new: Any, old: Any) -> Any:
         """The state to continue from: ``new`` where ``ok``, else ``old`` (at least its
         learned parts: an off-policy learner may keep stepping its env and replay)."""
@@ -141,6 +145,9 @@ class Learner:
 
     def healthy(self, state, metrics: Metrics) -> jax.Array:
         return all_finite(state) & all_finite(metrics.get("loss", ()))
+
+    def check_hparams(self, hp) -> None:
+        pass
 
     def keep(self, ok, new, old):
         return select(ok, new, old)

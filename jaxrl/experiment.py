@@ -57,6 +57,7 @@ class Experiment:
 
         env, env_params = jaxrl.envs.make(self.env, **self.env_overrides)
         algo = registry.get(self.algorithm).make(env, env_params, self.config)
+        algo.check_hparams(self.hparams)
         plan_on_devices(algo, self.hparams, self.num_seeds, self.run_config)
         population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
         return algo, population

@@ -76,24 +76,38 @@ def with_collective_timeouts(flags: str) -> str:
     return " ".join([flags, *missing]).strip()
 
 
-def unroll_cpu_threefry() -> bool:
-    """Lowers JAX's threefry hash on CPU as straight-line code, as on GPU and TPU.
+_DEFAULT_THREEFRY_RULE: list = []  # JAX's own CPU lowering entry, kept to restore it
 
-    On CPU JAX emits the hash's five rounds as a while loop (a smaller program). Our
-    programs draw random numbers for a handful of envs at every rollout step, and there
-    the loop's per-iteration bookkeeping (a dozen tiny copies and a compare per round)
-    cost more than the hashing: unrolled, a CartPole rollout takes a fifth less time. The
-    bits are the same either way. Returns False if this JAX lacks the hook (nothing
-    changes then)."""
+
+def configure(unroll_threefry: bool = True) -> bool:
+    """jaxrl's process-wide JAX setting, made on request: ``import jaxrl`` changes nothing
+    in how JAX lowers programs. The CLI, the runner (``Run``), ``meta_train`` and the
+    benchmarks call it; call it yourself before building programs that should get it.
+
+    ``unroll_threefry``: lower JAX's threefry hash on CPU as straight-line code, as JAX
+    does on GPU and TPU, instead of a while loop of five rounds (the same bits; faster
+    rollouts and compiles: benchmarks/README.md, "What the kernel profile showed").
+    ``False`` restores JAX's own lowering. Programs already compiled keep theirs.
+    Returns whether the unrolled lowering is in force (False where this JAX lacks it)."""
     try:
         from jax._src import prng
         from jax._src.interpreters import mlir
         rule = prng._threefry2x32_lowering_rule
         primitive = prng.threefry2x32_p
-    except (ImportError, AttributeError):
+        rules = mlir._platform_specific_lowerings["cpu"]
+    except (ImportError, AttributeError, KeyError):
         return False
-    mlir.register_lowering(primitive, rule, platform="cpu", inline=False)
-    return True
+    if not _DEFAULT_THREEFRY_RULE:
+        _DEFAULT_THREEFRY_RULE.append(rules.get(primitive))
+    if unroll_threefry:
+        mlir.register_lowering(primitive, rule, platform="cpu", inline=False)
+        return True
+    default = _DEFAULT_THREEFRY_RULE[0]
+    if default is None:
+        rules.pop(primitive, None)
+    else:
+        rules[primitive] = default
+    return False
 
 
 def _backends_started() -> bool:

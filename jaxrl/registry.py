@@ -41,7 +41,7 @@ class AlgorithmEntry:
         return self.module.HParams
 
     def make(self, env, env_params, config):
-        return self.module.make(env, env_params, config)
+        return self.module.make(env, env_params, config, name=self.name)
 
     @property
     def smoke(self) -> Dict[str, Any]:

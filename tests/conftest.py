@@ -16,6 +16,12 @@ No persistent XLA compilation cache either: it made the abort reproducible here 
 saves little on a clean CI checkout.
 """
 
+import jaxrl.platform
+
+# What the CLI and the runner do: tests of learners alone (``algo.train``) get the same
+# lowering as runs (test_platform checks that importing jaxrl alone changes nothing).
+jaxrl.platform.configure()
+
 # The costliest test files first, by their `--durations` in full `make test` runs (two
 # workers sharing 2 cores). `make test` hands files to its workers in this order
 # (`--no-loadscope-reorder`), longest first, so the two finish together. xdist's own order

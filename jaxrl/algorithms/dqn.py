@@ -9,7 +9,7 @@ representation (``value_distribution``): scalar, categorical (C51, Bellemare et 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -77,11 +77,12 @@ class DQN(OffPolicyLearner):
     Config = DQNConfig
     HParams = DQNHParams
 
-    def __init__(self, env: Env, env_params: Any, config: DQNConfig):
-        super().__init__(env, env_params, config)
+    def __init__(self, env: Env, env_params: Any, config: DQNConfig,
+                 name: Optional[str] = None):
+        super().__init__(env, env_params, config, name)
         space = env.action_space(env_params)
         if not isinstance(space, Discrete):
-            raise ConfigError(f"dqn needs a discrete action space; this env's is {space}: "
+            raise ConfigError(f"{self.name} needs a discrete action space; this env's is {space}: "
                               f"use ppo (or an actor-critic) for continuous actions")
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,
                                     config.v_min, config.v_max)
@@ -143,8 +144,10 @@ class DQN(OffPolicyLearner):
         return DQNLearner(params, target_params, opt_state), priorities, stats
 
 
-def make(env: Env, env_params: Any, config: DQNConfig = DQNConfig()) -> DQN:
-    return DQN(env, env_params, config)
+def make(env: Env, env_params: Any, config: DQNConfig = DQNConfig(),
+         name: Optional[str] = None) -> DQN:
+    """``name``: the registered name it runs under (errors and summaries say it)."""
+    return DQN(env, env_params, config, name)
 
 
 Config, HParams = DQNConfig, DQNHParams

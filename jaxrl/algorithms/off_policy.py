@@ -22,10 +22,11 @@ the replay buffer move on, so no update ever copies the whole buffer.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -85,6 +86,11 @@ class OffPolicyConfig:
                 f"buffer_size={self.buffer_size} holds {self.replay_rows} steps per env "
                 f"({self.num_envs} envs), which must exceed n_step={self.n_step}; raise "
                 f"buffer_size to at least {(self.n_step + 1) * self.num_envs}")
+        if self.batch_size > self.buffer_size:
+            raise ConfigError(
+                f"batch_size={self.batch_size} exceeds buffer_size={self.buffer_size}: every "
+                f"batch would repeat transitions; lower batch_size or raise buffer_size to "
+                f"at least {self.batch_size}")
         check_torso_fields(self)
         return self
 
@@ -166,7 +172,9 @@ class OffPolicyLearner(Learner):
     """The act-store-learn loop; subclasses supply the four methods in the module
     docstring and set ``self.network``-related state in ``__init__`` after ``super``."""
 
-    def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig):
+    def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig,
+                 name: Optional[str] = None):
+        self.name = name or self.name
         self.config = config.validate()
         self.env, self.env_params = env, env_params
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
@@ -207,6 +215,15 @@ class OffPolicyLearner(Learner):
         return hp.learning_rate * jnp.maximum(1.0 - grad_step / total, 0.0)
 
     # ---- the contract -------------------------------------------------------------
+    def check_hparams(self, hp) -> None:
+        steps = self.num_updates * self.env_steps_per_update
+        starts = int(np.max(np.asarray(hp.learning_starts)))
+        if starts >= steps:
+            raise ConfigError(
+                f"learning_starts={starts} is at or beyond the run's {steps:,} env steps "
+                f"(total_timesteps): {self.name} would take no gradient step; lower "
+                f"learning_starts below {steps} or raise total_timesteps")
+
     @property
     def num_updates(self) -> int:
         return self.config.num_updates

@@ -9,7 +9,7 @@ and brax's ``[-1, 1]`` alike. Bounds must be finite (a squashed actor needs them
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -71,10 +71,11 @@ class OffPolicyActorCritic(OffPolicyLearner):
     #: whether the subclass accepts discrete action spaces (SAC's categorical form)
     supports_discrete = False
 
-    def __init__(self, env: Env, env_params: Any, config: ActorCriticConfig):
+    def __init__(self, env: Env, env_params: Any, config: ActorCriticConfig,
+                 name: Optional[str] = None):
         config = dataclasses.replace(config, torso="mlp" if config.torso == "auto"
                                      else config.torso)
-        super().__init__(env, env_params, config)
+        super().__init__(env, env_params, config, name)
         space = env.action_space(env_params)
         self.discrete = isinstance(space, Discrete)
         if self.discrete and not self.supports_discrete:

@@ -140,7 +140,9 @@ class PPO(Learner):
     Config = PPOConfig
     HParams = PPOHParams
 
-    def __init__(self, env: Env, env_params: Any, config: PPOConfig):
+    def __init__(self, env: Env, env_params: Any, config: PPOConfig,
+                 name: Optional[str] = None):
+        self.name = name or self.name
         self.config = config.validate()
         self.env, self.env_params = env, env_params
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
@@ -325,8 +327,10 @@ def ppo_loss(action_dist, outputs, values, actions, old_log_probs, old_values, a
     return total, stats
 
 
-def make(env: Env, env_params: Any, config: PPOConfig = PPOConfig()) -> PPO:
-    return PPO(env, env_params, config)
+def make(env: Env, env_params: Any, config: PPOConfig = PPOConfig(),
+         name: Optional[str] = None) -> PPO:
+    """``name``: the registered name it runs under (errors and summaries say it)."""
+    return PPO(env, env_params, config, name)
 
 
 Config, HParams = PPOConfig, PPOHParams

@@ -8,7 +8,7 @@ same returns by classification.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -105,12 +105,14 @@ class PQN(Learner):
     Config = PQNConfig
     HParams = PQNHParams
 
-    def __init__(self, env: Env, env_params: Any, config: PQNConfig):
+    def __init__(self, env: Env, env_params: Any, config: PQNConfig,
+                 name: Optional[str] = None):
+        self.name = name or self.name
         self.config = config.validate()
         self.env, self.env_params = env, env_params
         space = env.action_space(env_params)
         if not isinstance(space, Discrete):
-            raise ConfigError(f"pqn needs a discrete action space; this env's is {space}: "
+            raise ConfigError(f"{self.name} needs a discrete action space; this env's is {space}: "
                               f"use ppo for continuous actions")
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, torso_kind = envs
@@ -223,8 +225,10 @@ class PQN(Learner):
         return lambda obs: self.obs_norm.apply(stats, obs)
 
 
-def make(env: Env, env_params: Any, config: PQNConfig = PQNConfig()) -> PQN:
-    return PQN(env, env_params, config)
+def make(env: Env, env_params: Any, config: PQNConfig = PQNConfig(),
+         name: Optional[str] = None) -> PQN:
+    """``name``: the registered name it runs under (errors and summaries say it)."""
+    return PQN(env, env_params, config, name)
 
 
 Config, HParams = PQNConfig, PQNHParams

@@ -12,7 +12,7 @@ rollout_steps)`` (the UTD ratio).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -63,8 +63,9 @@ class SAC(OffPolicyActorCritic):
     HParams = SACHParams
     supports_discrete = True
 
-    def __init__(self, env: Env, env_params: Any, config: SACConfig):
-        super().__init__(env, env_params, config)
+    def __init__(self, env: Env, env_params: Any, config: SACConfig,
+                 name: Optional[str] = None):
+        super().__init__(env, env_params, config, name)
         if self.discrete:
             self.actor = CategoricalActor(self.torso(), self.action_dim)
         else:
@@ -171,8 +172,10 @@ class SAC(OffPolicyActorCritic):
                            actor_opt, critic_opt, alpha_opt), priorities, stats)
 
 
-def make(env: Env, env_params: Any, config: SACConfig = SACConfig()) -> SAC:
-    return SAC(env, env_params, config)
+def make(env: Env, env_params: Any, config: SACConfig = SACConfig(),
+         name: Optional[str] = None) -> SAC:
+    """``name``: the registered name it runs under (errors and summaries say it)."""
+    return SAC(env, env_params, config, name)
 
 
 Config, HParams = SACConfig, SACHParams

@@ -11,7 +11,7 @@ clipped double-Q target at a smoothed target action ``clip(pi'(s') + clip(eps, -
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -74,8 +74,9 @@ class TD3(OffPolicyActorCritic):
     Config = TD3Config
     HParams = TD3HParams
 
-    def __init__(self, env: Env, env_params: Any, config: TD3Config):
-        super().__init__(env, env_params, config)
+    def __init__(self, env: Env, env_params: Any, config: TD3Config,
+                 name: Optional[str] = None):
+        super().__init__(env, env_params, config, name)
         self.actor = DeterministicActor(self.torso(), self.action_dim)
 
     def init_learner(self, key, hp: TD3HParams) -> TD3Learner:
@@ -153,8 +154,10 @@ class TD3(OffPolicyActorCritic):
         return learner, priorities, stats
 
 
-def make(env: Env, env_params: Any, config: TD3Config = TD3Config()) -> TD3:
-    return TD3(env, env_params, config)
+def make(env: Env, env_params: Any, config: TD3Config = TD3Config(),
+         name: Optional[str] = None) -> TD3:
+    """``name``: the registered name it runs under (errors and summaries say it)."""
+    return TD3(env, env_params, config, name)
 
 
 Config, HParams = TD3Config, TD3HParams

@@ -160,6 +160,9 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
     """Maximises the mean (normalised) fitness over ``tasks`` and ``inner_seeds``."""
     from rich.console import Console
 
+    from jaxrl.platform import configure
+
+    configure()  # before anything is lowered
     console = console or Console(stderr=True)
     if not tasks:
         raise ConfigError("meta_train needs at least one task")

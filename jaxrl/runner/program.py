@@ -63,6 +63,7 @@ def check_population(algo, population: Population, run_config: RunConfig,
     the memory plan (how many members each device group updates at once)."""
     run_config.validate()
     population.hparams.validate()
+    algo.check_hparams(population.hparams)
     hp_one = jax.tree.map(lambda x: jnp.asarray(x)[0], population.hparams)
     return plan_on_devices(algo, hp_one, population.size, run_config, devices)
 
@@ -90,6 +91,9 @@ class Run:
                        and not hasattr(algo, n)]
             raise TypeError(f"{type(algo).__name__} does not implement jaxrl.contract."
                             f"Algorithm (missing: {', '.join(missing)})")
+        from jaxrl.platform import configure
+
+        configure()  # before anything is lowered
         data = run_config.data_parallel
         devices = list(devices) if devices else dividing_devices(population.size,
                                                                  data_parallel=data)

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-import jaxrl  # noqa: F401  (installs the unrolled threefry lowering)
+import jaxrl.platform
 from jaxrl.components.rollout import permutation_rounds, random_permutation
 
 PERMUTE = jax.jit(jax.vmap(random_permutation, in_axes=(0, None)), static_argnums=1)
@@ -58,6 +58,7 @@ def test_two_round_size_places_every_item_uniformly():
 def test_unrolled_threefry_draws_the_same_bits_without_a_loop():
     """The CPU lowering is straight-line code now; the bits are threefry's own
     (the same as JAX's rolled CPU loop and its GPU/TPU lowering)."""
+    jaxrl.platform.configure()  # conftest made it already; said here as users would
     draw = jax.jit(lambda key: jax.random.bits(key, (4,)))
     key = jax.random.PRNGKey(3)
     np.testing.assert_array_equal(np.asarray(draw(key)),
