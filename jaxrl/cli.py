@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from jaxrl import registry
 from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, field_docs
 from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
-                              load_config_file, merge_sources, read_run_config)
+                              load_config_file, merge_sources, read_run_config,
+                              resume_differences)
 
 EXIT_CONFIG_ERROR = 2
 SEED_RULE = ("seeds are whole numbers in [0, 2**32): PRNGKey keeps 32 bits, so larger or "
@@ -79,17 +80,19 @@ def cmd_train(args) -> int:
 
     console = Console(stderr=True)
     if args.resume:
-        given = [flag for flag, value in (("--set", args.set), ("--env-set", args.env_set),
-                                          ("--config", args.config),
-                                          ("--total-timesteps", args.total_timesteps))
-                 if value]
-        if given:
-            raise ConfigError(f"--resume continues the run exactly as its config.json says; "
-                              f"drop {', '.join(given)} (or start a new run with another --out)")
         if not args.out or not os.path.exists(os.path.join(args.out, "config.json")):
             raise ConfigError(f"--resume needs --out pointing at an existing run directory "
                               f"(with config.json); got {args.out!r}")
         spec = read_run_config(args.out)
+        differ = resume_differences(spec, args.algorithm, args.config,
+                                    _parse_pairs(args.set, "--set"),
+                                    _parse_pairs(args.env_set, "--env-set"), args.env,
+                                    args.num_seeds, args.seed, args.total_timesteps)
+        if differ:
+            raise ConfigError(f"--resume continues {args.out} as its config.json records "
+                              f"it, but these settings differ: {'; '.join(differ)}; give the "
+                              f"recorded values (or none) or start a new run with another "
+                              f"--out")
         if getattr(args, "memory_budget_gb", None):
             spec.run_config = dataclasses.replace(spec.run_config,
                                                   memory_budget_gb=args.memory_budget_gb)

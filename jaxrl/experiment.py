@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from jaxrl import registry
 from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, split_overrides, to_dict
@@ -130,6 +130,40 @@ def experiment_from_sources(algorithm: str, config_path: Optional[str] = None,
 
     return make_experiment(algorithm, pick(env, "env", DEFAULT_ENV), values,
                            env_overrides, pick(num_seeds, "num_seeds", 1), pick(seed, "seed", 0))
+
+
+def resume_differences(recorded: Experiment, algorithm: Optional[str] = None,
+                       config_path: Optional[str] = None,
+                       values: Optional[Dict[str, Any]] = None,
+                       env_values: Optional[Dict[str, Any]] = None,
+                       env: Optional[str] = None, num_seeds: Optional[int] = None,
+                       seed: Optional[int] = None, total_timesteps: Any = None) -> List[str]:
+    """The settings given for a resume (``None``: not given) that differ from the
+    recorded experiment's, as ``"name (recorded X, given Y)"``. Given values are coerced
+    and validated as for a new run, so ``1e6`` equals ``1000000``."""
+    if algorithm is not None and algorithm != recorded.algorithm:
+        return [f"algorithm (recorded {recorded.algorithm}, given {algorithm})"]
+    values, env_overrides, from_file = merge_sources(config_path, values, env_values,
+                                                     total_timesteps)
+    given_env = env if env is not None else from_file.get("env", recorded.env)
+    rec = recorded.record()
+    fields = {**rec["config"], **rec["hparams"], **rec["run_config"]}
+    candidate = make_experiment(
+        recorded.algorithm, given_env, {**fields, **values},
+        {**recorded.env_overrides, **env_overrides} if given_env == recorded.env
+        else env_overrides,
+        num_seeds if num_seeds is not None else from_file.get("num_seeds", recorded.num_seeds),
+        seed if seed is not None else from_file.get("seed", recorded.seed),
+        apply_defaults=False).record()
+    differ = []
+    for key in ("env", "num_seeds", "seed", "env_overrides"):
+        if candidate[key] != rec[key]:
+            differ.append(f"{key} (recorded {rec[key]}, given {candidate[key]})")
+    for part in ("config", "hparams", "run_config"):
+        for name, value in candidate[part].items():
+            if value != rec[part].get(name) and name != "memory_budget_gb":
+                differ.append(f"{name} (recorded {rec[part].get(name)}, given {value})")
+    return differ
 
 
 def read_run_config(run_dir: str) -> Experiment:

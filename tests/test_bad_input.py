@@ -32,7 +32,7 @@ TRAIN_CASES = [
     ("--num-seeds 100000000", None, "does not fit the memory budget"),
     ("--num-seeds x", None, "invalid int value: 'x'"),
     ("--total-timesteps 1.5", None, "total_timesteps='1.5' is not a valid int"),
-    ("--resume --set gamma=0.9", None, "drop --set"),
+    ("--resume --set gamma=0.9", None, "--resume needs --out pointing at an existing run"),
     ("--config /nonexistent.yaml", None, "file not found"),
     ("--config {cfg}", "{not json", "could not be read"),
     # integers: whole numbers only, the same from --set and from a file

@@ -36,18 +36,33 @@ def test_existing_run_needs_resume(cli_run, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
-def test_resume_of_finished_run_keeps_the_runs_totals(cli_run, capsys):
-    before = json.load(open(os.path.join(cli_run, "summary.json")))
-    assert before["sessions"] == 1 and before["env_steps_per_second"] > 0
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(cli_run, capsys):
+    before = {name: open(os.path.join(cli_run, name)).read()
+              for name in ("summary.json", "metrics.jsonl", "config.json")}
+    assert json.loads(before["summary.json"])["sessions"] == 1
     assert cli.main(["train", "ppo", "--out", cli_run, "--resume", "--no-progress"]) == 0
-    after = json.load(open(os.path.join(cli_run, "summary.json")))
-    assert after["final_eval_return"] == before["final_eval_return"]
-    # The run's throughput is its own, not the empty second session's.
-    for key in ("env_steps_per_second", "env_steps_per_second_all_members", "train_seconds"):
-        assert after[key] == before[key], key
-    assert after["sessions"] == 2
-    assert after["compile_seconds"] >= before["compile_seconds"]  # summed over sessions
-    assert after["session"]["env_steps"] == 0 and after["session"]["resumed_from_chunk"] == 2
+    assert "is finished (2/2 chunks): nothing to resume" in " ".join(
+        capsys.readouterr().err.split())
+    for name, text in before.items():
+        assert open(os.path.join(cli_run, name)).read() == text, name
+
+
+def test_resume_refuses_settings_that_differ_from_the_record(cli_run, capsys):
+    """The same command line with --resume added is accepted; another setting is named."""
+    assert cli.main(["train", "ppo", "--env", "CartPole-v1", "--num-seeds", "2", "--out",
+                     cli_run, "--resume", "--no-progress", *TINY]) == 0
+    capsys.readouterr()
+    for flags, needle in ((["--num-seeds", "4"], "num_seeds (recorded 2, given 4)"),
+                          (["--seed", "5"], "seed (recorded 0, given 5)"),
+                          (["--env", "Acrobot-v1"], "env (recorded CartPole-v1, given Acrobot"),
+                          (["--set", "gamma=0.9"], "gamma (recorded 0.99"),
+                          (["--total-timesteps", "512"], "total_timesteps (recorded 256, "
+                                                         "given 512)")):
+        assert cli.main(["train", "ppo", "--out", cli_run, "--resume", *flags]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert cli.main(["train", "dqn", "--out", cli_run, "--resume"]) == 2
+    assert "algorithm (recorded ppo, given dqn)" in capsys.readouterr().err
 
 
 def test_eval_reproduces_the_summarys_final_evaluation_by_default(cli_run, capsys):

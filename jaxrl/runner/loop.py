@@ -58,6 +58,14 @@ def check_run_dir(run_dir: str) -> None:
                           f"{exc.strerror or exc}); choose another --out")
 
 
+RUN_FILES = ("config.json", "checkpoints", "metrics.jsonl", "summary.json")
+
+
+def holds_run(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds (part of) a run that a new one would overwrite."""
+    return any(os.path.exists(os.path.join(run_dir, name)) for name in RUN_FILES)
+
+
 def train(algo, population: Population, run_config: RunConfig = RunConfig(),
           run_dir: Optional[str] = None, resume: bool = False,
           config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
@@ -80,6 +88,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         run = Run(algo, population, run_config)  # validates before anything is written
     if run_dir is not None:
         check_run_dir(run_dir)
+        if not resume and holds_run(run_dir):
+            raise ConfigError(f"run directory {run_dir} already holds a run; pass resume=True "
+                              f"(--resume) to continue it or choose another run directory")
     env_id = env_id or getattr(algo.env, "id", "env")
     chunks = run.chunks
     steps_per_update = algo.env_steps_per_update
@@ -99,6 +110,14 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         if checkpointer.steps():
             start_chunk, carry, meta = checkpointer.restore_latest(run.abstract_carry(),
                                                                    warn=warn)
+            summary_path = os.path.join(run_dir, "summary.json")
+            if start_chunk == len(chunks) and os.path.exists(summary_path):
+                with open(summary_path) as f:
+                    summary = json.load(f)
+                checkpointer.close()
+                console.print(f"{run_dir} is finished ({start_chunk}/{len(chunks)} chunks): "
+                              f"nothing to resume, nothing changed", soft_wrap=True)
+                return RunResult(carry, summary, run_dir)
             console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
         else:
             warn(f"{run_dir} has no checkpoint yet (stopped before the first one): "

@@ -285,7 +285,9 @@ class Sweep:
         else:
             run = self._runs[key] = Run(algo, population, exp.run_config, devices=devices)
             self.compiles += 1
-        resume = os.path.exists(os.path.join(run_dir, "checkpoints"))
+        from jaxrl.runner.loop import holds_run
+
+        resume = holds_run(run_dir)  # a killed batch continues where it stopped
         what = ", ".join(f"{n}={results_table.cell(self.configs[unit.config_ids[0]][n])}"
                          for n in self.space.static_names)
         self.console.print(f"[bold]{unit.phase} batch {index + 1}/{count}[/] ({unit.name}"
