@@ -256,6 +256,10 @@ def cmd_bench(args) -> int:
     total_timesteps = coerce_scalar(int, values.pop("total_timesteps", BENCH_TIMESTEPS),
                                     "--total-timesteps")
     env = args.env or from_file.get("env", DEFAULT_ENV)
+    if args.json:
+        from jaxrl.outputs import check_output_file
+
+        check_output_file(args.json, "--json")
     results = run_benchmark(args.algorithm, env, members, total_timesteps, values,
                             json_path=args.json, env_overrides=env_overrides)
     for row in results:
@@ -265,7 +269,7 @@ def cmd_bench(args) -> int:
 
 def _refuse_flags_on_resume(args, what: str, extra=()) -> None:
     given = [flag for flag, value in (("--set", args.set), ("--env-set", args.env_set),
-                                      ("--config", args.config), ("--env", args.env),
+                                      ("--config", args.config),
                                       ("--total-timesteps", args.total_timesteps),
                                       ("--space", getattr(args, "space", None)), *extra)
              if value]
@@ -274,6 +278,55 @@ def _refuse_flags_on_resume(args, what: str, extra=()) -> None:
                           f"{', '.join(given)} (or start a new {what} with another --out)")
     if not args.out:
         raise ConfigError(f"--resume needs --out pointing at the {what} directory")
+
+
+def _given(args, fields: Dict[str, str]) -> Dict[str, Any]:
+    """``{spec field: value}`` of the command's own flags that were given (``fields``:
+    argparse dest -> spec field); the rest keep the spec's defaults or its record."""
+    return {field: getattr(args, dest) for dest, field in fields.items()
+            if getattr(args, dest, None) is not None}
+
+
+def _check_resume_record(out: str, record_name: str, given: Dict[str, Any],
+                         what: str) -> None:
+    """A resume matches the recorded spec (``out/record_name``) in every setting given."""
+    path = os.path.join(out, record_name)
+    if not os.path.exists(path):
+        raise ConfigError(f"--resume needs --out pointing at a {what} directory (with "
+                          f"{record_name}); got {out!r}")
+    try:
+        with open(path) as f:
+            record = json.load(f)
+        record = record.get("spec", record)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); it is "
+                          f"needed to resume this {what}")
+    if "batch_size" in record:  # a sweep recorded before the Optuna flag's rename
+        record["trials_per_round"] = record.pop("batch_size")
+    differ = [f"{name} (recorded {record.get(name)}, given {value})"
+              for name, value in given.items()
+              if _plain(record.get(name)) != _plain(value)]
+    if differ:
+        raise ConfigError(f"--resume continues the {what} in {out} as {record_name} records "
+                          f"it, but these settings differ: {'; '.join(differ)}; give the "
+                          f"recorded values (or none) or start a new {what} with another --out")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+SWEEP_FLAGS = {"env": "env", "sampler": "sampler", "num_configs": "num_configs",
+               "seeds_per_config": "seeds_per_config", "seed": "seed",
+               "test_seeds": "test_seeds", "test_top": "test_top",
+               "trials_per_round": "trials_per_round", "max_members": "max_members"}
+PBT_FLAGS = {"env": "env", "population": "population", "ready_interval": "ready_interval",
+             "seed": "seed", "fraction": "fraction",
+             "resample_probability": "resample_probability"}
+META_FLAGS = {"objective": "objective", "knots": "knots", "strategy": "strategy",
+              "generations": "generations", "popsize": "popsize",
+              "inner_seeds": "inner_seeds", "test_seeds": "test_seeds", "sigma": "sigma",
+              "meta_lr": "learning_rate", "seed": "seed"}
 
 
 def base_values(args) -> Experiment:
@@ -315,18 +368,20 @@ def cmd_sweep(args) -> int:
 
     console = Console(stderr=True)
     out = args.out
+    given = _given(args, SWEEP_FLAGS)
     if args.resume:
         _refuse_flags_on_resume(args, "sweep")
+        _check_resume_record(out, "sweep.json", {"algorithm": args.algorithm, **given},
+                             "sweep")
         spec = None
     else:
         exp, space, extra, base = _space_and_base(args)
         sampler = args.sampler or extra.get("method", "random")
         if sampler == "bayes":
             raise ConfigError("method: bayes (W&B) maps to --sampler optuna (TPE)")
-        spec = SweepSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
-                         exp.env_overrides, sampler, args.num_configs, args.seeds_per_config,
-                         args.seed, args.test_seeds, args.test_top, args.batch_size,
-                         args.max_members)
+        given.update(env=exp.env, sampler=sampler, num_configs=args.num_configs)
+        spec = SweepSpec(exp.algorithm, space=space.record()["parameters"], base_values=base,
+                         env_overrides=exp.env_overrides, **given)
         out = out or _default_out("sweeps", exp)
     ray = None
     if args.ray:
@@ -349,13 +404,16 @@ def cmd_pbt(args) -> int:
 
     console = Console(stderr=True)
     out, spec = args.out, None
+    given = _given(args, PBT_FLAGS)
     if args.resume:
         _refuse_flags_on_resume(args, "PBT run")
+        _check_resume_record(out, "pbt.json", {"algorithm": args.algorithm, **given},
+                             "PBT run")
     else:
         exp, space, _, base = _space_and_base(args)
-        spec = PBTSpec(exp.algorithm, exp.env, space.record()["parameters"], base,
-                       exp.env_overrides, args.population, args.ready_interval, args.seed,
-                       args.fraction, args.resample_probability)
+        given["env"] = exp.env
+        spec = PBTSpec(exp.algorithm, space=space.record()["parameters"], base_values=base,
+                       env_overrides=exp.env_overrides, **given)
         out = out or _default_out("pbt", exp)
     result = run_pbt(spec, out, resume=args.resume, console=console,
                      progress=not args.no_progress)
@@ -416,8 +474,11 @@ def _span(seeds: List[int]) -> str:
 def cmd_report(args) -> int:
     from rich.console import Console
 
+    from jaxrl.outputs import check_run_dir
     from jaxrl.report import write_report
 
+    if args.out:
+        check_run_dir(args.out, "report directory")
     path = write_report(args.dirs, args.out, console=Console())
     Console(stderr=True).print(f"report: {path} (and report.html, figures/)")
     return 0
@@ -433,10 +494,22 @@ def cmd_meta(args) -> int:
     console = Console(stderr=True, quiet=not leader)
     split = lambda text: [e.strip() for e in (text or "").split(",") if e.strip()]  # noqa: E731
     spec = None
+    given = _given(args, META_FLAGS)
+    if "objective" in given:
+        given["objective"] = given["objective"].replace("-", "_")
+    if "strategy" in given:
+        given["strategy"] = given["strategy"].replace("-", "_")
+    for flag in ("train_envs", "test_envs"):
+        if getattr(args, flag) is not None:
+            given[flag] = split(getattr(args, flag))
+    if args.schedule is not None:
+        given["schedule"] = split(args.schedule)
     if args.resume:
-        _refuse_flags_on_resume(args, "meta-learning run", extra=(
-            ("--train-envs", args.train_envs), ("--test-envs", args.test_envs),
-            ("--schedule", args.schedule)))
+        _refuse_flags_on_resume(args, "meta-learning run")
+        if args.env is not None:
+            given.setdefault("train_envs", [args.env])
+        _check_resume_record(args.out, "meta.json", {"target": args.target, **given},
+                             "meta-learning run")
     else:
         train_envs = split(args.train_envs) or ([args.env] if args.env else [])
         if not train_envs:
@@ -447,13 +520,11 @@ def cmd_meta(args) -> int:
                                       None, None, args.total_timesteps)
         values = {k: v for k, v in _field_values(exp).items()
                   if k not in ("policy_objective", "drift_params", "schedule_params")}
-        spec = MetaSpec(args.target, train_envs, split(args.test_envs),
-                        args.objective.replace("-", "_"),
-                        tuple(split(args.schedule or "learning_rate,ent_coef")), args.knots,
-                        args.strategy.replace("-", "_"), args.generations, args.popsize,
-                        args.inner_seeds, args.test_seeds, args.sigma, args.meta_lr,
-                        args.seed, exp.run_config.eval_episodes, values,
-                        dict(exp.env_overrides))
+        given.update(train_envs=train_envs, test_envs=given.get("test_envs", []))
+        if "schedule" in given:
+            given["schedule"] = tuple(given["schedule"])
+        spec = MetaSpec(args.target, eval_episodes=exp.run_config.eval_episodes,
+                        values=values, env_overrides=dict(exp.env_overrides), **given)
     out = args.out or os.path.join("meta", f"{args.target}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     summary = run_meta(spec, out, resume=args.resume, console=console,
                        progress=leader and not args.no_progress)
@@ -597,15 +668,18 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                             "`method`, else random)")
     sweep.add_argument("--num-configs", type=int, default=None,
                        help="configurations to sample (a grid takes all of its own)")
-    sweep.add_argument("--seeds-per-config", type=int, default=4, help="tuning seeds")
-    sweep.add_argument("--seed", type=int, default=0,
-                       help="first tuning seed; test seeds follow the tuning seeds")
-    sweep.add_argument("--test-seeds", type=int, default=8,
-                       help="fresh seeds the best configurations are retrained on (0: none)")
-    sweep.add_argument("--test-top", type=int, default=1,
-                       help="how many of the best configurations to retrain on test seeds")
-    sweep.add_argument("--batch-size", type=int, default=None,
-                       help="optuna: configurations asked per round (one population each)")
+    sweep.add_argument("--seeds-per-config", type=int, default=None,
+                       help="tuning seeds (default 4)")
+    sweep.add_argument("--seed", type=int, default=None,
+                       help="first tuning seed (default 0); test seeds follow the tuning seeds")
+    sweep.add_argument("--test-seeds", type=int, default=None,
+                       help="fresh seeds the best configurations are retrained on (default "
+                            "8; 0: none)")
+    sweep.add_argument("--test-top", type=int, default=None,
+                       help="how many of the best configurations to retrain on test seeds "
+                            "(default 1)")
+    sweep.add_argument("--trials-per-round", type=int, default=None,
+                       help="optuna: trials asked per round, trained as one population")
     sweep.add_argument("--max-members", type=int, default=None,
                        help="at most this many members per compiled program (default: what "
                             "the memory budget allows)")
@@ -622,14 +696,17 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                      resume_help="continue the PBT run in --out from its newest checkpoint")
     pbt.add_argument("--space", help="search space over traced hyperparameters (YAML/JSON, "
                                      "W&B format): initial values and explore ranges")
-    pbt.add_argument("--population", type=int, default=16, help="members")
-    pbt.add_argument("--ready-interval", type=int, default=10,
-                     help="updates between exploit/explore steps")
-    pbt.add_argument("--seed", type=int, default=0, help="first seed; members use seed+i")
-    pbt.add_argument("--fraction", type=float, default=0.25,
-                     help="bottom fraction replaced by copies of the top fraction (0: off)")
-    pbt.add_argument("--resample-probability", type=float, default=0.25,
-                     help="chance a copied member resamples a value instead of perturbing")
+    pbt.add_argument("--population", type=int, default=None, help="members (default 16)")
+    pbt.add_argument("--ready-interval", type=int, default=None,
+                     help="updates between exploit/explore steps (default 10)")
+    pbt.add_argument("--seed", type=int, default=None,
+                     help="first seed (default 0); members use seed+i")
+    pbt.add_argument("--fraction", type=float, default=None,
+                     help="bottom fraction replaced by copies of the top fraction (default "
+                          "0.25; 0: off)")
+    pbt.add_argument("--resample-probability", type=float, default=None,
+                     help="chance a copied member resamples a value instead of perturbing "
+                          "(default 0.25)")
     pbt.set_defaults(func=cmd_pbt)
 
     report = sub.add_parser("report", help="Markdown/HTML report of runs, sweeps or PBT runs")
@@ -648,22 +725,27 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                      positional=False, env_help="the training env (same as --train-envs ENV)")
     meta.add_argument("--train-envs", help="comma-separated env ids to meta-train on")
     meta.add_argument("--test-envs", help="comma-separated held-out env ids to meta-test on")
-    meta.add_argument("--objective", default="lpo", choices=["lpo", "ta-lpo", "ta_lpo"],
+    meta.add_argument("--objective", default=None, choices=["lpo", "ta-lpo", "ta_lpo"],
                       help="lpo: the learned drift (ta-lpo also sees training progress n/N)")
     meta.add_argument("--schedule", default=None,
                       help="schedule: comma-separated float PPO fields to schedule "
                            "(default learning_rate,ent_coef)")
-    meta.add_argument("--knots", type=int, default=5,
-                      help="schedule: points of n/N the log-multipliers are learned at")
-    meta.add_argument("--strategy", default="open_es",
-                      help="evolution strategy: open_es | snes | cma_es")
-    meta.add_argument("--generations", type=int, default=16)
-    meta.add_argument("--popsize", type=int, default=16, help="meta-population (even)")
-    meta.add_argument("--inner-seeds", type=int, default=2, help="inner runs per member")
-    meta.add_argument("--test-seeds", type=int, default=16, help="fresh seeds per meta-test")
-    meta.add_argument("--sigma", type=float, default=0.05, help="ES search std")
-    meta.add_argument("--meta-lr", type=float, default=0.03, help="ES learning rate")
-    meta.add_argument("--seed", type=int, default=0)
+    meta.add_argument("--knots", type=int, default=None,
+                      help="schedule: points of n/N the log-multipliers are learned at "
+                           "(default 5)")
+    meta.add_argument("--strategy", default=None,
+                      help="evolution strategy: open_es | snes | cma_es (default open_es)")
+    meta.add_argument("--generations", type=int, default=None, help="(default 16)")
+    meta.add_argument("--popsize", type=int, default=None,
+                      help="meta-population (even; default 16)")
+    meta.add_argument("--inner-seeds", type=int, default=None,
+                      help="inner runs per member (default 2)")
+    meta.add_argument("--test-seeds", type=int, default=None,
+                      help="fresh seeds per meta-test (default 16)")
+    meta.add_argument("--sigma", type=float, default=None, help="ES search std (default 0.05)")
+    meta.add_argument("--meta-lr", type=float, default=None,
+                      help="ES learning rate (default 0.03)")
+    meta.add_argument("--seed", type=int, default=None, help="(default 0)")
     meta.set_defaults(func=cmd_meta)
 
     envs = sub.add_parser("envs", help="list environment ids")

@@ -177,11 +177,12 @@ def read_run_config(run_dir: str) -> Experiment:
 
 
 
-def load_config_file(path: Optional[str]) -> Dict[str, Any]:
+def load_config_file(path: Optional[str], flag: str = "--config") -> Dict[str, Any]:
+    """A YAML or JSON mapping; errors name ``flag``, the option the path came from."""
     if not path:
         return {}
     if not os.path.exists(path):
-        raise ConfigError(f"--config {path}: file not found")
+        raise ConfigError(f"{flag} {path}: file not found")
     import yaml
 
     try:
@@ -191,7 +192,7 @@ def load_config_file(path: Optional[str]) -> Dict[str, Any]:
             else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"--config {path} could not be read: {first}")
+        raise ConfigError(f"{flag} {path} could not be read: {first}")
     if not isinstance(data, dict):
-        raise ConfigError(f"--config {path}: expected a mapping of field names to values")
+        raise ConfigError(f"{flag} {path}: expected a mapping of field names to values")
     return data

@@ -134,6 +134,128 @@ def test_other_commands_reject_bad_input_in_one_line(argv, needle, tmp_path, cap
     assert list(tmp_path.iterdir()) == []
 
 
+# ---- every command: refused before anything is compiled or written ------------------
+SPACE = "parameters: {learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}}\n"
+STATIC_RANGE = "parameters: {num_envs: {distribution: int_uniform, min: 2, max: 8}}\n"
+# records of a sweep, a PBT run and a meta-learning run that a resume must match
+RECORDS = {
+    "sweep": ("sweep.json", {"spec": {"algorithm": "ppo", "env": "CartPole-v1",
+                                      "num_configs": 2, "seeds_per_config": 2, "seed": 0,
+                                      "test_seeds": 2, "test_top": 1, "sampler": "random"},
+                             "configs": []}),
+    "pbt": ("pbt.json", {"algorithm": "ppo", "env": "CartPole-v1", "population": 4,
+                         "ready_interval": 10, "seed": 0, "fraction": 0.25,
+                         "resample_probability": 0.25}),
+    "meta": ("meta.json", {"target": "lpo", "train_envs": ["CartPole-v1"], "test_envs": [],
+                           "popsize": 4, "generations": 2, "sigma": 0.05}),
+}
+COMMAND_CASES = [
+    # replay settings that cannot work
+    (["train", "dqn", "--set", "batch_size=512", "--set", "buffer_size=256"],
+     "batch_size=512 exceeds buffer_size=256"),
+    (["train", "sac", "--env", "Pendulum-v1", "--set", "batch_size=512", "--set",
+      "buffer_size=256"], "batch_size=512 exceeds buffer_size=256"),
+    (["sweep", "dqn", "--space", "{space}", "--num-configs", "2", "--set", "batch_size=512",
+      "--set", "buffer_size=256"], "batch_size=512 exceeds buffer_size=256"),
+    (["train", "dqn", "--total-timesteps", "2048"],
+     "learning_starts=5000 is at or beyond the run's 2,040 env steps"),
+    (["train", "td3", "--env", "Pendulum-v1", "--total-timesteps", "1000"],
+     "learning_starts=1000 is at or beyond the run's 1,000 env steps"),
+    (["pbt", "dqn", "--space", "{space}", "--total-timesteps", "2048", "--population", "4"],
+     "learning_starts=5000 is at or beyond"),
+    # a learner on an env it cannot act in, named as the user named it
+    (["train", "ddpg", "--env", "CartPole-v1"], "ddpg needs a continuous (Box) action space"),
+    (["train", "c51", "--env", "Pendulum-v1"], "c51 needs a discrete action space"),
+    (["train", "qrdqn", "--env", "Pendulum-v1"], "qrdqn needs a discrete action space"),
+    (["sweep", "dqn", "--env", "Pendulum-v1", "--space", "{space}", "--num-configs", "2"],
+     "dqn needs a discrete action space"),
+    (["sweep", "td3", "--env", "CartPole-v1", "--space", "{space}", "--num-configs", "2"],
+     "td3 needs a continuous (Box) action space"),
+    (["pbt", "dqn", "--env", "Pendulum-v1", "--space", "{space}"],
+     "dqn needs a discrete action space"),
+    # sweep plans that would not do what they say
+    (["sweep", "ppo", "--space", "{space}", "--num-configs", "2", "--test-top", "5"],
+     "--test-top 5 is more than the sweep's 2 configurations"),
+    (["sweep", "ppo", "--space", "{static}", "--num-configs", "2"],
+     "num_envs is a static field (one compiled program per value)"),
+    (["sweep", "ppo", "--space", "{tmp}/none.yaml"], "--space {tmp}/none.yaml: file not found"),
+    # meta-learning settings, each range
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--sigma", "-1"],
+     "--sigma -1.0: the ES search std must be a positive number"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--sigma", "nan"], "--sigma nan"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--meta-lr", "0"],
+     "--meta-lr 0.0: the ES step size must be a positive number"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--popsize", "3"], "--popsize 3"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--generations", "0"],
+     "--generations must be positive"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--inner-seeds", "-2"],
+     "--inner-seeds must be positive"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--test-seeds", "0"],
+     "--test-seeds must be positive"),
+    (["meta", "schedule", "--train-envs", "CartPole-v1", "--knots", "1"], "--knots 1"),
+    # outputs that cannot be written, refused before the work
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--out", "/proc/jaxrl-meta"],
+     "is not writable"),
+    (["report", "{run}", "--out", "/proc/jaxrl-report"], "is not writable"),
+    (["report", "{run}", "--out", "{file}"], "is not a directory"),
+    (["bench", "ppo", "--json", "/proc/jaxrl-bench.json"], "is not writable"),
+    (["bench", "ppo", "--json", "{tmp}"], "is a directory"),
+    # a resume that does not match its record
+    (["sweep", "ppo", "--resume", "--out", "{sweep}", "--num-configs", "5"],
+     "num_configs (recorded 2, given 5)"),
+    (["sweep", "ppo", "--resume", "--out", "{sweep}", "--test-seeds", "3"],
+     "test_seeds (recorded 2, given 3)"),
+    (["sweep", "dqn", "--resume", "--out", "{sweep}"], "algorithm (recorded ppo, given dqn)"),
+    (["pbt", "ppo", "--resume", "--out", "{pbt}", "--population", "8"],
+     "population (recorded 4, given 8)"),
+    (["pbt", "ppo", "--resume", "--out", "{pbt}", "--fraction", "0.5"],
+     "fraction (recorded 0.25, given 0.5)"),
+    (["meta", "lpo", "--resume", "--out", "{meta}", "--popsize", "8"],
+     "popsize (recorded 4, given 8)"),
+    (["meta", "schedule", "--resume", "--out", "{meta}"], "target (recorded lpo, given schedule)"),
+]
+
+
+@pytest.mark.parametrize("argv,needle", COMMAND_CASES, ids=[" ".join(c[0]) for c in COMMAND_CASES])
+def test_every_command_refuses_in_one_line_before_writing(argv, needle, tmp_path, capsys,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default output directories would land here
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "static.yaml").write_text(STATIC_RANGE)
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    for kind, (name, record) in RECORDS.items():
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / name).write_text(json.dumps(record))
+    places = {"tmp": tmp_path, "space": tmp_path / "space.yaml",
+              "static": tmp_path / "static.yaml", "file": tmp_path / "a-file",
+              "run": tmp_path / "run", **{kind: tmp_path / kind for kind in RECORDS}}
+    argv = [a.format(**places) for a in argv]
+    if argv[0] in ("train", "sweep", "pbt", "meta") and "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and needle.format(**places) in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_the_api_refuses_a_directory_that_holds_a_run(tmp_path):
+    from jaxrl.runner import train
+
+    env, params = jaxrl.envs.make("CartPole-v1")
+    algo = ppo.make(env, params, ppo.PPOConfig(total_timesteps=64, num_envs=2, num_steps=8,
+                                               num_minibatches=1, num_epochs=1))
+    (tmp_path / "config.json").write_text('{"mine": true}')
+    with pytest.raises(ConfigError, match="already holds a run; pass resume=True"):
+        train(algo, Population.from_seeds(ppo.PPOHParams(), 1), run_dir=str(tmp_path),
+              progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+    assert (tmp_path / "config.json").read_text() == '{"mine": true}'
+
+
 # ---- the Python API refuses the same values -----------------------------------------
 def test_api_refuses_what_the_cli_refuses(tmp_path):
     with pytest.raises(ConfigError, match="num_envs=1.5 is not a valid int"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -69,6 +70,12 @@ def make_strategy(name: str, popsize: int, solution: Any, sigma: float,
 
     if name not in STRATEGIES:
         raise ConfigError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}")
+    for flag, what, value in (("--sigma", "search std", sigma),
+                              ("--meta-lr", "step size", learning_rate)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{flag} {value}: the ES {what} must be a positive number, "
+                              f"e.g. {flag} {0.05 if flag == '--sigma' else 0.03}")
     if popsize < 2 or (name == "open_es" and popsize % 2):
         raise ConfigError(f"--popsize {popsize}: OpenES samples antithetic pairs, so the "
                           f"population must be even (and at least 2)")

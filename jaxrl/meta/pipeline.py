@@ -186,9 +186,20 @@ def run_meta(spec: Optional[MetaSpec], out: str, resume: bool = False, console=N
     path = os.path.join(out, "meta.json")
     if resume:
         spec = _load_spec(path)
+        done = os.path.join(out, "meta_test.json")
+        if os.path.exists(done):
+            with open(done) as f:
+                summary = json.load(f)
+            console.print(f"{out} is finished ({spec.generations} generations and the "
+                          f"meta-test): nothing to resume, nothing changed", soft_wrap=True)
+            return summary
     elif os.path.exists(path):
         raise ConfigError(f"--out {out} already holds a meta-learning run; pass --resume to "
                           f"continue it or choose another --out")
+    else:
+        from jaxrl.runner import check_run_dir
+
+        check_run_dir(out)
     spec.validate()
     leader = is_leader()  # with several processes, all compute and process 0 writes
     barrier("jaxrl-meta-checked")  # every process has looked before process 0 writes

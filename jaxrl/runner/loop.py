@@ -17,6 +17,7 @@ import numpy as np
 from jaxrl import stats
 from jaxrl.checkpoint import PopulationCheckpointer
 from jaxrl.config import ConfigError
+from jaxrl.outputs import check_run_dir
 from jaxrl.distributed import barrier, is_leader, to_host
 from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
 from jaxrl.population import Population
@@ -35,27 +36,6 @@ class RunResult:
     carry: Carry
     summary: Dict[str, Any]
     run_dir: Optional[str]
-
-
-def check_run_dir(run_dir: str) -> None:
-    """Refuses a run directory that cannot be created or written, before anything is
-    compiled. ``os.access`` alone is not enough (it says yes to root on read-only
-    mounts such as /sys), so a temporary directory is made and removed in the nearest
-    existing ancestor."""
-    import tempfile
-
-    path = os.path.abspath(run_dir)
-    probe = path
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ConfigError(f"run directory {run_dir} cannot be created: {probe} is not a "
-                          f"directory; choose another --out")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".jaxrl-write-check-", dir=probe))
-    except OSError as exc:
-        raise ConfigError(f"run directory {run_dir} is not writable ({probe}: "
-                          f"{exc.strerror or exc}); choose another --out")
 
 
 RUN_FILES = ("config.json", "checkpoints", "metrics.jsonl", "summary.json")

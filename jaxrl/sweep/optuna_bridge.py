@@ -1,6 +1,6 @@
 """Batch ask-and-tell with an Optuna study (extra: ``pip install 'jaxrl[optuna]'``).
 
-Each round asks ``batch_size`` trials, trains them as one sweep round (one vmapped
+Each round asks ``trials_per_round`` trials, trains them as one sweep round (one vmapped
 population per static group) and tells each trial its tuning score (IQM of the final
 evaluation returns over the tuning seeds; Optuna maximises it). The study lives in
 ``out/optuna.db`` (SQLite); the configurations of a round are saved in ``sweep.json``
@@ -61,7 +61,7 @@ def run_optuna_rounds(sweep) -> None:
     os.makedirs(sweep.out, exist_ok=True)
     optuna.create_study(study_name=STUDY, storage=storage, direction="maximize",
                         load_if_exists=True)
-    num_rounds = math.ceil(spec.num_configs / spec.batch_size)
+    num_rounds = math.ceil(spec.num_configs / spec.trials_per_round)
     for r in range(num_rounds):
         study = optuna.load_study(study_name=STUDY, storage=storage,
                                   sampler=optuna.samplers.TPESampler(seed=spec.seed + r))
@@ -69,7 +69,7 @@ def run_optuna_rounds(sweep) -> None:
             for stale in study.get_trials(deepcopy=False,  # asked, then killed before saved
                                           states=(optuna.trial.TrialState.RUNNING,)):
                 study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
-            size = min(spec.batch_size, spec.num_configs - len(sweep.configs))
+            size = min(spec.trials_per_round, spec.num_configs - len(sweep.configs))
             trials = [study.ask() for _ in range(size)]
             ids = []
             for trial in trials:

@@ -108,6 +108,7 @@ class PBT:
         self.out = out
         self.console = console or Console(stderr=True)
         self.progress = progress
+        self._prepared = None
         if not is_leader():  # with several processes, process 0 reports
             self.console, self.progress = Console(stderr=True, quiet=True), False
 
@@ -121,21 +122,16 @@ class PBT:
                              len(self.space.varying), self.spec.seed)
         return [self.space.from_unit(u) for u in points]
 
-    def run(self, resume: bool = False, stop_after_generations: Optional[int] = None
-            ) -> PBTResult:
-        import jax
-        import jax.numpy as jnp
-
+    def prepare(self):
+        """The learner, its population, the first experiment and the generations' lengths,
+        every check made (nothing written, nothing compiled)."""
+        if self._prepared is not None:
+            return self._prepared
         import jaxrl.envs
-        from jaxrl.checkpoint import PopulationCheckpointer
-        from jaxrl.logging import JsonlSink, Sinks
-        from jaxrl.platform import host_device_count
         from jaxrl.population import Population
-        from jaxrl.runner import Run
 
         spec = self.spec
-        configs = self.initial_configs()
-        exps = [self.experiment(c) for c in configs]
+        exps = [self.experiment(c) for c in self.initial_configs()]
         exp = exps[0]
         env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)
         algo = registry.get(exp.algorithm).make(env, env_params, exp.config)
@@ -143,8 +139,7 @@ class PBT:
         population = Population(
             Population.from_configs([e.hparams.validate() for e in exps], [0]).hparams,
             np.asarray(seeds, np.int64), np.arange(spec.population))
-        n_dev = host_device_count(spec.population, len(jax.devices()))
-        run = Run(algo, population, exp.run_config, devices=jax.devices()[:n_dev])
+        algo.check_hparams(population.hparams)
         num_updates = algo.num_updates
         chunks = [spec.ready_interval] * (num_updates // spec.ready_interval)
         if num_updates % spec.ready_interval:
@@ -153,6 +148,25 @@ class PBT:
             raise ConfigError(f"--ready-interval {spec.ready_interval} leaves one generation "
                               f"({num_updates} updates in the run): lower it or raise "
                               f"--total-timesteps")
+        self._prepared = algo, population, exp, chunks
+        return self._prepared
+
+    def run(self, resume: bool = False, stop_after_generations: Optional[int] = None
+            ) -> PBTResult:
+        import jax
+        import jax.numpy as jnp
+
+        from jaxrl.checkpoint import PopulationCheckpointer
+        from jaxrl.logging import JsonlSink, Sinks
+        from jaxrl.platform import host_device_count
+        from jaxrl.runner import Run
+
+        spec = self.spec
+        algo, population, exp, chunks = self.prepare()
+        seeds = population.seeds.tolist()
+        num_updates = algo.num_updates
+        n_dev = host_device_count(spec.population, len(jax.devices()))
+        run = Run(algo, population, exp.run_config, devices=jax.devices()[:n_dev])
         run.chunks = chunks
 
         def exploit(carry, source, salts):
@@ -316,6 +330,7 @@ def run_pbt(spec: Optional[PBTSpec], out: str, resume: bool = False, console=Non
 
         check_run_dir(out)
     pbt = PBT(spec, out, console, progress)
+    pbt.prepare()  # everything checked before pbt.json is written
     barrier("jaxrl-pbt-checked")  # every process has looked before process 0 writes
     if not resume and is_leader():
         os.makedirs(out, exist_ok=True)

@@ -196,6 +196,12 @@ class SearchSpace:
                 split_overrides({p.name: None}, entry.Config, entry.HParams,
                                 algorithm=algorithm)  # raises "unknown field ... did you mean"
             checked.append(_check_param(p, owner, where))
+            if kind == STATIC and isinstance(p, Uniform):
+                raise ConfigError(
+                    f"{where}: {p.name} is a static field (one compiled program per value), "
+                    f"so a {p.record()['distribution']} range would compile a program for "
+                    f"every value it draws; list the values to compile instead, e.g. "
+                    f"{p.name}: {{values: [{p.low:g}, {p.high:g}]}}")
             kinds.append((p.name, kind))
         names = [p.name for p in checked]
         if len(set(names)) != len(names):
@@ -344,7 +350,7 @@ def load_space(path: str, algorithm: str, base: Optional[Mapping[str, Any]] = No
     """A space file and its other top-level keys (``method``, ``metric``, ...)."""
     from jaxrl.experiment import load_config_file
 
-    data = load_config_file(path)
+    data = load_config_file(path, flag="--space")
     where = f"--space {path}"
     if "parameters" not in data:
         raise ConfigError(f"{where}: no 'parameters:' section (W&B sweep format: "

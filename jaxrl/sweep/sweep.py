@@ -52,7 +52,7 @@ class SweepSpec:
     seed: int = 0                 # tuning seeds seed .. seed + seeds_per_config - 1
     test_seeds: int = 8           # then the next test_seeds seeds, disjoint from tuning
     test_top: int = 1             # configurations retrained on the test seeds
-    batch_size: Optional[int] = None   # optuna: configurations asked per round
+    trials_per_round: Optional[int] = None  # optuna: configurations asked per round
     max_members: Optional[int] = None  # per compiled program (default: what memory allows)
 
     def validate(self) -> "SweepSpec":
@@ -68,9 +68,9 @@ class SweepSpec:
             raise ConfigError(f"--max-members {self.max_members} must be positive")
         check_seed_range(self.seed, self.seeds_per_config + self.test_seeds)
         if self.sampler == "optuna":
-            if not self.num_configs or not self.batch_size or self.batch_size <= 0:
+            if not self.num_configs or not self.trials_per_round or self.trials_per_round <= 0:
                 raise ConfigError("--sampler optuna needs --num-configs and a positive "
-                                  "--batch-size (configurations per round)")
+                                  "--trials-per-round (configurations per round)")
         return self
 
     def search_space(self) -> SearchSpace:
@@ -155,7 +155,10 @@ class Sweep:
         try:
             with open(path) as f:
                 record = json.load(f)
-            spec = SweepSpec(**record["spec"])
+            fields = dict(record["spec"])
+            if "batch_size" in fields:  # sweep.json of a sweep started before the rename
+                fields["trials_per_round"] = fields.pop("batch_size")
+            spec = SweepSpec(**fields)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
                               f"it is needed to resume this sweep")
@@ -254,6 +257,25 @@ class Sweep:
         self.console.print(table)
         self.console.print(f"{total_steps:,} env steps in {len(units)} batches; one compile "
                            f"per distinct static configuration and batch size")
+
+    def prepare(self) -> None:
+        """Samples the configurations and checks each one (its experiment, its learner on
+        the env, its traced values against its static config) before anything is written,
+        so a refused sweep leaves nothing behind. Optuna's configurations come in rounds:
+        one random point of the space is checked for them."""
+        spec = self.spec
+        if spec.sampler == "optuna":
+            checked, count = sample(self.space, "random", 1, spec.seed), spec.num_configs
+        else:
+            self.configs = self.configs or sample(self.space, spec.sampler, spec.num_configs,
+                                                  spec.seed)
+            checked, count = self.configs, len(self.configs)
+        if spec.test_seeds and spec.test_top > count:
+            raise ConfigError(f"--test-top {spec.test_top} is more than the sweep's {count} "
+                              f"configurations; use at most --test-top {count}")
+        for values in checked:
+            exp = self.experiment(values, 1, spec.seed)
+            self._algo(exp).check_hparams(exp.hparams)
 
     # ---- running ---------------------------------------------------------------------
     def unit_dir(self, unit: Unit) -> str:
@@ -395,9 +417,9 @@ class Sweep:
 
             run_optuna_rounds(self)
         else:
-            if not self.configs:
-                self.configs = sample(self.space, self.spec.sampler, self.spec.num_configs,
-                                      self.spec.seed)
+            if not os.path.exists(self.plan_path):
+                if not self.configs:
+                    self.prepare()
                 self.save_plan()
             units = self.tuning_units()
             self.print_plan(units, f"sweep {self.spec.algorithm} on {self.spec.env}: "
@@ -475,6 +497,7 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
 
         check_run_dir(out)
         sweep = Sweep(spec, out, console, progress, ray)
+        sweep.prepare()  # everything checked before sweep.json is written
     barrier("jaxrl-sweep-start")  # every process has looked before process 0 writes
     return sweep.run()
 

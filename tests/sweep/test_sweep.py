@@ -87,7 +87,7 @@ def test_optuna_rounds_tell_each_trial_its_tuning_iqm(tmp_path):
     optuna = pytest.importorskip("optuna")
     out = str(tmp_path / "o")
     spec = SweepSpec("ppo", "CartPole-v1", {k: SPACE[k] for k in ("learning_rate", "clip_eps")},
-                     TINY, sampler="optuna", num_configs=4, batch_size=2, seeds_per_config=2,
+                     TINY, sampler="optuna", num_configs=4, trials_per_round=2, seeds_per_config=2,
                      test_seeds=0)
     result = run_sweep(spec, out, progress=False)
     study = optuna.load_study(study_name="jaxrl-sweep",
