@@ -15,14 +15,22 @@ isolation, bitwise resume, 8 devices == 1 device, no PRNG key reuse.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, Protocol, Tuple, runtime_checkable
+from typing import Any, Callable, ClassVar, Dict, Optional, Protocol, Tuple, runtime_checkable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.envs import Env
 
 Metrics = Dict[str, jax.Array]
+
+#: Training-episode metrics every ``update`` returns (``components.rollout.episode_metrics``):
+#: the sum of completed episodes' returns and their count, summed over a chunk.
+EPISODE_RETURN_SUM = "episode_return_sum"
+EPISODE_COUNT = "episode_count"
+#: What a learner state's fields hold, for the memory model (``state_field``).
+MEMORY_PARTS = ("replay", "optimiser", "parameters", "env")
 
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
 POPULATION_AXIS = "population"
@@ -37,6 +45,10 @@ class Algorithm(Protocol):
     name: ClassVar[str]
     Config: ClassVar[type]
     HParams: ClassVar[type]
+    #: metrics summed over a chunk's kept updates (the rest are averaged)
+    summed_metrics: ClassVar[Tuple[str, ...]]
+    #: the metric whose finiteness (with the state's) decides ``healthy``; None: the state's
+    health_metric: ClassVar[Optional[str]]
     config: Any
     env: Env          # the env as registered (what summaries name)
     env_params: Any
@@ -59,8 +71,9 @@ class Algorithm(Protocol):
         observations, RNG, replay, normalisers, counters)."""
 
     def update(self, state: Any, hp: Any) -> Tuple[Any, Metrics]:
-        """One update. Metrics are scalars; ``episode_return_sum`` and ``episode_count``
-        (completed training episodes) are summed over a chunk, the rest averaged."""
+        """One update. Metrics are scalars, ``EPISODE_RETURN_SUM`` and ``EPISODE_COUNT``
+        (completed training episodes) among them; ``summed_metrics`` are summed over a
+        chunk, the rest averaged."""
 
     def policy(self, state: Any) -> Callable[[jax.Array], jax.Array]:
         """Deterministic (greedy / mean) action for one ``eval_env`` observation."""
@@ -86,6 +99,35 @@ class Algorithm(Protocol):
     def fork(self, state: Any, salt: jax.Array) -> Any:
         """``state`` with its future randomness split off by ``salt``: when PBT copies one
         member's state into another, the copy must not replay the original's keys."""
+
+
+def state_field(part: str):
+    """A learner-state field that holds ``part`` (one of ``MEMORY_PARTS``) of a member's
+    memory; the memory model reports state bytes by part, and a field not declared counts
+    as its enclosing field's part (else "other")."""
+    from flax import struct
+
+    if part not in MEMORY_PARTS:
+        raise ValueError(f"memory part {part!r} is not one of {MEMORY_PARTS}")
+    return struct.field(pytree_node=True, metadata={"memory_part": part})
+
+
+def state_bytes_by_part(state: Any) -> Dict[str, int]:
+    """Bytes of ``state`` (arrays or ``ShapeDtypeStruct`` leaves) per declared part."""
+    import dataclasses
+
+    parts = {part: 0 for part in (*MEMORY_PARTS, "other")}
+
+    def walk(node: Any, part: str) -> None:
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                walk(getattr(node, f.name), f.metadata.get("memory_part", part))
+            return
+        for leaf in jax.tree.leaves(node):
+            parts[part] += int(np.prod(np.shape(leaf))) * np.dtype(leaf.dtype).itemsize
+
+    walk(state, "other")
+    return parts
 
 
 def all_finite(tree: Any) -> jax.Array:
@@ -136,15 +178,22 @@ def select(ok: jax.Array, new: Any, old: Any) -> Any:
 
 
 class Learner:
-    """Shared defaults for the contract: health is "the whole state and the loss are
-    finite", keeping is a whole-state select, ``train`` is init + scan."""
+    """Shared defaults for the contract: the episode metrics summed, health is "the whole
+    state and the ``health_metric`` are finite", keeping is a whole-state select,
+    ``train`` is init + scan."""
 
     name: ClassVar[str]
     Config: ClassVar[type]
     HParams: ClassVar[type]
+    summed_metrics: ClassVar[Tuple[str, ...]] = (EPISODE_RETURN_SUM, EPISODE_COUNT)
+    health_metric: ClassVar[Optional[str]] = "loss"
 
     def healthy(self, state, metrics: Metrics) -> jax.Array:
-        return all_finite(state) & all_finite(metrics.get("loss", ()))
+        return all_finite(state) & all_finite(self.health_value(metrics))
+
+    def health_value(self, metrics: Metrics) -> Any:
+        """The declared ``health_metric`` of an update (nothing when None)."""
+        return metrics[self.health_metric] if self.health_metric else ()
 
     def check_hparams(self, hp) -> None:
         pass

@@ -30,6 +30,29 @@ def test_the_plan_takes_the_largest_batch_that_fits():
     assert plan(10**9, member_batch=2).member_batch == 2  # forced
 
 
+@pytest.mark.parametrize("name,env_id", registry.smoke_cases())
+def test_every_learner_declares_what_its_state_holds(name, env_id):
+    """The memory parts come from the learners' own state fields (``state_field``), not
+    from names the runner guesses: they add up to the whole state, and each learner
+    declares its parameters, optimiser state and env (and replay, where it has one)."""
+    import jax
+
+    import jaxrl.envs
+    from jaxrl.contract import state_bytes_by_part
+
+    entry = registry.get(name)
+    exp = make_experiment(name, env_id, entry.smoke, {})
+    env, params = jaxrl.envs.make(env_id)
+    algo = entry.make(env, params, exp.config)
+    shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), exp.hparams)
+    parts = state_bytes_by_part(shapes)
+    total = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+    assert sum(parts.values()) == total
+    assert all(parts[p] > 0 for p in ("parameters", "optimiser", "env")), parts
+    assert (parts["replay"] > 0) == hasattr(exp.config, "buffer_size"), parts
+    assert parts["other"] < parts["parameters"], parts  # counters, keys, statistics
+
+
 def test_on_cpu_batches_stay_near_the_cache_and_accelerators_take_all_at_once():
     model = MemoryModel({"parameters": 2**20}, 2 * 2**20)  # working set 4 MiB a member
     config = RunConfig(memory_budget_gb=100.0)
@@ -56,9 +79,10 @@ def test_sizes_parse_in_binary_units():
 
 @pytest.mark.parametrize("algorithm,values,hparams", [
     ("ppo", {}, [{}]),
-    # off-policy gating (any_member) sees only the batch: a member warming up for the
-    # whole run next to training ones, in different batches
-    ("td3", {}, [{"learning_starts": 0}, {"learning_starts": 10**6}]),
+    # off-policy gating (any_member) sees only the batch: a member warming up for all but
+    # the last update of the run (504 of 512 env steps) next to training ones, in
+    # different batches (a warm-up as long as the run is refused: check_hparams)
+    ("td3", {}, [{"learning_starts": 0}, {"learning_starts": 504}]),
 ])
 def test_a_population_updated_in_batches_equals_it_updated_at_once(algorithm, values,
                                                                    hparams):

@@ -75,7 +75,7 @@ def test_a_population_of_learned_ppo_drifts_trains_as_inner_runs():
     (["--generations", "0"], "--generations must be positive"),
     (["--set", "num_envs=0"], "num_envs"),
     (["--env-set", "max_steps_in_episod=9"], "max_steps_in_episode"),
-    (["--resume"], "drop --train-envs"),
+    (["--resume"], "--resume needs --out pointing at a meta-learning run directory"),
     (["schedule", "--schedule", "learning_rat"], "only float hyperparameters"),
     (["schedule", "--schedule", "learning_rate", "--knots", "1"], "at least 2 points"),
 ])

@@ -22,6 +22,7 @@ from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.target_networks import polyak
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, static_field, traced_field
+from jaxrl.contract import state_field
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import QNetwork, make_torso
@@ -67,9 +68,9 @@ class DQNHParams(OffPolicyHParams):
 
 @struct.dataclass
 class DQNLearner:
-    params: Any
-    target_params: Any
-    opt_state: Any
+    params: Any = state_field("parameters")
+    target_params: Any = state_field("parameters")
+    opt_state: Any = state_field("optimiser")
 
 
 class DQN(OffPolicyLearner):

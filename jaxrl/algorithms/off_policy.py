@@ -38,7 +38,7 @@ from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
                           traced_field)
-from jaxrl.contract import Learner, all_finite, any_member, select
+from jaxrl.contract import Learner, all_finite, any_member, select, state_field
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS
 from jaxrl.networks.torsos import activation_width, check_torso_fields
@@ -150,9 +150,9 @@ class OffPolicyState:
     learner: Any              # learned parts: params, target params, optimiser states
     obs_stats: RunningMeanStd
     grad_steps: jax.Array     # gradient steps taken (after warm-up)
-    replay: ReplayState
-    env_state: Any
-    obs: jax.Array
+    replay: ReplayState = state_field("replay")
+    env_state: Any = state_field("env")
+    obs: jax.Array = state_field("env")
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount
@@ -335,7 +335,8 @@ class OffPolicyLearner(Learner):
         return lambda obs: self.to_env(self.greedy(state.learner, norm(obs)))
 
     def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
-        return all_finite((state.learner, state.obs_stats)) & all_finite(metrics.get("loss", ()))
+        return all_finite((state.learner, state.obs_stats)) & \
+            all_finite(self.health_value(metrics))
 
     def keep(self, ok, new: OffPolicyState, old: OffPolicyState) -> OffPolicyState:
         """Only the learned parts go back to the last healthy values; the env and replay

@@ -30,7 +30,7 @@ from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
                           UNIT_INTERVAL, check_fields, check_ranges, static_field,
                           traced_field)
-from jaxrl.contract import Learner
+from jaxrl.contract import Learner, state_field
 from jaxrl.envs import Env
 from jaxrl.networks import ACTIVATIONS, ActorCritic
 from jaxrl.networks.torsos import activation_width, check_torso_fields
@@ -118,10 +118,10 @@ class PPOHParams:
 
 @struct.dataclass
 class PPOState:
-    params: Any
-    opt_state: Any
-    env_state: Any
-    obs: jax.Array
+    params: Any = state_field("parameters")
+    opt_state: Any = state_field("optimiser")
+    env_state: Any = state_field("env")
+    obs: jax.Array = state_field("env")
     key: jax.Array
     obs_stats: RunningMeanStd
     reward_scaler: RewardScaler

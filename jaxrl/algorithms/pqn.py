@@ -24,7 +24,7 @@ from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (ConfigError, NON_NEGATIVE, POSITIVE, RolloutShape, UNIT_INTERVAL,
                           check_fields, check_ranges, static_field, traced_field)
-from jaxrl.contract import Learner
+from jaxrl.contract import Learner, state_field
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
@@ -85,11 +85,11 @@ class PQNHParams:
 
 @struct.dataclass
 class PQNState:
-    params: Any
-    opt_state: Any
+    params: Any = state_field("parameters")
+    opt_state: Any = state_field("optimiser")
     obs_stats: RunningMeanStd
-    env_state: Any
-    obs: jax.Array
+    env_state: Any = state_field("env")
+    obs: jax.Array = state_field("env")
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount

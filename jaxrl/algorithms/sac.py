@@ -24,6 +24,7 @@ from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParam
                                             OffPolicyActorCritic, bootstrap_target)
 from jaxrl.components.distributions import tanh_gaussian_sample
 from jaxrl.config import POSITIVE, static_field, traced_field
+from jaxrl.contract import state_field
 from jaxrl.envs import Env
 from jaxrl.networks.off_policy import CategoricalActor, GaussianActor
 
@@ -48,13 +49,13 @@ class SACHParams(ActorCriticHParams):
 
 @struct.dataclass
 class SACLearner:
-    actor_params: Any
-    critic_params: Any
-    target_critic_params: Any
-    log_alpha: jax.Array
-    actor_opt: Any
-    critic_opt: Any
-    alpha_opt: Any
+    actor_params: Any = state_field("parameters")
+    critic_params: Any = state_field("parameters")
+    target_critic_params: Any = state_field("parameters")
+    log_alpha: jax.Array = state_field("parameters")
+    actor_opt: Any = state_field("optimiser")
+    critic_opt: Any = state_field("optimiser")
+    alpha_opt: Any = state_field("optimiser")
 
 
 class SAC(OffPolicyActorCritic):

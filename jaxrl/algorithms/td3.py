@@ -23,7 +23,7 @@ from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParam
                                             OffPolicyActorCritic, bootstrap_target)
 from jaxrl.components.exploration import decay_over_run
 from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
-from jaxrl.contract import any_member, select
+from jaxrl.contract import any_member, select, state_field
 from jaxrl.envs import Env
 from jaxrl.networks.off_policy import DeterministicActor
 
@@ -54,12 +54,12 @@ class TD3HParams(ActorCriticHParams):
 
 @struct.dataclass
 class TD3Learner:
-    actor_params: Any
-    target_actor_params: Any
-    critic_params: Any
-    target_critic_params: Any
-    actor_opt: Any
-    critic_opt: Any
+    actor_params: Any = state_field("parameters")
+    target_actor_params: Any = state_field("parameters")
+    critic_params: Any = state_field("parameters")
+    target_critic_params: Any = state_field("parameters")
+    actor_opt: Any = state_field("optimiser")
+    critic_opt: Any = state_field("optimiser")
     actor_loss: jax.Array       # as of the last actor step (reported between them)
     actor_grad_norm: jax.Array
 

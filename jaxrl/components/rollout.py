@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.contract import split_batch
+from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM, split_batch
 from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
 
@@ -126,8 +126,8 @@ def permutation_rounds(n: int, most: int = 3):
 def episode_metrics(batch: Transition) -> Dict[str, jax.Array]:
     """Sums and counts of completed episodes (averaged later, only over real episodes)."""
     done = batch.episode_done
-    return {"episode_return_sum": jnp.sum(jnp.where(done, batch.episode_return, 0.0)),
-            "episode_count": jnp.sum(done).astype(jnp.float32)}
+    return {EPISODE_RETURN_SUM: jnp.sum(jnp.where(done, batch.episode_return, 0.0)),
+            EPISODE_COUNT: jnp.sum(done).astype(jnp.float32)}
 
 
 class LearnerEnvs(NamedTuple):

@@ -10,9 +10,6 @@ from flax import struct
 
 from jaxrl.contract import Algorithm
 
-SUMMED_METRICS = ("episode_return_sum", "episode_count")
-
-
 @struct.dataclass
 class Carry:
     """What the compiled loop threads through (and checkpoints): every member's learner
@@ -62,7 +59,8 @@ def make_chunk_fn(algo: Algorithm, num_updates: int) -> Callable:
         reduced = {}
         for name, values in metrics.items():
             masked = jnp.where(ok, values, 0.0)
-            reduced[name] = masked.sum() if name in SUMMED_METRICS else masked.sum() / n_valid
+            reduced[name] = (masked.sum() if name in algo.summed_metrics
+                             else masked.sum() / n_valid)
         return carry, reduced
 
     return member_chunk

@@ -21,7 +21,7 @@ from jaxrl.outputs import check_run_dir
 from jaxrl.distributed import barrier, is_leader, to_host
 from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
 from jaxrl.population import Population
-from jaxrl.runner.chunk import SUMMED_METRICS, Carry
+from jaxrl.runner.chunk import Carry
 from jaxrl.runner.config import RunConfig
 from jaxrl.runner.memory import format_bytes
 from jaxrl.runner.program import Run
@@ -193,7 +193,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                 "episode_return_iqm": stats.iqm(returns),
             }
             for name, values in metrics.items():
-                if name not in SUMMED_METRICS:
+                if name not in algo.summed_metrics:
                     record[name] = nanmean(np.where(alive, values, np.nan))
             last_chunk = chunk_index == len(chunks) - 1
             if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:

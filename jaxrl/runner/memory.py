@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import ConfigError
+from jaxrl.contract import state_bytes_by_part
 
 if TYPE_CHECKING:
     from jaxrl.runner.config import RunConfig
@@ -36,13 +37,6 @@ GiB = 2 ** 30
 # once (2-core Xeon, 2 MiB L2 per core). SAC Pendulum (3.4 MiB each) ran as fast in
 # batches of 4 as of 8.
 CPU_BATCH_BYTES = 16 * 2 ** 20
-# How a state leaf's path names what it holds (first match wins).
-_PARTS = (("replay", re.compile(r"replay")),
-          ("optimiser", re.compile(r"opt")),
-          ("parameters", re.compile(r"params|log_alpha")),
-          ("env", re.compile(r"env_state|\.obs$")))
-
-
 @dataclasses.dataclass(frozen=True)
 class MemoryModel:
     """Bytes per member: ``parts`` of the state it holds for the whole run, and the
@@ -79,14 +73,9 @@ def member_memory(algo, hp_one) -> MemoryModel:
 
 
 def _member_memory(algo, hp_one) -> MemoryModel:
+    """State bytes by the parts the learner's state declares (``contract.state_field``)."""
     shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
-    parts = {name: 0 for name, _ in _PARTS}
-    parts["other"] = 0
-    for path, leaf in jax.tree_util.tree_flatten_with_path(shapes)[0]:
-        where = jax.tree_util.keystr(path)
-        name = next((n for n, pattern in _PARTS if pattern.search(where)), "other")
-        parts[name] += int(np.prod(leaf.shape)) * leaf.dtype.itemsize
-    return MemoryModel(parts, int(algo.transient_bytes_per_member()))
+    return MemoryModel(state_bytes_by_part(shapes), int(algo.transient_bytes_per_member()))
 
 
 def available_memory_bytes() -> int:

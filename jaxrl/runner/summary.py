@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from jaxrl import stats
+from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM
 from jaxrl.distributed import to_host
 from jaxrl.runner.chunk import Carry
 
@@ -47,9 +48,9 @@ class RunTotals:
 
 
 def member_returns(metrics: Dict[str, np.ndarray], alive: np.ndarray) -> np.ndarray:
-    count = metrics["episode_count"]
+    count = metrics[EPISODE_COUNT]
     with np.errstate(invalid="ignore", divide="ignore"):
-        returns = np.where(count > 0, metrics["episode_return_sum"] / count, np.nan)
+        returns = np.where(count > 0, metrics[EPISODE_RETURN_SUM] / count, np.nan)
     return np.where(alive, returns, np.nan)
 
 

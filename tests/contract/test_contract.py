@@ -8,7 +8,7 @@ import pytest
 
 import jaxrl.envs
 from jaxrl import registry
-from jaxrl.contract import Algorithm
+from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM, Algorithm
 from jaxrl.experiment import make_experiment
 from jaxrl.population import Population
 from jaxrl.runner import Run, RunConfig, train
@@ -78,7 +78,11 @@ def test_no_recompile_when_a_traced_value_changes(case):
 
     state = algo.init(jax.random.PRNGKey(0), exp.hparams)
     for factor in (1.0, 0.5, 3.0):
-        update(state, exp.hparams.replace(learning_rate=exp.hparams.learning_rate * factor))
+        _, metrics = update(state, exp.hparams.replace(
+            learning_rate=exp.hparams.learning_rate * factor))
+    # the metrics the learner declares for the runner are there (the runner names none)
+    assert {EPISODE_RETURN_SUM, EPISODE_COUNT} <= set(algo.summed_metrics) <= set(metrics)
+    assert algo.health_metric is None or algo.health_metric in metrics
     # the runner's chunk program takes new hyperparameters without recompiling
     carry = run.init_carry()
     length = run.chunks[0]
