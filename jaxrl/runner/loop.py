@@ -10,19 +10,18 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
 from jaxrl import stats
-from jaxrl.checkpoint import PopulationCheckpointer
 from jaxrl.config import ConfigError
-from jaxrl.outputs import check_run_dir
 from jaxrl.distributed import barrier, is_leader, to_host
-from jaxrl.logging import JsonlSink, Sinks, TensorBoardSink, WandbSink
+from jaxrl.outputs import check_run_dir
 from jaxrl.population import Population
 from jaxrl.runner.chunk import Carry
 from jaxrl.runner.config import RunConfig
+from jaxrl.runner.driver import Driver, Hook
 from jaxrl.runner.memory import format_bytes
 from jaxrl.runner.program import Run
 from jaxrl.runner.progress import ProgressBar
@@ -50,13 +49,16 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
           run_dir: Optional[str] = None, resume: bool = False,
           config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
           console=None, progress: bool = True,
-          stop_after_chunks: Optional[int] = None, run: Optional["Run"] = None) -> RunResult:
+          stop_after_chunks: Optional[int] = None, run: Optional["Run"] = None,
+          hooks: Sequence[Hook] = ()) -> RunResult:
     """Trains every member of ``population`` with ``algo``; see the module docstring.
 
     ``run_dir`` (optional) receives config.json, metrics.jsonl, checkpoints/ and
-    summary.json; ``resume=True`` continues from its newest good checkpoint.
-    ``stop_after_chunks`` ends early (as a kill would, but cleanly) - for tests.
-    ``run`` reuses the compiled programs of an earlier call with the same arguments.
+    summary.json; ``resume=True`` continues from its newest good checkpoint (a directory
+    that holds a run is refused without it). ``stop_after_chunks`` ends early (as a kill
+    would, but cleanly) - for tests. ``run`` reuses the compiled programs of an earlier
+    call with the same arguments. ``hooks`` run between chunks (``driver.Hook``; PBT's
+    exploit/explore is one).
     """
     from rich.console import Console
 
@@ -82,27 +84,25 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         except ImportError:
             raise ConfigError("wandb=True needs the optional extra: pip install 'jaxrl[wandb]'")
     warn = lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
-    checkpointer, sinks = None, Sinks([])
-    start_chunk, carry, meta = 0, None, None
+    driver = Driver(run_dir, len(chunks), run_config.checkpoint_interval,
+                    run_config.keep_checkpoints, hooks, console, stop_after_chunks)
+    start_chunk, carry, meta = 0, None, {}
     if run_dir is not None and resume:
-        checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
-                                              run_config.keep_checkpoints)
-        if checkpointer.steps():
-            start_chunk, carry, meta = checkpointer.restore_latest(run.abstract_carry(),
-                                                                   warn=warn)
-            summary_path = os.path.join(run_dir, "summary.json")
-            if start_chunk == len(chunks) and os.path.exists(summary_path):
-                with open(summary_path) as f:
-                    summary = json.load(f)
-                checkpointer.close()
-                console.print(f"{run_dir} is finished ({start_chunk}/{len(chunks)} chunks): "
-                              f"nothing to resume, nothing changed", soft_wrap=True)
-                return RunResult(carry, summary, run_dir)
-            console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
-        else:
+        start_chunk, carry, meta = driver.restore(run.abstract_carry(), warn)
+        summary_path = os.path.join(run_dir, "summary.json")
+        if carry is None:
             warn(f"{run_dir} has no checkpoint yet (stopped before the first one): "
                  f"starting it from the beginning")
             resume = False
+        elif start_chunk == len(chunks) and os.path.exists(summary_path):
+            with open(summary_path) as f:
+                summary = json.load(f)
+            driver.close()
+            console.print(f"{run_dir} is finished ({start_chunk}/{len(chunks)} chunks): "
+                          f"nothing to resume, nothing changed", soft_wrap=True)
+            return RunResult(carry, summary, run_dir)
+        else:
+            console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
 
     console.print(run.memory_plan.describe(), soft_wrap=True)
     # Compile before writing anything, so a failure leaves no half-made run directory.
@@ -110,7 +110,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     run.warm_up(start_chunk, init=carry is None)
     if carry is None:
         carry = run.init_carry()
-    totals = RunTotals.from_meta(meta)
+    totals = RunTotals.from_meta(meta or None)
     session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
     totals.compile_seconds += session.compile_seconds
     totals.sessions += 1
@@ -136,82 +136,70 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                       "memory_plan": run.memory_plan.record()}
             with open(os.path.join(run_dir, "config.json"), "w") as f:
                 json.dump(record, f, indent=2, default=str)
-        if checkpointer is None:
-            checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"),
-                                                  run_config.keep_checkpoints)
-        sink_list = []
-        if leader:
-            sink_list.append(JsonlSink(os.path.join(run_dir, "metrics.jsonl"),
-                                       truncate_after_chunk=start_chunk - 1))
-            if run_config.tensorboard:
-                sink_list.append(TensorBoardSink(os.path.join(run_dir, "tensorboard")))
-            if run_config.wandb:
-                sink_list.append(WandbSink(run_dir, config_record or {}))
-        sinks = Sinks(sink_list)
+        driver.open_sinks(start_chunk, run_config.tensorboard,
+                          (config_record or {}) if run_config.wandb else None)
 
     total_steps = algo.num_updates * steps_per_update
-    updates_done = sum(chunks[:start_chunk])
-    alive = to_host(carry.alive)
-    accepted = accepted_updates(carry)
-    last_eval = None
+    progress_state = {"updates": sum(chunks[:start_chunk]), "alive": to_host(carry.alive),
+                      "accepted": accepted_updates(carry), "last_eval": None}
 
-    bar = ProgressBar(console, total_steps, enabled=progress)
-    bar.advance(updates_done * steps_per_update, {})
-    try:
-        for chunk_index in range(start_chunk, len(chunks)):
-            length = chunks[chunk_index]
-            start = time.perf_counter()
-            carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
-            metrics, new_alive = to_host((metrics, carry.alive))
-            elapsed = time.perf_counter() - start
-            updates_done += length
-            new_accepted = accepted_updates(carry)
-            for t in (totals, session):
-                t.train_seconds += elapsed
-                t.env_steps += int((new_accepted - accepted).sum()) * steps_per_update
-                t.env_steps_all_members += length * steps_per_update * members
-            accepted = new_accepted
+    def chunk(chunk_index: int, carry: Carry):
+        """One compiled chunk, its divergence reports and its record."""
+        length = chunks[chunk_index]
+        if hooks:  # a hook may have moved members' states (PBT's exploit): count from them
+            progress_state["alive"] = to_host(carry.alive)
+            progress_state["accepted"] = accepted_updates(carry)
+        start = time.perf_counter()
+        carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
+        metrics, new_alive = to_host((metrics, carry.alive))
+        elapsed = time.perf_counter() - start
+        updates_done = progress_state["updates"] = progress_state["updates"] + length
+        new_accepted = accepted_updates(carry)
+        for t in (totals, session):
+            t.train_seconds += elapsed
+            t.env_steps += int((new_accepted - progress_state["accepted"]).sum()) \
+                * steps_per_update
+            t.env_steps_all_members += length * steps_per_update * members
+        for i in np.flatnonzero(progress_state["alive"] & ~new_alive):
+            console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
+                          f"non-finite loss or state within updates "
+                          f"{updates_done - length + 1}-{updates_done}; frozen at its last "
+                          f"finite state, excluded from training aggregates")
+        alive = new_alive
+        returns = member_returns(metrics, alive)
+        record = {
+            "chunk": chunk_index, "updates": updates_done,
+            "env_steps": updates_done * steps_per_update,
+            "total_env_steps": updates_done * steps_per_update * members,
+            "train_seconds": totals.train_seconds,
+            "env_steps_per_second": totals.steps_per_second(),
+            "alive_members": int(alive.sum()),
+            "alive": alive,
+            "episode_return": returns,
+            "episode_return_mean": nanmean(returns),
+            "episode_return_iqm": stats.iqm(returns),
+        }
+        for name, values in metrics.items():
+            if name not in algo.summed_metrics:
+                record[name] = nanmean(np.where(alive, values, np.nan))
+        last_chunk = chunk_index == len(chunks) - 1
+        if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:
+            eval_returns = run.evaluate(carry, chunk_index).mean(axis=1)
+            progress_state["last_eval"] = eval_returns
+            record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),
+                          eval_return_iqm=stats.iqm(eval_returns))
+        progress_state["alive"], progress_state["accepted"] = alive, new_accepted
+        return carry, record
 
-            for i in np.flatnonzero(alive & ~new_alive):
-                console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
-                              f"non-finite loss or state within updates "
-                              f"{updates_done - length + 1}-{updates_done}; frozen at its last "
-                              f"finite state, excluded from training aggregates")
-            alive = new_alive
+    def checkpoint_meta(chunk_index: int) -> Dict[str, Any]:
+        return {"chunk": chunk_index + 1, "updates": progress_state["updates"],
+                "totals": dataclasses.asdict(totals)}
 
-            returns = member_returns(metrics, alive)
-            record = {
-                "chunk": chunk_index, "updates": updates_done,
-                "env_steps": updates_done * steps_per_update,
-                "total_env_steps": updates_done * steps_per_update * members,
-                "train_seconds": totals.train_seconds,
-                "env_steps_per_second": totals.steps_per_second(),
-                "alive_members": int(alive.sum()),
-                "alive": alive,
-                "episode_return": returns,
-                "episode_return_mean": nanmean(returns),
-                "episode_return_iqm": stats.iqm(returns),
-            }
-            for name, values in metrics.items():
-                if name not in algo.summed_metrics:
-                    record[name] = nanmean(np.where(alive, values, np.nan))
-            last_chunk = chunk_index == len(chunks) - 1
-            if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:
-                eval_returns = run.evaluate(carry, chunk_index).mean(axis=1)
-                last_eval = eval_returns
-                record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),
-                              eval_return_iqm=stats.iqm(eval_returns))
-            sinks.write(record)
-            if checkpointer and (last_chunk or (chunk_index + 1) % run_config.checkpoint_interval == 0):
-                checkpointer.save(chunk_index + 1, carry, {
-                    "chunk": chunk_index + 1, "updates": updates_done,
-                    "totals": dataclasses.asdict(totals)})
-            bar.advance(length * steps_per_update, record)
-            if stop_after_chunks is not None and chunk_index + 1 >= stop_after_chunks:
-                break
-    finally:
-        bar.close()
-        sinks.close()
+    bar = ProgressBar(console, total_steps, done=sum(chunks[:start_chunk]) * steps_per_update,
+                      enabled=progress)
+    carry, _ = driver.run(start_chunk, carry, chunk, checkpoint_meta, bar)
+    updates_done = progress_state["updates"]
+    last_eval = progress_state["last_eval"]
 
     frozen_after = to_host(carry.frozen_after)
     diverged = {int(i): int(frozen_after[i]) for i in np.flatnonzero(frozen_after >= 0)}
@@ -221,7 +209,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         last_eval = run.evaluate(carry, len(chunks) - 1).mean(axis=1)
     if finished:
         summary = summarize(population, env_id, last_eval, total_steps, totals, session,
-                           start_chunk, diverged, run_dir, alive)
+                            start_chunk, diverged, run_dir, progress_state["alive"])
         summary["final_eval_episodes"] = {
             "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
             "episodes": run_config.eval_episodes,
@@ -230,8 +218,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         if run_dir is not None and leader:
             with open(os.path.join(run_dir, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=2)
-    if checkpointer:
-        checkpointer.close()
+    driver.close()
     if run_dir is not None:
         barrier("jaxrl-train-end")  # every process sees what process 0 wrote
     return RunResult(carry, summary, run_dir)

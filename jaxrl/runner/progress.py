@@ -1,4 +1,4 @@
-"""The live progress line."""
+"""The live progress lines: training (env steps) and meta-learning (generations)."""
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -6,9 +6,10 @@ from typing import Any, Dict
 
 class ProgressBar:
     """One compact line: env steps per member, steps/s (all members), mean and IQM
-    training return across members, ETA (rich)."""
+    training return across members, ETA (rich). Advanced by the driver with each chunk's
+    record (its ``env_steps``: per member, so far)."""
 
-    def __init__(self, console, total: int, enabled: bool = True):
+    def __init__(self, console, total: int, done: int = 0, enabled: bool = True):
         self.enabled = enabled
         if not enabled:
             return
@@ -21,14 +22,14 @@ class ProgressBar:
             TextColumn("return {task.fields[ret]}"), TextColumn("ETA"),
             TimeRemainingColumn(compact=True),
             console=console, transient=False, refresh_per_second=4)
-        self.task = self.progress.add_task("train", total=total, steps=self._steps(0),
-                                           sps="-", ret="-")
+        self.task = self.progress.add_task("train", total=total, completed=done,
+                                           steps=self._steps(done), sps="-", ret="-")
         self.progress.start()
 
     def _steps(self, done: int) -> str:
         return f"{done / 1e3:,.0f}k/{self.total / 1e3:,.0f}k"
 
-    def advance(self, steps: int, record: Dict[str, Any]) -> None:
+    def advance(self, record: Dict[str, Any]) -> None:
         if not self.enabled:
             return
         fields = {}
@@ -37,10 +38,40 @@ class ProgressBar:
         if "episode_return_mean" in record:
             fields["ret"] = (f"{record['episode_return_mean']:.1f} "
                              f"IQM {record['episode_return_iqm']:.1f}")
-        self.progress.update(self.task, advance=steps, **fields)
-        done = int(self.progress.tasks[0].completed)
-        self.progress.update(self.task, steps=self._steps(done))
+        elif "eval_return_iqm" in record:
+            fields["ret"] = f"eval IQM {record['eval_return_iqm']:.1f}"
+        done = int(record["env_steps"])
+        self.progress.update(self.task, completed=done, steps=self._steps(done), **fields)
 
     def close(self):
+        if self.enabled:
+            self.progress.stop()
+
+
+class GenerationBar:
+    """Generations done, with the last generation's fitness statistics (``meta_train``)."""
+
+    def __init__(self, console, total: int, done: int, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("[bold]meta"), BarColumn(bar_width=12),
+                                 MofNCompleteColumn(), TextColumn("generations"),
+                                 TextColumn("{task.fields[fit]}"), TextColumn("ETA"),
+                                 TimeRemainingColumn(compact=True), console=console,
+                                 refresh_per_second=4)
+        self.task = self.progress.add_task("meta", total=total, completed=done, fit="")
+        self.progress.start()
+
+    def advance(self, record: Dict[str, Any]) -> None:
+        if self.enabled:
+            self.progress.update(self.task, advance=1, fit=(
+                f"fitness mean {record['fitness_mean']:.3g} max {record['fitness_max']:.3g} "
+                f"min {record['fitness_min']:.3g}"))
+
+    def close(self) -> None:
         if self.enabled:
             self.progress.stop()
