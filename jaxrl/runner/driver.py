@@ -37,6 +37,9 @@ class Hook:
 
     name = "hook"
 
+    def begin(self, start: int) -> None:
+        """Before the first step (``start`` steps already done, when resumed)."""
+
     def after_step(self, index: int, state: Any, record: Record, last: bool) -> Any:
         return state
 
@@ -48,6 +51,9 @@ class Hook:
 
     def restore(self, tree: Any) -> None:
         pass
+
+    def end(self) -> None:
+        """After the last step, or on any exit from the loop."""
 
 
 class Driver:
@@ -124,6 +130,8 @@ class Driver:
         after each, the record to the sinks, a checkpoint when due (``meta(index)``: its
         metadata), the bar advanced. Returns the state and the steps done."""
         done = start
+        for hook in self.hooks:
+            hook.begin(start)
         try:
             for index in range(start, self.count):
                 state, record = step(index, state)
@@ -144,6 +152,8 @@ class Driver:
             if bar is not None:
                 bar.close()
             self.sinks.close()
+            for hook in self.hooks:
+                hook.end()
         return state, done
 
     def close(self) -> None:

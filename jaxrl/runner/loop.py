@@ -35,6 +35,7 @@ class RunResult:
     carry: Carry
     summary: Dict[str, Any]
     run_dir: Optional[str]
+    finished_before: bool = False  # a resume found the run finished and changed nothing
 
 
 RUN_FILES = ("config.json", "checkpoints", "metrics.jsonl", "summary.json")
@@ -100,7 +101,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             driver.close()
             console.print(f"{run_dir} is finished ({start_chunk}/{len(chunks)} chunks): "
                           f"nothing to resume, nothing changed", soft_wrap=True)
-            return RunResult(carry, summary, run_dir)
+            return RunResult(carry, summary, run_dir, finished_before=True)
         else:
             console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -83,9 +83,12 @@ class Run:
     """Builds the compiled programs for (algo, population) and runs them."""
 
     def __init__(self, algo: Algorithm, population: Population,
-                 run_config: RunConfig = RunConfig(), devices=None):
+                 run_config: RunConfig = RunConfig(), devices=None,
+                 chunks: Optional[List[int]] = None):
         """``devices``: where the member axis is sharded (default: the most of
-        ``jax.devices()`` that divide the population; given devices must divide it)."""
+        ``jax.devices()`` that divide the population; given devices must divide it).
+        ``chunks``: the updates of each chunk (default ``plan_chunks`` of
+        ``run_config.num_chunks``; PBT gives its generations)."""
         if not isinstance(algo, Algorithm):
             missing = [n for n in dir(Algorithm) if not n.startswith("_")
                        and not hasattr(algo, n)]
@@ -99,7 +102,11 @@ class Run:
                                                                  data_parallel=data)
         self.memory_plan = check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
-        self.chunks = plan_chunks(algo.num_updates, run_config.num_chunks)
+        if chunks is not None and (sum(chunks) != algo.num_updates or min(chunks) < 1):
+            raise ValueError(f"chunks {chunks} must be positive and add up to the run's "
+                             f"{algo.num_updates} updates")
+        self.chunks = (list(chunks) if chunks is not None
+                       else plan_chunks(algo.num_updates, run_config.num_chunks))
         self.devices = devices
         # members over the first mesh axis; each member over ``data`` devices (a second
         # axis, used by learners' ``split_batch``) when data_parallel > 1

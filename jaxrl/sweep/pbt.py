@@ -28,6 +28,7 @@ from jaxrl import registry, stats
 from jaxrl.config import ConfigError, check_seed_range
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.experiment import Experiment, make_experiment
+from jaxrl.runner.driver import Hook
 from jaxrl.sweep import results as results_table
 from jaxrl.sweep.samplers import unit_points
 from jaxrl.sweep.space import Choice, Fixed, Param, SearchSpace, Uniform
@@ -153,94 +154,40 @@ class PBT:
 
     def run(self, resume: bool = False, stop_after_generations: Optional[int] = None
             ) -> PBTResult:
-        import jax
-        import jax.numpy as jnp
+        """A training run (``runner.train``: the same driver, checkpoints, resume and
+        ``metrics.jsonl``) in generations of ``ready_interval`` updates, every member
+        evaluated after each, with exploit/explore between generations as a hook."""
+        import dataclasses as dc
 
-        from jaxrl.checkpoint import PopulationCheckpointer
-        from jaxrl.logging import JsonlSink, Sinks
+        import jax
+
         from jaxrl.platform import host_device_count
-        from jaxrl.runner import Run
+        from jaxrl.runner import Run, train
 
         spec = self.spec
         algo, population, exp, chunks = self.prepare()
-        seeds = population.seeds.tolist()
-        num_updates = algo.num_updates
+        run_config = dc.replace(exp.run_config, eval_interval=1)  # every generation
         n_dev = host_device_count(spec.population, len(jax.devices()))
-        run = Run(algo, population, exp.run_config, devices=jax.devices()[:n_dev])
-        run.chunks = chunks
-
-        def exploit(carry, source, salts):
-            state = jax.tree.map(lambda x: x[source], carry.state)
-            copied = source != jnp.arange(source.shape[0])
-            state = jax.vmap(lambda s, c, salt: jax.lax.cond(
-                c, lambda: algo.fork(s, salt), lambda: s))(state, copied, salts)
-            return carry.replace(state=state, alive=carry.alive[source],
-                                 updates=carry.updates[source],
-                                 frozen_after=carry.frozen_after[source])
-
-        exploit = jax.jit(exploit, out_shardings=run.sharding)
-        checkpointer = PopulationCheckpointer(os.path.join(self.out, "checkpoints"),
-                                              exp.run_config.keep_checkpoints)
-        start, carry = 0, None
-        if resume and checkpointer.steps():
-            abstract = {"carry": run.abstract_carry(),
-                        "hparams": jax.tree.map(lambda x: jax.ShapeDtypeStruct(
-                            x.shape, x.dtype, sharding=run.sharding), run.hparams)}
-            start, tree, _ = checkpointer.restore_latest(abstract)
-            carry = tree["carry"]
-            run.set_hparams(tree["hparams"])
-            self.console.print(f"resuming {self.out} after generation {start}/{len(chunks)}")
-        run.warm_up(start, init=carry is None)
-        if carry is None:
-            carry = run.init_carry()
+        run = Run(algo, population, run_config, devices=jax.devices()[:n_dev], chunks=chunks)
         self.console.print(f"PBT {spec.algorithm} on {spec.env}: {spec.population} members, "
                            f"{len(chunks)} generations of {spec.ready_interval} updates "
-                           f"({spec.ready_interval * algo.env_steps_per_update:,} env steps); "
-                           f"compiled in {run.compile_seconds:.1f}s, once for the whole run")
-        if is_leader():
-            os.makedirs(self.out, exist_ok=True)
-            sink = JsonlSink(os.path.join(self.out, "history.jsonl"),
-                             truncate_after_chunk=start - 1)
-        else:
-            sink = Sinks([])
-        names = [p.name for p in self.space.varying]
-        from jaxrl.runner.progress import ProgressBar
-
-        bar = ProgressBar(self.console, num_updates * algo.env_steps_per_update,
-                          enabled=self.progress)
-        bar.advance(sum(chunks[:start]) * algo.env_steps_per_update, {})
-        try:
-            for g in range(start, len(chunks)):
-                carry, _ = run.chunk_program(chunks[g], carry)(carry, run.hparams)
-                returns = run.evaluate(carry, g).mean(axis=1)
-                alive, hp = to_host((carry.alive, run.hparams))
-                used = {n: np.asarray(getattr(hp, n)).tolist() for n in names}
-                last = g == len(chunks) - 1
-                source = np.arange(spec.population)
-                if not last:
-                    source, hp = self.exploit_explore(g, returns, alive, hp)
-                    salts = g * spec.population + np.arange(spec.population)
-                    carry = exploit(carry, put(source, run.replicated),
-                                    put(salts.astype(np.uint32), run.replicated))
-                    run.set_hparams(hp)
-                steps = sum(chunks[:g + 1]) * algo.env_steps_per_update
-                sink.write({"chunk": g, "env_steps": steps, "eval_return": returns,
-                            "alive": alive, "hparams": used, "parent": source})
-                if last or (g + 1) % exp.run_config.checkpoint_interval == 0:
-                    checkpointer.save(g + 1, {"carry": carry, "hparams": run.hparams},
-                                      {"generation": g + 1})
-                bar.advance(chunks[g] * algo.env_steps_per_update,
-                            {"eval_return_iqm": stats.iqm(returns)})
-                if stop_after_generations is not None and g + 1 >= stop_after_generations:
-                    break
-        finally:
-            bar.close()
-            sink.close()
-            checkpointer.close()
+                           f"({spec.ready_interval * algo.env_steps_per_update:,} env steps), "
+                           f"one compiled program for the whole run", soft_wrap=True)
+        hook = ExploitExplore(self, algo, run)
+        record = {**exp.record(), "num_seeds": spec.population, "seed": spec.seed,
+                  "pbt": dataclasses.asdict(spec)}
+        result = train(algo, population, run_config, run_dir=self.out, resume=resume,
+                       config_record=record, env_id=spec.env, console=self.console,
+                       progress=self.progress, stop_after_chunks=stop_after_generations,
+                       run=run, hooks=[hook])
         barrier("jaxrl-pbt-history")  # every process reads what process 0 wrote
-        history = results_table.read_jsonl(os.path.join(self.out, "history.jsonl"))
-        self.write_results(history, seeds)
-        summary = self.summarize(history) if len(history) == len(chunks) else None
+        history = results_table.read_jsonl(os.path.join(self.out, HISTORY))
+        if result.finished_before:
+            return PBTResult(self.out, result.summary, history)
+        self.write_results(history, population.seeds.tolist())
+        summary = None
+        if result.summary is not None and len(history) == len(chunks):
+            summary = self.summarize(history, result.summary)
         return PBTResult(self.out, summary, history)
 
     def exploit_explore(self, generation: int, returns: np.ndarray, alive: np.ndarray,
@@ -281,12 +228,16 @@ class PBT:
                              "alive": rec["alive"][i], "parent": rec["parent"][i]})
         results_table.write_table(rows, os.path.join(self.out, "results.parquet"))
 
-    def summarize(self, history: List[Dict[str, Any]]) -> Dict[str, Any]:
+    def summarize(self, history: List[Dict[str, Any]],
+                  run_summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The training run's summary (throughput, divergences, final evaluation) with
+        PBT's own: the final population's scores, the best member and its schedule."""
         final = np.asarray([np.nan if v is None else v for v in history[-1]["eval_return"]],
                            np.float64)
         lo, hi = stats.stratified_bootstrap_ci(final)
         best = int(np.nanargmax(final)) if np.any(np.isfinite(final)) else 0
-        summary = {"algorithm": self.spec.algorithm, "env": self.spec.env,
+        summary = {**(run_summary or {}),
+                   "algorithm": self.spec.algorithm, "env": self.spec.env,
                    "members": self.spec.population, "generations": len(history),
                    "final_eval_return": [None if not math.isfinite(x) else float(x)
                                          for x in final],
@@ -302,6 +253,82 @@ class PBT:
             with open(os.path.join(self.out, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=2)
         return summary
+
+
+HISTORY = "history.jsonl"
+
+
+class ExploitExplore(Hook):
+    """PBT between generations (a driver hook): after each generation's evaluation the
+    bottom members continue from copies of the top ones (``exploit``, their RNG forked)
+    with explored hyperparameters, which the compiled program takes as new traced values.
+    The hyperparameters in force are part of every checkpoint; each generation's values,
+    returns and parents go to ``history.jsonl`` and into the run's ``metrics.jsonl``."""
+
+    name = "hparams"
+
+    def __init__(self, pbt: "PBT", algo, run):
+        import jax
+        import jax.numpy as jnp
+
+        self.pbt, self.run = pbt, run
+        self.names = [p.name for p in pbt.space.varying]
+        self.sink = None
+
+        def exploit(carry, source, salts):
+            state = jax.tree.map(lambda x: x[source], carry.state)
+            copied = source != jnp.arange(source.shape[0])
+            state = jax.vmap(lambda s, c, salt: jax.lax.cond(
+                c, lambda: algo.fork(s, salt), lambda: s))(state, copied, salts)
+            return carry.replace(state=state, alive=carry.alive[source],
+                                 updates=carry.updates[source],
+                                 frozen_after=carry.frozen_after[source])
+
+        self.exploit = jax.jit(exploit, out_shardings=run.sharding)
+
+    def begin(self, start: int) -> None:
+        if is_leader():
+            from jaxrl.logging import JsonlSink
+
+            os.makedirs(self.pbt.out, exist_ok=True)
+            self.sink = JsonlSink(os.path.join(self.pbt.out, HISTORY),
+                                  truncate_after_chunk=start - 1)
+
+    def after_step(self, index: int, carry, record, last: bool):
+        n = self.pbt.spec.population
+        returns, alive = record["eval_return"], record["alive"]
+        hp = to_host(self.run.hparams)
+        used = {name: np.asarray(getattr(hp, name)).tolist() for name in self.names}
+        source = np.arange(n)
+        if not last:
+            source, hp = self.pbt.exploit_explore(index, returns, alive, hp)
+            salts = index * n + np.arange(n)
+            carry = self.exploit(carry, put(source, self.run.replicated),
+                                 put(salts.astype(np.uint32), self.run.replicated))
+            self.run.set_hparams(hp)
+        record.update(hparams=used, parent=source)
+        if self.sink is not None:
+            self.sink.write({"chunk": index, "env_steps": record["env_steps"],
+                             "eval_return": returns, "alive": alive, "hparams": used,
+                             "parent": source})
+        return carry
+
+    def state(self):
+        return self.run.hparams
+
+    def abstract_state(self):
+        import jax
+
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                           sharding=self.run.sharding),
+                            self.run.hparams)
+
+    def restore(self, tree) -> None:
+        self.run.set_hparams(tree)
+
+    def end(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
 
 
 def jax_tree_take(tree: Any, index: np.ndarray) -> Any:
