@@ -31,6 +31,8 @@ import numpy as np
 
 from jaxrl.config import ConfigError
 from jaxrl.distributed import is_leader, put, to_host
+from jaxrl.runner.driver import Driver
+from jaxrl.runner.progress import GenerationBar
 
 STRATEGIES = ("open_es", "snes", "cma_es")
 
@@ -88,35 +90,6 @@ def make_strategy(name: str, popsize: int, solution: Any, sigma: float,
         return es, es.default_params.replace(std_init=sigma)
     es = CMA_ES(popsize, solution)
     return es, es.default_params.replace(std_init=sigma)
-
-
-class GenerationBar:
-    """Generations done, with the last generation's fitness statistics."""
-
-    def __init__(self, console, total: int, done: int, enabled: bool = True):
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
-
-        self.progress = Progress(TextColumn("[bold]meta"), BarColumn(bar_width=12),
-                                 MofNCompleteColumn(), TextColumn("generations"),
-                                 TextColumn("{task.fields[fit]}"), TextColumn("ETA"),
-                                 TimeRemainingColumn(compact=True), console=console,
-                                 refresh_per_second=4)
-        self.task = self.progress.add_task("meta", total=total, completed=done, fit="")
-        self.progress.start()
-
-    def advance(self, record: Dict[str, Any]) -> None:
-        if self.enabled:
-            self.progress.update(self.task, advance=1, fit=(
-                f"fitness mean {record['fitness_mean']:.3g} max {record['fitness_max']:.3g} "
-                f"min {record['fitness_min']:.3g}"))
-
-    def close(self) -> None:
-        if self.enabled:
-            self.progress.stop()
 
 
 def _strong(tree):
@@ -204,66 +177,74 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
 
     programs = [task_program(t) for t in tasks]
     sharding, replicated, num_devices = population_sharding(popsize)
-    checkpointer = _checkpointer(out) if out else None
+    driver = Driver(out, generations, checkpoint_interval=1, keep_checkpoints=2,
+                    console=console, stop_after=stop_after_generations)
     key = jax.random.PRNGKey(seed)
-    state = _strong(es.init(jax.random.fold_in(key, 0), meta_params_init, es_params))
-    start, curve = 0, []
-    best = {"fitness": -np.inf, "params": to_host(meta_params_init)}
-    if resume and checkpointer is not None and checkpointer.steps():
-        abstract = to_host({"state": state, "best": best["params"]})
-        start, tree, meta = checkpointer.restore_latest(abstract)
-        state, best = tree["state"], {"fitness": meta["best_fitness"],
-                                      "params": to_host(tree["best"])}
-        curve = meta["curve"]
-        console.print(f"resuming {out} after generation {start}/{generations}")
-    # ES state, keys and fitness are the same full value on every device (and every
-    # process: ask and tell run alike everywhere); members are split over the devices.
-    state = put(state, replicated)
-    bar = GenerationBar(console, generations, start, enabled=progress)
+    # The loop's state, as checkpoints hold it: the ES state (on the host) and the best
+    # member so far; its fitness and the curve travel in the checkpoints' metadata.
+    tree = to_host({"state": _strong(es.init(jax.random.fold_in(key, 0), meta_params_init,
+                                             es_params)),
+                    "best": meta_params_init})
+    start, book = 0, {"best_fitness": -np.inf, "curve": []}
+    if resume and out:
+        warn = lambda m: console.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
+        start, restored, meta = driver.restore(tree, warn)
+        if restored is not None:
+            tree = {"state": restored["state"], "best": to_host(restored["best"])}
+            book = {"best_fitness": meta["best_fitness"], "curve": meta["curve"]}
+            console.print(f"resuming {out} after generation {start}/{generations}")
+
+    def generation(g: int, tree):
+        """Ask, score every member on every task (each a vmapped program), tell."""
+        # ES state, keys and fitness are the same full value on every device (and every
+        # process: ask and tell run alike everywhere); members are split over the devices.
+        state = put(tree["state"], replicated)
+        gen_key = jax.random.fold_in(key, g + 1)
+        ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
+        started = time.perf_counter()
+        population, state = ask(put(ask_key, replicated), state)
+        # On the host between programs: an eager op on member-sharded arrays is a
+        # collective between devices, and several in flight at once can deadlock
+        # XLA:CPU's host devices (see jaxrl.platform).
+        population = to_host(population)
+        members = put(population, sharding)  # members over devices (and processes)
+        raw, normalized = {}, []
+        for task, program, task_key in zip(tasks, programs, task_keys):
+            scores = to_host(program(members, put(task_key, replicated)))
+            raw[task.name] = scores.mean(axis=1)
+            normalized.append(np.asarray(task.normalized(scores.mean(axis=1))))
+        f = np.mean(np.stack(normalized), axis=0)
+        f = np.where(np.isfinite(f), f, -1e6).astype(np.float32)  # a broken inner run
+        state, _ = tell(put(tell_key, replicated), put(population, replicated),
+                        put(f, replicated), state)
+        seconds = time.perf_counter() - started  # the first generation includes compiling
+        steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
+        best = tree["best"]
+        i = int(np.argmax(f))
+        if f[i] > book["best_fitness"]:
+            book["best_fitness"] = float(f[i])
+            best = jax.tree.map(lambda x: x[i], population)
+        record = {"generation": g, "fitness_mean": float(f.mean()),
+                  "fitness_max": float(f.max()), "fitness_min": float(f.min()),
+                  "fitness_std": float(f.std()),
+                  "per_task_mean": {n: float(v.mean()) for n, v in raw.items()},
+                  "seconds": seconds, "inner_env_steps": steps,
+                  "inner_env_steps_per_second": steps / seconds}
+        book["curve"].append(record)
+        return {"state": to_host(state), "best": best}, {"chunk": g, **record}
+
+    def checkpoint_meta(g: int):
+        return {"generation": g + 1, "best_fitness": book["best_fitness"],
+                "curve": book["curve"]}
+
+    driver.open_sinks(start)
     try:
-        for g in range(start, generations):
-            gen_key = jax.random.fold_in(key, g + 1)
-            ask_key, tell_key, *task_keys = jax.random.split(gen_key, 2 + len(tasks))
-            started = time.perf_counter()
-            population, state = ask(put(ask_key, replicated), state)
-            # On the host between programs: an eager op on member-sharded arrays is a
-            # collective between devices, and several in flight at once can deadlock
-            # XLA:CPU's host devices (see jaxrl.platform).
-            population = to_host(population)
-            members = put(population, sharding)  # members over devices (and processes)
-            raw, normalized = {}, []
-            for task, program, task_key in zip(tasks, programs, task_keys):
-                scores = to_host(program(members, put(task_key, replicated)))
-                raw[task.name] = scores.mean(axis=1)
-                normalized.append(np.asarray(task.normalized(scores.mean(axis=1))))
-            f = np.mean(np.stack(normalized), axis=0)
-            f = np.where(np.isfinite(f), f, -1e6).astype(np.float32)  # a broken inner run
-            state, _ = tell(put(tell_key, replicated), put(population, replicated),
-                            put(f, replicated), state)
-            seconds = time.perf_counter() - started  # the first generation includes compiling
-            steps = popsize * inner_seeds * sum(t.env_steps for t in tasks)
-            i = int(np.argmax(f))
-            if f[i] > best["fitness"]:
-                best = {"fitness": float(f[i]),
-                        "params": jax.tree.map(lambda x: x[i], population)}
-            record = {"generation": g, "fitness_mean": float(f.mean()),
-                      "fitness_max": float(f.max()), "fitness_min": float(f.min()),
-                      "fitness_std": float(f.std()),
-                      "per_task_mean": {n: float(v.mean()) for n, v in raw.items()},
-                      "seconds": seconds, "inner_env_steps": steps,
-                      "inner_env_steps_per_second": steps / seconds}
-            curve.append(record)
-            if checkpointer is not None:
-                checkpointer.save(g + 1, {"state": to_host(state), "best": best["params"]},
-                                  {"generation": g + 1, "best_fitness": best["fitness"],
-                                   "curve": curve})
-            bar.advance(record)
-            if stop_after_generations is not None and g + 1 >= stop_after_generations:
-                break
+        tree, _ = driver.run(start, tree, generation, checkpoint_meta,
+                             GenerationBar(console, generations, start, enabled=progress))
     finally:
-        bar.close()
-        if checkpointer is not None:
-            checkpointer.close()
+        driver.close()
+    state, curve = tree["state"], book["curve"]
+    best = {"fitness": book["best_fitness"], "params": tree["best"]}
     mean_params = to_host(es.get_mean(state))
     result = MetaResult(jax.tree.map(np.asarray, mean_params),
                         jax.tree.map(np.asarray, best["params"]), best["fitness"], curve,
@@ -274,13 +255,6 @@ def meta_train(tasks: Sequence[Task], meta_params_init: Any, strategy: str = "op
     if out and is_leader():
         _save_result(result, out)
     return result
-
-
-def _checkpointer(out: str):
-    from jaxrl.checkpoint import PopulationCheckpointer
-
-    os.makedirs(out, exist_ok=True)
-    return PopulationCheckpointer(os.path.join(out, "checkpoints"), max_to_keep=2)
 
 
 def _save_result(result: MetaResult, out: str) -> None:
