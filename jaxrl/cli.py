@@ -383,16 +383,16 @@ def cmd_sweep(args) -> int:
         spec = SweepSpec(exp.algorithm, space=space.record()["parameters"], base_values=base,
                          env_overrides=exp.env_overrides, **given)
         out = out or _default_out("sweeps", exp)
-    ray = None
+    executor = None  # here, one batch after another
     if args.ray:
         if args.distributed:
             raise ConfigError("--ray and --distributed are two ways to use several machines; "
                               "choose one")
-        from jaxrl.sweep.ray_backend import RayOptions
+        from jaxrl.sweep.ray_backend import RayExecutor, RayOptions
 
-        ray = RayOptions(args.ray, args.ray_cpus, args.ray_gpus).validate()
+        executor = RayExecutor(RayOptions(args.ray, args.ray_cpus, args.ray_gpus))
     result = run_sweep(spec, out, resume=args.resume, console=console,
-                       progress=not args.no_progress, ray=ray)
+                       progress=not args.no_progress, executor=executor)
     print_best(result.summary, Console())
     return 0
 

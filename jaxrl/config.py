@@ -32,9 +32,27 @@ def traced_field(default, help: str):
     return struct.field(default=default, pytree_node=True, metadata={"help": help})
 
 
+def choice(*names: str) -> Any:
+    """The type of a field that takes one of ``names`` (a ``typing.Literal``): coerced and
+    checked like any typed field (a bad value is refused with the choices listed), and
+    listed in ``--help``."""
+    return typing.Literal[names]
+
+
+def choices_of(tp: Any) -> Tuple[str, ...]:
+    """The names a ``choice`` type allows (empty for any other type)."""
+    return tuple(typing.get_args(tp)) if typing.get_origin(tp) is typing.Literal else ()
+
+
 def field_docs(cls) -> Iterable[Tuple[str, Any, str]]:
+    """(name, default, help) per field; a choice field's help ends with its choices."""
+    hints = type_hints(cls)
     for f in dataclasses.fields(cls):
-        yield f.name, f.default, f.metadata.get("help", "")
+        doc = f.metadata.get("help", "")
+        names = choices_of(hints.get(f.name))
+        if names:
+            doc = f"{doc} [{' | '.join(names)}]".strip()
+        yield f.name, f.default, doc
 
 
 @functools.lru_cache(maxsize=None)
@@ -147,6 +165,12 @@ def coerce(cls, name: str, value: Any) -> Any:
             raise ConfigError(f"{name} holds arrays (e.g. learned parameters); set it from "
                               f"Python or a config file, not as text")
         return _float32_tree(value)
+    names = choices_of(tp)
+    if names:
+        if not isinstance(value, str) or value.strip() not in names:
+            raise ConfigError(f"{name}={value!r} is not one of its choices: "
+                              f"{', '.join(names)}")
+        return value.strip()
     if typing.get_origin(tp) in (tuple, typing.Tuple):
         (elem,) = set(typing.get_args(tp)) - {Ellipsis}
         items = value
@@ -181,7 +205,7 @@ def check_fields(obj) -> None:
     for f in dataclasses.fields(obj):
         tp = _field_type(cls, f.name)
         value = getattr(obj, f.name)
-        scalar = tp in (int, float, bool, str) and np.ndim(value) == 0
+        scalar = (tp in (int, float, bool, str) or choices_of(tp)) and np.ndim(value) == 0
         if scalar or typing.get_origin(tp) in (tuple, typing.Tuple):
             coerce(cls, f.name, value.item() if hasattr(value, "item") else value)
 

@@ -66,7 +66,12 @@ def register(name: str, module_name: str, summary: str, smoke_env: str,
 
 
 def _load() -> None:
-    import jaxrl.algorithms  # noqa: F401  (registers the built-in algorithms)
+    """Registers the built-in algorithms (``jaxrl.algorithms.BUILT_IN``) on first use."""
+    from jaxrl.algorithms import BUILT_IN
+
+    for entry in BUILT_IN:
+        if entry["name"] not in _REGISTRY:
+            register(**entry)
 
 
 def names() -> List[str]:

@@ -28,3 +28,14 @@ def test_import_leaves_lowering_untouched_and_configure_is_explicit():
     done = subprocess.run([sys.executable, "-c", IMPORT_EVERYTHING], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_no_import_cycle_among_jaxrl_modules():
+    """Counted over top-level and in-function imports alike
+    (``benchmarks/code/import_cycles.py``)."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "benchmarks/code/import_cycles.py"], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout

@@ -1,5 +1,13 @@
-"""Learners, one module each (``Config``, ``HParams``, ``make``), registered by name."""
-from jaxrl.registry import register
+"""Learners, one module each (``Config``, ``HParams``, ``make``), and the built-in
+entries of the algorithm registry (``jaxrl.registry`` reads ``BUILT_IN``; this package
+imports nothing of it)."""
+BUILT_IN = []
+
+
+def register(name, module_name, summary, **entry):
+    """Declares a built-in entry (the arguments of ``jaxrl.registry.register``)."""
+    BUILT_IN.append(dict(name=name, module_name=module_name, summary=summary, **entry))
+
 
 register("ppo", "jaxrl.algorithms.ppo",
          "Proximal Policy Optimisation (clipped surrogate, GAE; discrete and continuous)",

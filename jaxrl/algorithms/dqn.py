@@ -21,7 +21,7 @@ from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParam
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.target_networks import polyak
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
-from jaxrl.config import UNIT_INTERVAL, ConfigError, static_field, traced_field
+from jaxrl.config import UNIT_INTERVAL, ConfigError, choice, static_field, traced_field
 from jaxrl.contract import state_field
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
@@ -29,6 +29,8 @@ from jaxrl.networks import QNetwork, make_torso
 
 
 TD_LOSSES = ("huber", "mse")
+TDLoss = choice(*TD_LOSSES)
+ValueDistribution = choice(*VALUE_DISTRIBUTIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +38,13 @@ class DQNConfig(OffPolicyConfig):
     double_q: bool = static_field(True, "double Q-learning: the online net picks the "
                                         "bootstrap action, the target net values it")
     dueling: bool = static_field(True, "dueling head (value + centred advantages)")
-    value_distribution: str = static_field(
-        "scalar", f"one of {VALUE_DISTRIBUTIONS}: Q-values, C51 atoms, QR-DQN quantiles "
-                  "or an HL-Gauss histogram")
+    value_distribution: ValueDistribution = static_field(
+        "scalar", "Q-values, C51 atoms, QR-DQN quantiles or an HL-Gauss histogram")
     num_atoms: int = static_field(51, "atoms (categorical), quantiles (quantile) or bins "
                                       "(hl_gauss)")
     v_min: float = static_field(-100.0, "lowest value of the support (categorical, hl_gauss)")
     v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
-    td_loss: str = static_field("huber", f"scalar TD loss: one of {TD_LOSSES}")
+    td_loss: TDLoss = static_field("huber", "scalar TD loss")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
 
     def validate(self) -> "DQNConfig":

@@ -40,8 +40,7 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, ch
                           traced_field)
 from jaxrl.contract import Learner, all_finite, any_member, select, state_field
 from jaxrl.envs import Env
-from jaxrl.networks import ACTIVATIONS
-from jaxrl.networks.torsos import activation_width, check_torso_fields
+from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +55,9 @@ class OffPolicyConfig:
     n_step: int = static_field(1, "n-step returns (window length)")
     prioritized: bool = static_field(False, "prioritised replay (proportional, exact)")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
-    activation: str = static_field("silu", f"one of {sorted(ACTIVATIONS)}")
-    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
-                                      "[H, W, C] image observations, else MLP)")
+    activation: Activation = static_field("silu", "hidden-layer activation")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
+                                        "[H, W, C] image observations, else an MLP")
     layer_norm: bool = static_field(False, "LayerNorm after each hidden layer")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(False, "decay the learning rate linearly to 0")

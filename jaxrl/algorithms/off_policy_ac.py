@@ -25,6 +25,7 @@ from jaxrl.envs.spaces import Box, Discrete
 from jaxrl.networks import ACTIVATIONS, make_torso
 from jaxrl.networks.off_policy import (ContinuousCritic, DiscreteCritic, ensemble_apply,
                                        ensemble_init)
+from jaxrl.networks.torsos import Activation
 
 from flax import struct
 
@@ -36,7 +37,7 @@ class ActorCriticConfig(OffPolicyConfig):
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of actor and "
                                                            "critic torsos (256,256 for "
                                                            "MuJoCo-scale tasks)")
-    activation: str = static_field("relu", f"one of {sorted(ACTIVATIONS)}")
+    activation: Activation = static_field("relu", "hidden-layer activation")
     num_critics: int = static_field(2, "critics in the ensemble; the bootstrap target "
                                        "takes their minimum (clipped double Q)")
     random_warmup: bool = static_field(True, "act uniformly at random until "

@@ -27,15 +27,18 @@ from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, l
 from jaxrl.components.schedules import apply_schedules, check_schedule_params
 from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
-from jaxrl.config import (ConfigError, FINITE, NON_NEGATIVE, POSITIVE, RolloutShape,
-                          UNIT_INTERVAL, check_fields, check_ranges, static_field,
+from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
+                          RolloutShape, check_fields, check_ranges, choice, static_field,
                           traced_field)
 from jaxrl.contract import Learner, state_field
 from jaxrl.envs import Env
-from jaxrl.networks import ACTIVATIONS, ActorCritic
-from jaxrl.networks.torsos import activation_width, check_torso_fields
+from jaxrl.networks import ActorCritic
+from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")
+ValueLoss = choice(*VALUE_LOSSES)
+ObjectiveName = choice(*OBJECTIVES)
+ContinuousActions = choice(*distributions.CONTINUOUS_MODES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,25 +49,25 @@ class PPOConfig(RolloutShape):
     num_epochs: int = static_field(4, "passes over each rollout")
     num_minibatches: int = static_field(4, "minibatches per epoch; must divide num_envs*num_steps")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of actor and critic")
-    activation: str = static_field("tanh", f"one of {sorted(ACTIVATIONS)}")
-    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
-                                      "[H, W, C] image observations, else MLP)")
-    continuous_actions: str = static_field(
+    activation: Activation = static_field("tanh", "hidden-layer activation")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
+                                        "[H, W, C] image observations, else an MLP")
+    continuous_actions: ContinuousActions = static_field(
         "clipped", "Box actions: 'clipped' Gaussian or 'tanh'-squashed Gaussian")
     init_log_std: float = static_field(0.0, "initial log-std of Gaussian policies")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
     normalize_advantages: bool = static_field(True, "normalise advantages per minibatch")
     clip_value_loss: bool = static_field(True, "clip value updates by vf_clip_eps (mse)")
-    value_loss: str = static_field("mse", f"critic loss: one of {VALUE_LOSSES}; 'hl_gauss' "
-                                          "learns returns by classification over bins")
+    value_loss: ValueLoss = static_field("mse", "critic loss; 'hl_gauss' learns returns "
+                                                "by classification over bins")
     value_bins: int = static_field(51, "HL-Gauss bins (value_loss='hl_gauss')")
     v_min: float = static_field(-100.0, "lowest HL-Gauss value (value_loss='hl_gauss')")
     v_max: float = static_field(100.0, "highest HL-Gauss value (value_loss='hl_gauss')")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     normalize_rewards: bool = static_field(False, "scale rewards by running return std")
     adam_eps: float = static_field(1e-5, "Adam epsilon")
-    policy_objective: str = static_field(
-        "clip", "policy objective (mirror learning): clip | mdpo | dpo | lpo | ta_lpo")
+    policy_objective: ObjectiveName = static_field(
+        "clip", "policy objective (mirror learning)")
 
     def validate(self) -> "PPOConfig":
         self.check_rollout_shape()

@@ -22,15 +22,16 @@ from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, l
                                      shuffled_minibatches)
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
-from jaxrl.config import (ConfigError, NON_NEGATIVE, POSITIVE, RolloutShape, UNIT_INTERVAL,
-                          check_fields, check_ranges, static_field, traced_field)
+from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, RolloutShape,
+                          check_fields, check_ranges, choice, static_field, traced_field)
 from jaxrl.contract import Learner, state_field
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Discrete
-from jaxrl.networks import ACTIVATIONS, QNetwork, make_torso
-from jaxrl.networks.torsos import activation_width, check_torso_fields
+from jaxrl.networks import QNetwork, make_torso
+from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
+PQNValue = choice(*PQN_VALUES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +43,13 @@ class PQNConfig(RolloutShape):
     num_minibatches: int = static_field(16, "minibatches per epoch; must divide "
                                             "num_envs*num_steps")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
-    activation: str = static_field("relu", f"one of {sorted(ACTIVATIONS)}")
-    torso: str = static_field("auto", "'mlp', 'cnn' (MinAtar CNN) or 'auto' (CNN for "
-                                      "[H, W, C] image observations, else MLP)")
+    activation: Activation = static_field("relu", "hidden-layer activation")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
+                                        "[H, W, C] image observations, else an MLP")
     layer_norm: bool = static_field(True, "LayerNorm after each hidden layer (what makes "
                                           "PQN stable without a target network)")
-    value_distribution: str = static_field("scalar", f"one of {PQN_VALUES}")
+    value_distribution: PQNValue = static_field("scalar", "what the Q-head learns: "
+                                                             "values or an HL-Gauss histogram")
     num_atoms: int = static_field(51, "HL-Gauss bins (value_distribution='hl_gauss')")
     v_min: float = static_field(-100.0, "lowest HL-Gauss value")
     v_max: float = static_field(100.0, "highest HL-Gauss value")

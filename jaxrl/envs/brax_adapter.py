@@ -33,7 +33,8 @@ class TracedOnce:
 
     ``jax.jit`` would trace again in each new tracing context (a mesh, a shard_map, the
     named member axis): the init, training and evaluation programs each differ, so each
-    paid a brax reset's and step's full trace and vmap (1-1.6 s apiece here). The jaxpr
+    paid a brax reset's and step's full trace and vmap (benchmarks/README.md, "Compile
+    time on brax"). The jaxpr
     (and the jitted functions inside it, whose vmapped forms JAX caches) does not depend
     on the context, only on the inputs' shapes and dtypes."""
 
@@ -125,7 +126,7 @@ class BraxEnv(Env):
     def for_evaluation(self):
         """Evaluation stops each copy at its first episode's end, so the state an
         auto-reset draws is never used: reusing the first state (no reset traced into
-        the step) is exact there and compiles the step about 40% smaller."""
+        the step) is exact there and compiles a smaller step."""
         if self.reset_mode == "first_state":
             return self
         evaluated = copy.copy(self)

@@ -8,11 +8,14 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.config import choice
 from jaxrl.networks.narrow import dense_dot_general
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
                "silu": nn.silu}
 TORSOS = ("auto", "mlp", "cnn")
+Activation = choice(*ACTIVATIONS)
+Torso = choice(*TORSOS)
 
 
 def dense(width: int, scale: float = np.sqrt(2)) -> nn.Dense:
@@ -44,11 +47,10 @@ class ValidConv(nn.Module):
     ``kh * kw`` shifted views of the input (im2col), with ``nn.Conv``'s parameters
     (``kernel [kh, kw, C, F]``, ``bias [F]``) and initialisation.
 
-    XLA:CPU's convolution was the bottleneck of the MinAtar networks: PQN's update on
-    Breakout-MinAtar ran 2.3x faster this way for one member, and 3.8x for two members
-    vmapped on one device, where the members' kernels made XLA's convolution a grouped one
-    (in-process pairing, one core). The sums are the same up to float rounding
-    (``tests/components/test_narrow.py``)."""
+    XLA:CPU's convolution was the bottleneck of the MinAtar networks, worse still vmapped
+    over members, whose kernels make it a grouped convolution (the figures:
+    benchmarks/README.md, "The MinAtar convolution"). The sums are the same up to float
+    rounding (``tests/components/test_narrow.py``)."""
 
     features: int
     kernel_size: Tuple[int, int]

@@ -32,10 +32,7 @@ if TYPE_CHECKING:
 
 GiB = 2 ** 30
 # On CPU a batch of members is updated fastest while its working set stays near the
-# cache: PPO CartPole at 1,024 members (1 MiB working set each by this model) ran at
-# 270-300k env steps/s in batches of 2-16 members per device, 256k at 32, 211k all at
-# once (2-core Xeon, 2 MiB L2 per core). SAC Pendulum (3.4 MiB each) ran as fast in
-# batches of 4 as of 8.
+# cache (benchmarks/README.md, "Figures behind code comments").
 CPU_BATCH_BYTES = 16 * 2 ** 20
 @dataclasses.dataclass(frozen=True)
 class MemoryModel:

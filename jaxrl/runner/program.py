@@ -222,8 +222,7 @@ class Run:
 
         Tracing and lowering are Python on one core; XLA's compile releases the GIL. So
         each program is lowered here and XLA-compiled on a worker thread as soon as it is
-        lowered: the next program's tracing overlaps the previous ones' compiles. On
-        brax, where tracing is a quarter of the work, that takes about 7 s off 36
+        lowered: the next program's tracing overlaps the previous ones' compiles
         (benchmarks/README.md, "Compile time on brax")."""
         from concurrent.futures import ThreadPoolExecutor
 

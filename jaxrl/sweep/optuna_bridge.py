@@ -14,6 +14,7 @@ import os
 from typing import Any, Dict
 
 from jaxrl.config import ConfigError
+from jaxrl.sweep.results import tuning_score
 from jaxrl.sweep.space import Choice, Fixed, IntUniform, LogUniform, QUniform, SearchSpace
 
 STUDY = "jaxrl-sweep"
@@ -46,6 +47,13 @@ def suggest(trial, space: SearchSpace) -> Dict[str, Any]:
             values[p.name] = trial.suggest_float(p.name, p.low, p.high,
                                                  log=isinstance(p, LogUniform))
     return space.coerce(values)
+
+
+class OptunaRounds:
+    """The sampling strategy of ``--sampler optuna`` (``samplers.strategy``)."""
+
+    def tune(self, sweep) -> None:
+        run_optuna_rounds(sweep)
 
 
 def run_optuna_rounds(sweep) -> None:
@@ -84,13 +92,11 @@ def run_optuna_rounds(sweep) -> None:
                                 f"{spec.seeds_per_config} tuning seeds")
         sweep.run_units(units)
         finals = sweep.final_returns(units)
-        from jaxrl.sweep.sweep import _score
-
         open_trials = {t.user_attrs.get("config"): t.number for t in study.get_trials(
             deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
         for cid in ids:
             if cid in open_trials:
-                score = _score(finals[cid])
+                score = tuning_score(finals[cid])
                 study.tell(open_trials[cid], score if math.isfinite(score) else None,
                            state=None if math.isfinite(score)
                            else optuna.trial.TrialState.FAIL)

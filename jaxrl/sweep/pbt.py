@@ -1,6 +1,8 @@
 """Population-based training between chunks of the compiled loop (Jaderberg et al., 2017).
 
-Every ``ready_interval`` updates the population is evaluated; the bottom ``fraction`` of
+A PBT run is a training run (``runner.train``) in generations of ``ready_interval``
+updates, with exploit/explore as a hook of the driver between them (``ExploitExplore``).
+After every generation the population is evaluated; the bottom ``fraction`` of
 members copy the whole learner state (parameters, optimiser state, normalisers, env
 state, replay) of a member drawn from the top ``fraction`` (*exploit*), fork its RNG so
 the copy does not replay the original's keys, and *explore*: each searched traced
@@ -10,9 +12,12 @@ a neighbouring value). The compiled chunk program is reused: only traced values 
 the carry change between chunks. ``fraction=0`` turns PBT off, leaving a random search
 over the same initial configurations with the same compute (what the test compares to).
 
-Layout of ``out/``: ``pbt.json`` (the spec), ``history.jsonl`` (per generation: every
-member's hyperparameters, evaluation return and parent), ``checkpoints/`` (carry and
-hyperparameters, bitwise), ``results.parquet`` and ``summary.json``.
+Layout of ``out/``: ``pbt.json`` (the spec), the training run's own files
+(``config.json``, ``metrics.jsonl`` with each generation's hyperparameters and parents
+added, ``checkpoints/`` of carry and hyperparameters, bitwise), ``history.jsonl`` (per
+generation: every member's hyperparameters, evaluation return and parent),
+``results.parquet`` and ``summary.json`` (the run's summary with PBT's: best member,
+its schedule, the final hyperparameters).
 """
 from __future__ import annotations
 

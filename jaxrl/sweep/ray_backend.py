@@ -54,6 +54,17 @@ def run_unit_task(out: str, unit: Dict[str, Any], index: int, count: int) -> Dic
     return sweep.run_unit(Unit(**unit), index, count)
 
 
+class RayExecutor:
+    """A sweep's executor (``Sweep(..., executor=RayExecutor(options))``): its batches as
+    Ray tasks."""
+
+    def __init__(self, options: RayOptions):
+        self.options = options.validate()
+
+    def run_units(self, sweep, units: List[Any]) -> None:
+        run_units(sweep, units, self.options)
+
+
 def run_units(sweep, units: List[Any], options: RayOptions) -> None:
     """Runs ``units`` as Ray tasks, at most as many at once as the cluster has room for."""
     import os

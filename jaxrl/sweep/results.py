@@ -20,6 +20,17 @@ def cell(value: Any) -> Any:
     return value
 
 
+def tuning_score(returns) -> float:
+    """A configuration's score: the IQM of its final returns over seeds (``-inf`` when
+    none is finite), what the sweep ranks by and what Optuna is told."""
+    import math
+
+    from jaxrl import stats
+
+    value = stats.iqm(returns)
+    return -math.inf if not math.isfinite(value) else value
+
+
 def read_jsonl(path: str) -> List[Dict[str, Any]]:
     records = []
     if not os.path.exists(path):

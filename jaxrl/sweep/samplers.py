@@ -8,6 +8,7 @@ in ``jaxrl.sweep.optuna_bridge`` (each batch of trials becomes one population).
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any, Dict, List, Optional
 
@@ -57,3 +58,32 @@ def sample(space: SearchSpace, sampler: str, num_configs: Optional[int],
         raise ConfigError(f"--num-configs must be positive for the {sampler} sampler")
     points = unit_points(sampler, num_configs, len(space.varying), seed)
     return [space.from_unit(u) for u in points]
+
+
+def strategy(sampler: str):
+    """The sampling strategy of ``sampler`` (it has ``tune(sweep)``): configurations drawn
+    up front (grid, random, Sobol, Halton) or asked in rounds from an Optuna study."""
+    if sampler == "optuna":
+        from jaxrl.sweep.optuna_bridge import OptunaRounds
+
+        return OptunaRounds()
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"--sampler {sampler!r} is not one of {', '.join(SAMPLERS)}")
+    return UpFront()
+
+
+class UpFront:
+    """Sampling strategy of grid, random, Sobol and Halton: every configuration drawn
+    before training, the tuning batches then run by the executor. A strategy has
+    ``tune(sweep)``; Optuna's asks in rounds (``optuna_bridge.OptunaRounds``)."""
+
+    def tune(self, sweep: Any) -> None:
+        if not os.path.exists(sweep.plan_path):
+            if not sweep.configs:
+                sweep.prepare()
+            sweep.save_plan()
+        units = sweep.tuning_units()
+        sweep.print_plan(units, f"sweep {sweep.spec.algorithm} on {sweep.spec.env}: "
+                                f"{len(sweep.configs)} configurations x "
+                                f"{sweep.spec.seeds_per_config} tuning seeds")
+        sweep.run_units(units)

@@ -111,20 +111,43 @@ class SweepResult:
     summary: Dict[str, Any]
 
 
+class LocalExecutor:
+    """Runs a sweep's batches here, one after another (the default executor; Ray's is
+    ``ray_backend.RayExecutor``). An executor has ``run_units(sweep, units)``."""
+
+    def run_units(self, sweep: "Sweep", units: List[Unit]) -> None:
+        steps = [u.members * sweep.experiment(sweep.configs[u.config_ids[0]], 1, u.seeds[0])
+                 .config.total_timesteps for u in units]
+        for i, unit in enumerate(units):
+            summary = sweep.run_unit(unit, i, len(units))
+            sweep.write_results()
+            rate = (summary or {}).get("session", {}).get("env_steps_per_second") or 0
+            left = sum(steps[i + 1:])
+            if left and rate > 0:
+                sweep.console.print(f"{left:,} env steps left in this phase: about "
+                                    f"{left / rate / 60:.1f} min at this batch's "
+                                    f"{rate:,.0f} env steps/s (plus compiles)")
+
+
 class Sweep:
-    """Plans, runs and resumes one sweep directory."""
+    """Plans, runs and resumes one sweep directory: its sampling strategy (from
+    ``spec.sampler``: ``samplers.strategy``) tunes, its executor trains the batches."""
 
     def __init__(self, spec: SweepSpec, out: str, console=None, progress: bool = True,
-                 ray=None):
-        """``ray``: ``ray_backend.RayOptions`` to run the batches as Ray tasks."""
+                 executor=None):
+        """``executor``: where the batches train (default ``LocalExecutor()``; Ray's is
+        ``ray_backend.RayExecutor``)."""
         from rich.console import Console
+
+        from jaxrl.sweep.samplers import strategy
 
         self.spec = spec.validate()
         self.space = spec.search_space()
         self.out = out
         self.console = console or Console(stderr=True)
         self.progress = progress
-        self.ray = ray
+        self.executor = executor or LocalExecutor()
+        self.strategy = strategy(spec.sampler)
         if not is_leader():  # with several processes, process 0 reports
             self.console, self.progress = Console(stderr=True, quiet=True), False
         self.configs: List[Dict[str, Any]] = []
@@ -150,7 +173,7 @@ class Sweep:
         os.replace(tmp, self.plan_path)
 
     @classmethod
-    def load(cls, out: str, console=None, progress: bool = True, ray=None) -> "Sweep":
+    def load(cls, out: str, console=None, progress: bool = True, executor=None) -> "Sweep":
         path = os.path.join(out, "sweep.json")
         try:
             with open(path) as f:
@@ -162,7 +185,7 @@ class Sweep:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is missing or damaged ({type(exc).__name__}: {exc}); "
                               f"it is needed to resume this sweep")
-        sweep = cls(spec, out, console, progress, ray)
+        sweep = cls(spec, out, console, progress, executor)
         sweep.configs = [sweep.space.coerce(c) for c in record["configs"]]
         sweep.rounds = record.get("rounds", [])
         return sweep
@@ -323,21 +346,8 @@ class Sweep:
         return result.summary
 
     def run_units(self, units: List[Unit]) -> None:
-        if self.ray is not None:
-            from jaxrl.sweep import ray_backend
-
-            return ray_backend.run_units(self, units, self.ray)
-        steps = [u.members * self.experiment(self.configs[u.config_ids[0]], 1, u.seeds[0])
-                 .config.total_timesteps for u in units]
-        for i, unit in enumerate(units):
-            summary = self.run_unit(unit, i, len(units))
-            self.write_results()
-            rate = (summary or {}).get("session", {}).get("env_steps_per_second") or 0
-            left = sum(steps[i + 1:])
-            if left and rate > 0:
-                self.console.print(f"{left:,} env steps left in this phase: about "
-                                   f"{left / rate / 60:.1f} min at this batch's "
-                                   f"{rate:,.0f} env steps/s (plus compiles)")
+        """The executor's work: train (or resume, or skip) ``units``, the table updated."""
+        self.executor.run_units(self, units)
 
     def member_columns(self, unit: Unit) -> List[Dict[str, Any]]:
         """What describes each member of ``unit`` (config-major, as from_configs orders)."""
@@ -399,7 +409,7 @@ class Sweep:
 
     def best_configs(self) -> List[int]:
         finals = self.final_returns(self.tuning_units())
-        ranked = sorted(finals, key=lambda c: (-_score(finals[c]), c))
+        ranked = sorted(finals, key=lambda c: (-results_table.tuning_score(finals[c]), c))
         return ranked[:self.spec.test_top]
 
     def test_units(self) -> List[Unit]:
@@ -412,20 +422,7 @@ class Sweep:
 
     def run(self) -> SweepResult:
         start = time.perf_counter()
-        if self.spec.sampler == "optuna":
-            from jaxrl.sweep.optuna_bridge import run_optuna_rounds
-
-            run_optuna_rounds(self)
-        else:
-            if not os.path.exists(self.plan_path):
-                if not self.configs:
-                    self.prepare()
-                self.save_plan()
-            units = self.tuning_units()
-            self.print_plan(units, f"sweep {self.spec.algorithm} on {self.spec.env}: "
-                                   f"{len(self.configs)} configurations x "
-                                   f"{self.spec.seeds_per_config} tuning seeds")
-            self.run_units(units)
+        self.strategy.tune(self)
         test_units = self.test_units()
         if test_units:
             self.print_plan(test_units, f"test: the best {self.spec.test_top} "
@@ -462,11 +459,6 @@ class Sweep:
         return SweepResult(self.out, self.configs, scores, best, summary)
 
 
-def _score(x: np.ndarray) -> float:
-    value = stats.iqm(x)
-    return -math.inf if not math.isfinite(value) else value
-
-
 def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
     clean = lambda v: None if v is None or not math.isfinite(v) else float(v)  # noqa: E731
     finite = x[np.isfinite(x)]
@@ -480,15 +472,16 @@ def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
 
 
 def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
-              progress: bool = True, ray=None) -> SweepResult:
+              progress: bool = True, executor=None) -> SweepResult:
     """Runs ``spec`` into ``out`` (or, with ``resume``, continues the sweep there);
-    ``ray`` (``ray_backend.RayOptions``) runs its batches as Ray tasks."""
+    ``executor`` trains its batches (default here, one after another; Ray's:
+    ``ray_backend.RayExecutor``)."""
     exists = os.path.exists(os.path.join(out, "sweep.json"))
     if resume:
         if not exists:
             raise ConfigError(f"--resume needs --out pointing at a sweep directory (with "
                               f"sweep.json); got {out!r}")
-        sweep = Sweep.load(out, console, progress, ray)
+        sweep = Sweep.load(out, console, progress, executor)
     else:
         if exists:
             raise ConfigError(f"--out {out} already holds a sweep; pass --resume to continue "
@@ -496,7 +489,7 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
         from jaxrl.runner import check_run_dir
 
         check_run_dir(out)
-        sweep = Sweep(spec, out, console, progress, ray)
+        sweep = Sweep(spec, out, console, progress, executor)
         sweep.prepare()  # everything checked before sweep.json is written
     barrier("jaxrl-sweep-start")  # every process has looked before process 0 writes
     return sweep.run()
