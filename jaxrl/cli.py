@@ -10,10 +10,11 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from jaxrl import registry
-from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, field_docs
+from jaxrl.config import (ConfigError, check_seed_range, coerce, coerce_scalar, field_docs,
+                          route_settings)
 from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
-                              load_config_file, merge_sources, read_run_config,
-                              resume_differences)
+                              load_config_file, make_experiment, merge_sources,
+                              read_run_config, resume_differences, settings_namespaces)
 
 EXIT_CONFIG_ERROR = 2
 SEED_RULE = ("seeds are whole numbers in [0, 2**32): PRNGKey keeps 32 bits, so larger or "
@@ -41,19 +42,23 @@ def _fields_help(algorithm: str) -> str:
     entry = registry.get(algorithm)
     variant = dict(entry.defaults)
     lines = [f"{entry.name}: {entry.summary}",
-             "fields for --set NAME=VALUE (or keys of --config FILE):"]
-    for title, cls in ((f"static config ({entry.Config.__name__}: shapes and loop lengths; "
-                        f"one compiled program per value)", entry.Config),
-                       (f"traced hyperparameters ({entry.HParams.__name__}: per-member pytree "
-                        f"leaves)", entry.HParams),
-                       ("run (RunConfig: evaluation, checkpoints, logging)", RunConfig)):
+             f"fields for --set NAME=VALUE (or keys of --config FILE); a name may carry its "
+             f"namespace ({entry.name}.NAME, run.NAME, env.NAME), which a name declared in "
+             f"two namespaces must:"]
+    for title, cls in ((f"static config ({entry.name}.NAME; {entry.Config.__name__}: shapes "
+                        f"and loop lengths; one compiled program per value)", entry.Config),
+                       (f"traced hyperparameters ({entry.name}.NAME; {entry.HParams.__name__}:"
+                        f" per-member pytree leaves)", entry.HParams),
+                       ("run (run.NAME; RunConfig: evaluation, checkpoints, logging)",
+                        RunConfig)):
         lines.append(f"\n  {title}")
         for name, default, doc in field_docs(cls):
             default = variant.get(name, default)
             if isinstance(default, tuple):
                 default = ",".join(map(str, default))
             lines.append(f"    {name:<24} default {default!s:<10} {doc}")
-    lines.append("\n  env parameters: --env-set NAME=VALUE (e.g. max_steps_in_episode=200)")
+    lines.append("\n  env parameters: --env-set NAME=VALUE or --set env.NAME=VALUE (e.g. "
+                 "max_steps_in_episode=200)")
     return "\n".join(lines)
 
 
@@ -323,6 +328,9 @@ SWEEP_FLAGS = {"env": "env", "sampler": "sampler", "num_configs": "num_configs",
 PBT_FLAGS = {"env": "env", "population": "population", "ready_interval": "ready_interval",
              "seed": "seed", "fraction": "fraction",
              "resample_probability": "resample_probability"}
+#: MetaSpec settings --set meta.NAME=VALUE (or --config) may give; each has a flag too
+META_SETTINGS = ("objective", "knots", "strategy", "generations", "popsize", "inner_seeds",
+                 "test_seeds", "sigma", "learning_rate", "seed")
 META_FLAGS = {"objective": "objective", "knots": "knots", "strategy": "strategy",
               "generations": "generations", "popsize": "popsize",
               "inner_seeds": "inner_seeds", "test_seeds": "test_seeds", "sigma": "sigma",
@@ -515,11 +523,22 @@ def cmd_meta(args) -> int:
         if not train_envs:
             raise ConfigError(f"jaxrl meta {args.target} needs --train-envs ENV[,ENV...] "
                               f"(or --env ENV)")
-        exp = experiment_from_sources("ppo", args.config, _parse_pairs(args.set, "--set"),
-                                      _parse_pairs(args.env_set, "--env-set"), train_envs[0],
-                                      None, None, args.total_timesteps)
+        values, env_overrides, _ = merge_sources(
+            args.config, _parse_pairs(args.set, "--set"),
+            _parse_pairs(args.env_set, "--env-set"), args.total_timesteps)
+        # The inner PPO's settings (ppo., run., env.) and the ES's (meta.): a bare name
+        # both declare (learning_rate, seed) must say which it means.
+        routed = route_settings(values, {**settings_namespaces("ppo"),
+                                         "meta": set(META_SETTINGS)},
+                                "; `jaxrl meta --help` and `jaxrl train ppo --help` list them")
+        meta_values = {name: coerce(MetaSpec, name, value)
+                       for name, value in routed.pop("meta").items()}
+        exp = make_experiment("ppo", train_envs[0], {f"{ns}.{k}": v for ns, part in
+                                                     routed.items() for k, v in part.items()},
+                              env_overrides)
         values = {k: v for k, v in _field_values(exp).items()
                   if k not in ("policy_objective", "drift_params", "schedule_params")}
+        given = {**meta_values, **given}  # a flag wins over --set meta.NAME
         given.update(train_envs=train_envs, test_envs=given.get("test_envs", []))
         if "schedule" in given:
             given["schedule"] = tuple(given["schedule"])
@@ -716,7 +735,12 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     report.set_defaults(func=cmd_report)
 
     meta = sub.add_parser("meta", help="meta-learn a PPO objective or hyperparameter "
-                                        "schedules by evolution strategies")
+                                        "schedules by evolution strategies",
+                          epilog="--set takes the inner PPO's fields (ppo.NAME, run.NAME, "
+                                 "env.NAME; see `jaxrl train ppo --help`) and the ES's "
+                                 f"(meta.NAME: {', '.join(META_SETTINGS)}; meta.learning_rate "
+                                 "is --meta-lr). learning_rate and seed are both, so say "
+                                 "which: ppo.learning_rate or meta.learning_rate.")
     meta.add_argument("target", choices=["lpo", "schedule"],
                       help="lpo = a learned policy-objective drift; schedule = learned "
                            "schedules of traced hyperparameters over training progress")

@@ -225,6 +225,49 @@ def check_seed(seed: Any, label: str = "seed") -> int:
     return int(seed)
 
 
+def route_settings(values: Dict[str, Any], namespaces: Dict[str, Any],
+                   help_hint: str = "") -> Dict[str, Dict[str, Any]]:
+    """``{setting: value}`` by namespace: ``{"ppo": {...}, "run": {...}, ...}``.
+
+    ``namespaces`` maps each namespace to the field names it declares (``None``: any name,
+    checked later, as env parameters are). A qualified name (``ppo.learning_rate``,
+    ``run.eval_episodes``, ``meta.learning_rate``, ``env.max_steps_in_episode``) goes to
+    its namespace; a bare name to the one namespace that declares it. A bare name that
+    several declare is refused, listing the qualified names; an unknown one is refused
+    with the closest known name."""
+    import difflib
+
+    routed: Dict[str, Dict[str, Any]] = {ns: {} for ns in namespaces}
+    for key, value in values.items():
+        ns, dot, name = key.partition(".")
+        if dot:
+            if ns not in namespaces:
+                raise ConfigError(f"{key}: {ns!r} is not a settings namespace here; use "
+                                  f"{', '.join(f'{n}.NAME' for n in namespaces)}")
+            fields = namespaces[ns]
+            if fields is not None and name not in fields:
+                close = difflib.get_close_matches(name, sorted(fields), n=1)
+                hint = f" (did you mean '{ns}.{close[0]}'?)" if close else ""
+                raise ConfigError(f"unknown field {key!r}{hint}{help_hint}")
+            routed[ns][name] = value
+            continue
+        owners = [n for n, fields in namespaces.items() if fields is not None and key in fields]
+        if len(owners) > 1:
+            raise ConfigError(f"{key} is ambiguous here: say "
+                              f"{' or '.join(f'{n}.{key}' for n in owners)}")
+        if not owners:
+            known = sorted({f for fields in namespaces.values() if fields for f in fields})
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown field {key!r}{hint}{help_hint}")
+        routed[owners[0]][key] = value
+    return routed
+
+
+def field_names(*classes) -> set:
+    return {f.name for cls in classes for f in dataclasses.fields(cls)}
+
+
 def split_overrides(overrides: Dict[str, Any], *classes,
                     algorithm: str = "ALGO") -> Tuple[Dict[str, Any], ...]:
     """Routes ``{field: value}`` to the dataclass that declares each field."""

@@ -13,7 +13,8 @@ import os
 from typing import Any, Dict, List, Optional
 
 from jaxrl import registry
-from jaxrl.config import ConfigError, check_seed_range, coerce_scalar, split_overrides, to_dict
+from jaxrl.config import (ConfigError, check_seed_range, coerce_scalar, field_names,
+                          route_settings, split_overrides, to_dict)
 
 DEFAULT_ENV = "CartPole-v1"
 # Keys a config file may hold besides the algorithm's and the run's fields: the same
@@ -42,8 +43,11 @@ class Experiment:
 
     @classmethod
     def from_record(cls, rec: Dict[str, Any]) -> "Experiment":
-        return make_experiment(rec["algorithm"], rec["env"],
-                               {**rec["config"], **rec["hparams"], **rec["run_config"]},
+        algorithm = rec["algorithm"]
+        return make_experiment(algorithm, rec["env"],
+                               {**{f"{algorithm}.{k}": v for k, v in rec["config"].items()},
+                                **{f"{algorithm}.{k}": v for k, v in rec["hparams"].items()},
+                                **{f"run.{k}": v for k, v in rec["run_config"].items()}},
                                rec.get("env_overrides", {}), int(rec["num_seeds"]),
                                int(rec["seed"]), apply_defaults=False)
 
@@ -63,6 +67,16 @@ class Experiment:
         return algo, population
 
 
+def settings_namespaces(algorithm: str) -> Dict[str, Any]:
+    """Where a run's settings live: ``ALGORITHM.`` (its Config and HParams fields),
+    ``run.`` (RunConfig) and ``env.`` (env parameters, checked against the env)."""
+    from jaxrl.runner import RunConfig
+
+    entry = registry.get(algorithm)
+    return {algorithm: field_names(entry.Config, entry.HParams),
+            "run": field_names(RunConfig), "env": None}
+
+
 def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
                     env_overrides: Dict[str, Any], num_seeds: int = 1, seed: int = 0,
                     apply_defaults: bool = True) -> Experiment:
@@ -74,10 +88,15 @@ def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
     from jaxrl.runner import RunConfig
 
     entry = registry.get(algorithm)
+    routed = route_settings(values, settings_namespaces(algorithm),
+                            f"; `jaxrl train {algorithm} --help` lists every field")
+    algo_values = routed[algorithm]
     if apply_defaults:
-        values = {**dict(entry.defaults), **values}
-    config, hparams, run_config = split_overrides(values, entry.Config, entry.HParams,
-                                                  RunConfig, algorithm=algorithm)
+        algo_values = {**dict(entry.defaults), **algo_values}
+    config, hparams = split_overrides(algo_values, entry.Config, entry.HParams,
+                                      algorithm=algorithm)
+    (run_config,) = split_overrides(routed["run"], RunConfig, algorithm=algorithm)
+    env_overrides = {**env_overrides, **routed["env"]}
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
         raise ConfigError(f"--num-seeds {num_seeds} must be positive")
     check_seed_range(seed, num_seeds)

@@ -200,6 +200,21 @@ COMMAND_CASES = [
     (["report", "{run}", "--out", "{file}"], "is not a directory"),
     (["bench", "ppo", "--json", "/proc/jaxrl-bench.json"], "is not writable"),
     (["bench", "ppo", "--json", "{tmp}"], "is a directory"),
+    # namespaced settings and typed choices
+    (["train", "ppo", "--set", "ppo.learnin_rate=1e-3"],
+     "unknown field 'ppo.learnin_rate' (did you mean 'ppo.learning_rate'?)"),
+    (["train", "ppo", "--set", "dqn.gamma=0.9"], "'dqn' is not a settings namespace here"),
+    (["train", "ppo", "--set", "run.eval_episodes=2.5"], "eval_episodes='2.5' is not a valid int"),
+    (["train", "ppo", "--set", "env.max_steps_in_episode=0"], "must be positive"),
+    (["train", "ppo", "--set", "torso=resnet"],
+     "torso='resnet' is not one of its choices: auto, mlp, cnn"),
+    (["train", "dqn", "--set", "dqn.td_loss=l1"], "td_loss='l1' is not one of its choices"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--set", "learning_rate=1e-3"],
+     "learning_rate is ambiguous here: say ppo.learning_rate or meta.learning_rate"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--set", "meta.sigma=-1"],
+     "--sigma -1.0: the ES search std must be a positive number"),
+    (["meta", "lpo", "--train-envs", "CartPole-v1", "--set", "meta.popsize=two"],
+     "popsize='two' is not a valid int"),
     # a resume that does not match its record
     (["sweep", "ppo", "--resume", "--out", "{sweep}", "--num-configs", "5"],
      "num_configs (recorded 2, given 5)"),
@@ -254,6 +269,21 @@ def test_the_api_refuses_a_directory_that_holds_a_run(tmp_path):
               progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
     assert (tmp_path / "config.json").read_text() == '{"mine": true}'
+
+
+def test_qualified_settings_go_where_they_say():
+    from jaxrl.experiment import make_experiment
+
+    exp = make_experiment("ppo", "CartPole-v1", {"ppo.learning_rate": "1e-3", "gamma": 0.9,
+                                                 "run.eval_episodes": 3,
+                                                 "env.max_steps_in_episode": "100"}, {})
+    assert (exp.hparams.learning_rate, exp.hparams.gamma) == (1e-3, 0.9)
+    assert exp.run_config.eval_episodes == 3
+    assert exp.env_overrides == {"max_steps_in_episode": 100}
+    c51 = make_experiment("c51", "CartPole-v1", {"c51.num_atoms": 11}, {})
+    assert (c51.config.num_atoms, c51.config.value_distribution) == (11, "categorical")
+    with pytest.raises(ConfigError, match="is not one of its choices: scalar, categorical"):
+        make_experiment("dqn", "CartPole-v1", {"value_distribution": "gaussian"}, {})
 
 
 # ---- the Python API refuses the same values -----------------------------------------
