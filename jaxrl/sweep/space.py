@@ -168,7 +168,7 @@ class SearchSpace:
             raise ConfigError(f"{where}: 'parameters:' must map field names to "
                               f"{{value: x}}, {{values: [...]}} or {{distribution: ..., "
                               f"min: a, max: b}}")
-        params = tuple(_parse_param(name, p, f"{where}: {name}")
+        params = tuple(_parse_param(_bare_name(name, algorithm, where), p, f"{where}: {name}")
                        for name, p in params_spec.items())
         return cls.build(algorithm, params, where, base)
 
@@ -271,6 +271,23 @@ class SearchSpace:
                 except ConfigError as exc:
                     raise ConfigError(f"{where}: {p.name}={_plain(value)!r} is not a valid "
                                       f"value: {exc}")
+
+
+def _bare_name(name: str, algorithm: str, where: str) -> str:
+    """A space's parameter named with its namespace (``ppo.learning_rate``) or without;
+    only the algorithm's own fields can vary between members."""
+    namespace, dot, bare = str(name).partition(".")
+    if not dot:
+        return name
+    if namespace == algorithm:
+        return bare
+    if namespace in ("run", "env"):
+        what = "run setting" if namespace == "run" else "env parameter"
+        raise ConfigError(f"{where}: {name} is a {what}"
+                          f", which a search space cannot vary; set it with "
+                          f"{'--set' if namespace == 'run' else '--env-set'} instead")
+    raise ConfigError(f"{where}: {name}: {namespace!r} is not this sweep's algorithm "
+                      f"({algorithm}); name fields as {algorithm}.NAME or NAME")
 
 
 def _parse_param(name: str, spec: Any, where: str) -> Param:

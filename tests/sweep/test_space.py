@@ -67,6 +67,8 @@ def test_values_are_coerced_to_the_field_types():
     ({"learning_rate": {"distribution": "normal", "min": 0, "max": 1}}, "not one of"),
     ({"learning_rate": {"values": []}}, "non-empty list"),
     ({"learning_rate": 0.1}, "expected {value: x}"),
+    ({"run.eval_episodes": {"values": [4, 8]}}, "a search space cannot vary"),
+    ({"dqn.gamma": {"values": [0.9]}}, "'dqn' is not this sweep's algorithm"),
 ])
 def test_bad_spaces_are_rejected_in_one_line(params, message):
     with pytest.raises(ConfigError, match=message) as info:
@@ -112,3 +114,9 @@ def test_quasi_random_points_cover_the_cube_more_evenly_than_random():
     disc = {k: np.mean([qmc.discrepancy(unit_points(k, 128, 3, s)) for s in range(5)])
             for k in ("random", "sobol", "halton")}
     assert disc["sobol"] < disc["random"] / 2 and disc["halton"] < disc["random"] / 2
+
+
+def test_space_names_may_carry_the_algorithms_namespace():
+    space = SearchSpace.from_dict({"parameters": {"ppo.learning_rate": {"values": [1e-3]}}},
+                                  "ppo")
+    assert space.names == ["learning_rate"]
