@@ -285,13 +285,6 @@ def _refuse_flags_on_resume(args, what: str, extra=()) -> None:
         raise ConfigError(f"--resume needs --out pointing at the {what} directory")
 
 
-def _given(args, fields: Dict[str, str]) -> Dict[str, Any]:
-    """``{spec field: value}`` of the command's own flags that were given (``fields``:
-    argparse dest -> spec field); the rest keep the spec's defaults or its record."""
-    return {field: getattr(args, dest) for dest, field in fields.items()
-            if getattr(args, dest, None) is not None}
-
-
 def _check_resume_record(out: str, record_name: str, given: Dict[str, Any],
                          what: str) -> None:
     """A resume matches the recorded spec (``out/record_name``) in every setting given."""
@@ -321,20 +314,43 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-SWEEP_FLAGS = {"env": "env", "sampler": "sampler", "num_configs": "num_configs",
-               "seeds_per_config": "seeds_per_config", "seed": "seed",
-               "test_seeds": "test_seeds", "test_top": "test_top",
-               "trials_per_round": "trials_per_round", "max_members": "max_members"}
-PBT_FLAGS = {"env": "env", "population": "population", "ready_interval": "ready_interval",
-             "seed": "seed", "fraction": "fraction",
-             "resample_probability": "resample_probability"}
+# A command's own flags: spec fields, each flag named after its field (``FLAG_NAMES``
+# where not), typed and documented as the spec dataclass declares it. Each is None
+# unless given, so a resume compares only what was given.
+SWEEP_FLAGS = ("num_configs", "seeds_per_config", "seed", "test_seeds", "test_top",
+               "trials_per_round", "max_members")
+PBT_FLAGS = ("population", "ready_interval", "seed", "fraction", "resample_probability")
+META_FLAGS = ("knots", "strategy", "generations", "popsize", "inner_seeds", "test_seeds",
+              "sigma", "learning_rate", "seed")
+FLAG_NAMES = {"learning_rate": "--meta-lr"}
 #: MetaSpec settings --set meta.NAME=VALUE (or --config) may give; each has a flag too
-META_SETTINGS = ("objective", "knots", "strategy", "generations", "popsize", "inner_seeds",
-                 "test_seeds", "sigma", "learning_rate", "seed")
-META_FLAGS = {"objective": "objective", "knots": "knots", "strategy": "strategy",
-              "generations": "generations", "popsize": "popsize",
-              "inner_seeds": "inner_seeds", "test_seeds": "test_seeds", "sigma": "sigma",
-              "meta_lr": "learning_rate", "seed": "seed"}
+META_SETTINGS = ("objective", *META_FLAGS)
+
+
+def _flag(field: str) -> str:
+    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def add_spec_flags(parser, spec_cls: type, fields) -> None:
+    """A flag per field of ``spec_cls``, typed, with the field's help and default."""
+    from jaxrl.config import type_hints
+
+    hints = type_hints(spec_cls)
+    declared = {f.name: f for f in dataclasses.fields(spec_cls)}
+    for field in fields:
+        kind = next((k for k in (int, float) if hints[field] in (k, Optional[k])), None)
+        text, default = declared[field].metadata["help"], declared[field].default
+        flag = _flag(field)
+        parser.add_argument(flag, type=kind, default=None, dest=field,
+                            metavar=flag.lstrip("-").replace("-", "_").upper(),
+                            help=text if default is None else f"{text} (default {default})")
+
+
+def _given(args, fields) -> Dict[str, Any]:
+    """``{spec field: value}`` of the command's own flags that were given; the rest keep
+    the spec's defaults or its record."""
+    return {field: getattr(args, field) for field in fields
+            if getattr(args, field, None) is not None}
 
 
 def base_values(args) -> Experiment:
@@ -377,6 +393,7 @@ def cmd_sweep(args) -> int:
     console = Console(stderr=True)
     out = args.out
     given = _given(args, SWEEP_FLAGS)
+    given.update({k: v for k, v in (("env", args.env), ("sampler", args.sampler)) if v})
     if args.resume:
         _refuse_flags_on_resume(args, "sweep")
         _check_resume_record(out, "sweep.json", {"algorithm": args.algorithm, **given},
@@ -413,6 +430,8 @@ def cmd_pbt(args) -> int:
     console = Console(stderr=True)
     out, spec = args.out, None
     given = _given(args, PBT_FLAGS)
+    if args.env:
+        given["env"] = args.env
     if args.resume:
         _refuse_flags_on_resume(args, "PBT run")
         _check_resume_record(out, "pbt.json", {"algorithm": args.algorithm, **given},
@@ -503,8 +522,8 @@ def cmd_meta(args) -> int:
     split = lambda text: [e.strip() for e in (text or "").split(",") if e.strip()]  # noqa: E731
     spec = None
     given = _given(args, META_FLAGS)
-    if "objective" in given:
-        given["objective"] = given["objective"].replace("-", "_")
+    if args.objective is not None:
+        given["objective"] = args.objective.replace("-", "_")
     if "strategy" in given:
         given["strategy"] = given["strategy"].replace("-", "_")
     for flag in ("train_envs", "test_envs"):
@@ -637,6 +656,10 @@ def _memory_budget_to_set(args) -> None:
 
 def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     """``algorithm``: whose fields ``train --help`` lists (else the list of algorithms)."""
+    from jaxrl.meta.pipeline import MetaSpec
+    from jaxrl.sweep.pbt import PBTSpec
+    from jaxrl.sweep.sweep import SweepSpec
+
     parser = OneLineArgumentParser(prog="jaxrl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True,
                                 parser_class=OneLineArgumentParser)
@@ -685,23 +708,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     sweep.add_argument("--sampler", default=None,
                        help="grid | random | sobol | halton | optuna (default: the file's "
                             "`method`, else random)")
-    sweep.add_argument("--num-configs", type=int, default=None,
-                       help="configurations to sample (a grid takes all of its own)")
-    sweep.add_argument("--seeds-per-config", type=int, default=None,
-                       help="tuning seeds (default 4)")
-    sweep.add_argument("--seed", type=int, default=None,
-                       help="first tuning seed (default 0); test seeds follow the tuning seeds")
-    sweep.add_argument("--test-seeds", type=int, default=None,
-                       help="fresh seeds the best configurations are retrained on (default "
-                            "8; 0: none)")
-    sweep.add_argument("--test-top", type=int, default=None,
-                       help="how many of the best configurations to retrain on test seeds "
-                            "(default 1)")
-    sweep.add_argument("--trials-per-round", type=int, default=None,
-                       help="optuna: trials asked per round, trained as one population")
-    sweep.add_argument("--max-members", type=int, default=None,
-                       help="at most this many members per compiled program (default: what "
-                            "the memory budget allows)")
+    add_spec_flags(sweep, SweepSpec, SWEEP_FLAGS)
     sweep.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                        help="run the batches as Ray tasks on the cluster at ADDRESS (default "
                             "auto: the one this machine belongs to); extra jaxrl[ray]")
@@ -715,17 +722,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                      resume_help="continue the PBT run in --out from its newest checkpoint")
     pbt.add_argument("--space", help="search space over traced hyperparameters (YAML/JSON, "
                                      "W&B format): initial values and explore ranges")
-    pbt.add_argument("--population", type=int, default=None, help="members (default 16)")
-    pbt.add_argument("--ready-interval", type=int, default=None,
-                     help="updates between exploit/explore steps (default 10)")
-    pbt.add_argument("--seed", type=int, default=None,
-                     help="first seed (default 0); members use seed+i")
-    pbt.add_argument("--fraction", type=float, default=None,
-                     help="bottom fraction replaced by copies of the top fraction (default "
-                          "0.25; 0: off)")
-    pbt.add_argument("--resample-probability", type=float, default=None,
-                     help="chance a copied member resamples a value instead of perturbing "
-                          "(default 0.25)")
+    add_spec_flags(pbt, PBTSpec, PBT_FLAGS)
     pbt.set_defaults(func=cmd_pbt)
 
     report = sub.add_parser("report", help="Markdown/HTML report of runs, sweeps or PBT runs")
@@ -754,22 +751,7 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     meta.add_argument("--schedule", default=None,
                       help="schedule: comma-separated float PPO fields to schedule "
                            "(default learning_rate,ent_coef)")
-    meta.add_argument("--knots", type=int, default=None,
-                      help="schedule: points of n/N the log-multipliers are learned at "
-                           "(default 5)")
-    meta.add_argument("--strategy", default=None,
-                      help="evolution strategy: open_es | snes | cma_es (default open_es)")
-    meta.add_argument("--generations", type=int, default=None, help="(default 16)")
-    meta.add_argument("--popsize", type=int, default=None,
-                      help="meta-population (even; default 16)")
-    meta.add_argument("--inner-seeds", type=int, default=None,
-                      help="inner runs per member (default 2)")
-    meta.add_argument("--test-seeds", type=int, default=None,
-                      help="fresh seeds per meta-test (default 16)")
-    meta.add_argument("--sigma", type=float, default=None, help="ES search std (default 0.05)")
-    meta.add_argument("--meta-lr", type=float, default=None,
-                      help="ES learning rate (default 0.03)")
-    meta.add_argument("--seed", type=int, default=None, help="(default 0)")
+    add_spec_flags(meta, MetaSpec, META_FLAGS)
     meta.set_defaults(func=cmd_meta)
 
     envs = sub.add_parser("envs", help="list environment ids")

@@ -29,7 +29,7 @@ Metrics = Dict[str, jax.Array]
 #: the sum of completed episodes' returns and their count, summed over a chunk.
 EPISODE_RETURN_SUM = "episode_return_sum"
 EPISODE_COUNT = "episode_count"
-#: What a learner state's fields hold, for the memory model (``state_field``).
+#: What a learner state's fields hold, for the memory model (``state_bytes_by_part``).
 MEMORY_PARTS = ("replay", "optimiser", "parameters", "env")
 
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
@@ -101,27 +101,25 @@ class Algorithm(Protocol):
         member's state into another, the copy must not replay the original's keys."""
 
 
-def state_field(part: str):
-    """A learner-state field that holds ``part`` (one of ``MEMORY_PARTS``) of a member's
-    memory; the memory model reports state bytes by part, and a field not declared counts
-    as its enclosing field's part (else "other")."""
-    from flax import struct
-
-    if part not in MEMORY_PARTS:
-        raise ValueError(f"memory part {part!r} is not one of {MEMORY_PARTS}")
-    return struct.field(pytree_node=True, metadata={"memory_part": part})
-
-
 def state_bytes_by_part(state: Any) -> Dict[str, int]:
-    """Bytes of ``state`` (arrays or ``ShapeDtypeStruct`` leaves) per declared part."""
+    """Bytes of ``state`` (arrays or ``ShapeDtypeStruct`` leaves) per part of a member's
+    memory (``MEMORY_PARTS``). A learner-state dataclass declares what its fields hold in
+    a class attribute, ``memory_parts = {"parameters": ("params",), ...}``; a field it
+    does not name counts as its enclosing field's part (else "other")."""
     import dataclasses
 
     parts = {part: 0 for part in (*MEMORY_PARTS, "other")}
 
     def walk(node: Any, part: str) -> None:
         if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            declared = getattr(type(node), "memory_parts", {})
+            unknown = set(declared) - set(MEMORY_PARTS)
+            if unknown:
+                raise ValueError(f"{type(node).__name__}.memory_parts: {sorted(unknown)} "
+                                 f"are not among {MEMORY_PARTS}")
+            field_part = {name: p for p, names in declared.items() for name in names}
             for f in dataclasses.fields(node):
-                walk(getattr(node, f.name), f.metadata.get("memory_part", part))
+                walk(getattr(node, f.name), field_part.get(f.name, part))
             return
         for leaf in jax.tree.leaves(node):
             parts[part] += int(np.prod(np.shape(leaf))) * np.dtype(leaf.dtype).itemsize
@@ -187,6 +185,25 @@ class Learner:
     HParams: ClassVar[type]
     summed_metrics: ClassVar[Tuple[str, ...]] = (EPISODE_RETURN_SUM, EPISODE_COUNT)
     health_metric: ClassVar[Optional[str]] = "loss"
+
+    def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):
+        """``name``: the registered name it runs under (``c51`` is DQN's module under
+        another name); errors and summaries say it."""
+        self.name = name or self.name
+        self.config = config.validate()
+        self.env, self.env_params = env, env_params
+
+    def discrete_action_space(self, use_instead: str):
+        """The env's action space, which must be discrete (else one line naming what to
+        use instead)."""
+        from jaxrl.config import ConfigError
+        from jaxrl.envs.spaces import Discrete
+
+        space = self.env.action_space(self.env_params)
+        if not isinstance(space, Discrete):
+            raise ConfigError(f"{self.name} needs a discrete action space; this env's is "
+                              f"{space}: use {use_instead} for continuous actions")
+        return space
 
     def healthy(self, state, metrics: Metrics) -> jax.Array:
         return all_finite(state) & all_finite(self.health_value(metrics))

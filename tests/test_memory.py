@@ -32,7 +32,7 @@ def test_the_plan_takes_the_largest_batch_that_fits():
 
 @pytest.mark.parametrize("name,env_id", registry.smoke_cases())
 def test_every_learner_declares_what_its_state_holds(name, env_id):
-    """The memory parts come from the learners' own state fields (``state_field``), not
+    """The memory parts come from the learners' own state classes (``memory_parts``), not
     from names the runner guesses: they add up to the whole state, and each learner
     declares its parameters, optimiser state and env (and replay, where it has one)."""
     import jax

@@ -22,9 +22,7 @@ from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.target_networks import polyak
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, choice, static_field, traced_field
-from jaxrl.contract import state_field
 from jaxrl.envs import Env
-from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import QNetwork, make_torso
 
 
@@ -69,23 +67,21 @@ class DQNHParams(OffPolicyHParams):
 
 @struct.dataclass
 class DQNLearner:
-    params: Any = state_field("parameters")
-    target_params: Any = state_field("parameters")
-    opt_state: Any = state_field("optimiser")
+    params: Any
+    target_params: Any
+    opt_state: Any
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"parameters": ("params", "target_params"),
+                    "optimiser": ("opt_state",)}
 
 
 class DQN(OffPolicyLearner):
-    name = "dqn"
-    Config = DQNConfig
-    HParams = DQNHParams
+    name, Config, HParams = "dqn", DQNConfig, DQNHParams
 
-    def __init__(self, env: Env, env_params: Any, config: DQNConfig,
-                 name: Optional[str] = None):
+    def __init__(self, env: Env, env_params: Any, config: DQNConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        space = env.action_space(env_params)
-        if not isinstance(space, Discrete):
-            raise ConfigError(f"{self.name} needs a discrete action space; this env's is {space}: "
-                              f"use ppo (or an actor-critic) for continuous actions")
+        space = self.discrete_action_space(use_instead="ppo (or an actor-critic)")
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,
                                     config.v_min, config.v_max)
         torso = make_torso(self.torso_kind, self.obs_shape, config.hidden_sizes,

@@ -38,7 +38,7 @@ from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
                           traced_field)
-from jaxrl.contract import Learner, all_finite, any_member, select, state_field
+from jaxrl.contract import Learner, all_finite, any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
 
@@ -149,12 +149,16 @@ class OffPolicyState:
     learner: Any              # learned parts: params, target params, optimiser states
     obs_stats: RunningMeanStd
     grad_steps: jax.Array     # gradient steps taken (after warm-up)
-    replay: ReplayState = state_field("replay")
-    env_state: Any = state_field("env")
-    obs: jax.Array = state_field("env")
+    replay: ReplayState
+    env_state: Any
+    obs: jax.Array
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"replay": ("replay",),
+                    "env": ("env_state", "obs")}
 
 
 def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
@@ -173,9 +177,7 @@ class OffPolicyLearner(Learner):
 
     def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig,
                  name: Optional[str] = None):
-        self.name = name or self.name
-        self.config = config.validate()
-        self.env, self.env_params = env, env_params
+        super().__init__(env, env_params, config, name)
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)

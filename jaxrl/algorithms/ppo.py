@@ -30,7 +30,7 @@ from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
                           RolloutShape, check_fields, check_ranges, choice, static_field,
                           traced_field)
-from jaxrl.contract import Learner, state_field
+from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ActorCritic
 from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
@@ -121,15 +121,20 @@ class PPOHParams:
 
 @struct.dataclass
 class PPOState:
-    params: Any = state_field("parameters")
-    opt_state: Any = state_field("optimiser")
-    env_state: Any = state_field("env")
-    obs: jax.Array = state_field("env")
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: jax.Array
     key: jax.Array
     obs_stats: RunningMeanStd
     reward_scaler: RewardScaler
     update_count: jax.Array
     env_steps: StepCount
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"parameters": ("params",),
+                    "optimiser": ("opt_state",),
+                    "env": ("env_state", "obs")}
 
 
 def make_optimizer(hp: PPOHParams, learning_rate, adam_eps: float):
@@ -139,15 +144,10 @@ def make_optimizer(hp: PPOHParams, learning_rate, adam_eps: float):
 
 
 class PPO(Learner):
-    name = "ppo"
-    Config = PPOConfig
-    HParams = PPOHParams
+    name, Config, HParams = "ppo", PPOConfig, PPOHParams
 
-    def __init__(self, env: Env, env_params: Any, config: PPOConfig,
-                 name: Optional[str] = None):
-        self.name = name or self.name
-        self.config = config.validate()
-        self.env, self.env_params = env, env_params
+    def __init__(self, env: Env, env_params: Any, config: PPOConfig, name: str | None = None):
+        super().__init__(env, env_params, config, name)
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, torso = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)

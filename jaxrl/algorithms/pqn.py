@@ -22,11 +22,10 @@ from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, l
                                      shuffled_minibatches)
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
-from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, RolloutShape,
+from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
                           check_fields, check_ranges, choice, static_field, traced_field)
-from jaxrl.contract import Learner, state_field
+from jaxrl.contract import Learner
 from jaxrl.envs import Env
-from jaxrl.envs.spaces import Discrete
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
 
@@ -87,14 +86,19 @@ class PQNHParams:
 
 @struct.dataclass
 class PQNState:
-    params: Any = state_field("parameters")
-    opt_state: Any = state_field("optimiser")
+    params: Any
+    opt_state: Any
     obs_stats: RunningMeanStd
-    env_state: Any = state_field("env")
-    obs: jax.Array = state_field("env")
+    env_state: Any
+    obs: jax.Array
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"parameters": ("params",),
+                    "optimiser": ("opt_state",),
+                    "env": ("env_state", "obs")}
 
 
 def make_optimizer(hp: PQNHParams, learning_rate) -> optax.GradientTransformation:
@@ -103,19 +107,11 @@ def make_optimizer(hp: PQNHParams, learning_rate) -> optax.GradientTransformatio
 
 
 class PQN(Learner):
-    name = "pqn"
-    Config = PQNConfig
-    HParams = PQNHParams
+    name, Config, HParams = "pqn", PQNConfig, PQNHParams
 
-    def __init__(self, env: Env, env_params: Any, config: PQNConfig,
-                 name: Optional[str] = None):
-        self.name = name or self.name
-        self.config = config.validate()
-        self.env, self.env_params = env, env_params
-        space = env.action_space(env_params)
-        if not isinstance(space, Discrete):
-            raise ConfigError(f"{self.name} needs a discrete action space; this env's is {space}: "
-                              f"use ppo for continuous actions")
+    def __init__(self, env: Env, env_params: Any, config: PQNConfig, name: str | None = None):
+        super().__init__(env, env_params, config, name)
+        space = self.discrete_action_space(use_instead="ppo")
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, torso_kind = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations)

@@ -24,7 +24,6 @@ from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParam
                                             OffPolicyActorCritic, bootstrap_target)
 from jaxrl.components.distributions import tanh_gaussian_sample
 from jaxrl.config import POSITIVE, static_field, traced_field
-from jaxrl.contract import state_field
 from jaxrl.envs import Env
 from jaxrl.networks.off_policy import CategoricalActor, GaussianActor
 
@@ -49,23 +48,25 @@ class SACHParams(ActorCriticHParams):
 
 @struct.dataclass
 class SACLearner:
-    actor_params: Any = state_field("parameters")
-    critic_params: Any = state_field("parameters")
-    target_critic_params: Any = state_field("parameters")
-    log_alpha: jax.Array = state_field("parameters")
-    actor_opt: Any = state_field("optimiser")
-    critic_opt: Any = state_field("optimiser")
-    alpha_opt: Any = state_field("optimiser")
+    actor_params: Any
+    critic_params: Any
+    target_critic_params: Any
+    log_alpha: jax.Array
+    actor_opt: Any
+    critic_opt: Any
+    alpha_opt: Any
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"parameters": ("actor_params", "critic_params", "target_critic_params",
+                                   "log_alpha"),
+                    "optimiser": ("actor_opt", "critic_opt", "alpha_opt")}
 
 
 class SAC(OffPolicyActorCritic):
-    name = "sac"
-    Config = SACConfig
-    HParams = SACHParams
+    name, Config, HParams = "sac", SACConfig, SACHParams
     supports_discrete = True
 
-    def __init__(self, env: Env, env_params: Any, config: SACConfig,
-                 name: Optional[str] = None):
+    def __init__(self, env: Env, env_params: Any, config: SACConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
         if self.discrete:
             self.actor = CategoricalActor(self.torso(), self.action_dim)

@@ -23,7 +23,7 @@ from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParam
                                             OffPolicyActorCritic, bootstrap_target)
 from jaxrl.components.exploration import decay_over_run
 from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
-from jaxrl.contract import any_member, select, state_field
+from jaxrl.contract import any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks.off_policy import DeterministicActor
 
@@ -54,14 +54,18 @@ class TD3HParams(ActorCriticHParams):
 
 @struct.dataclass
 class TD3Learner:
-    actor_params: Any = state_field("parameters")
-    target_actor_params: Any = state_field("parameters")
-    critic_params: Any = state_field("parameters")
-    target_critic_params: Any = state_field("parameters")
-    actor_opt: Any = state_field("optimiser")
-    critic_opt: Any = state_field("optimiser")
+    actor_params: Any
+    target_actor_params: Any
+    critic_params: Any
+    target_critic_params: Any
+    actor_opt: Any
+    critic_opt: Any
     actor_loss: jax.Array       # as of the last actor step (reported between them)
     actor_grad_norm: jax.Array
+
+    # what the memory model counts each field as (contract.state_bytes_by_part)
+    memory_parts = {"parameters": ("actor_params", "target_actor_params", "critic_params", "target_critic_params"),
+                    "optimiser": ("actor_opt", "critic_opt")}
 
 
 def smoothed_target_action(target_action, noise, noise_clip):
@@ -70,12 +74,9 @@ def smoothed_target_action(target_action, noise, noise_clip):
 
 
 class TD3(OffPolicyActorCritic):
-    name = "td3"
-    Config = TD3Config
-    HParams = TD3HParams
+    name, Config, HParams = "td3", TD3Config, TD3HParams
 
-    def __init__(self, env: Env, env_params: Any, config: TD3Config,
-                 name: Optional[str] = None):
+    def __init__(self, env: Env, env_params: Any, config: TD3Config, name: str | None = None):
         super().__init__(env, env_params, config, name)
         self.actor = DeterministicActor(self.torso(), self.action_dim)
 

@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from jaxrl import stats
-from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.config import ConfigError, check_seed_range, static_field
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.meta.es import (STRATEGIES, MetaResult, make_strategy, meta_train,
                            population_sharding)
@@ -51,17 +51,19 @@ class MetaSpec:
     target: str
     train_envs: List[str]
     test_envs: List[str]
-    objective: str = "lpo"                 # lpo: lpo | ta_lpo
-    schedule: Tuple[str, ...] = ("learning_rate", "ent_coef")  # schedule: PPO fields
-    knots: int = 5                         # schedule: points of n/N
-    strategy: str = "open_es"
-    generations: int = 16
-    popsize: int = 16
-    inner_seeds: int = 2
-    test_seeds: int = 16
-    sigma: float = 0.05
-    learning_rate: float = 0.03
-    seed: int = 0
+    objective: str = static_field("lpo", "lpo: the learned drift (lpo | ta_lpo, which also "
+                                         "sees training progress n/N)")
+    schedule: Tuple[str, ...] = static_field(("learning_rate", "ent_coef"),
+                                             "schedule: the float PPO fields to schedule")
+    knots: int = static_field(5, "schedule: points of n/N the log-multipliers are learned at")
+    strategy: str = static_field("open_es", "evolution strategy: open_es | snes | cma_es")
+    generations: int = static_field(16, "ES generations")
+    popsize: int = static_field(16, "meta-population (even for open_es)")
+    inner_seeds: int = static_field(2, "inner runs per member")
+    test_seeds: int = static_field(16, "fresh seeds per meta-test")
+    sigma: float = static_field(0.05, "ES search std")
+    learning_rate: float = static_field(0.03, "ES learning rate")
+    seed: int = static_field(0, "seed of the ES and of the inner runs")
     eval_episodes: int = 16
     values: Dict[str, Any] = dataclasses.field(default_factory=dict)  # inner PPO fields
     env_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)

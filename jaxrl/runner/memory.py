@@ -70,7 +70,7 @@ def member_memory(algo, hp_one) -> MemoryModel:
 
 
 def _member_memory(algo, hp_one) -> MemoryModel:
-    """State bytes by the parts the learner's state declares (``contract.state_field``)."""
+    """State bytes by the parts the learner's state declares (its ``memory_parts``)."""
     shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
     return MemoryModel(state_bytes_by_part(shapes), int(algo.transient_bytes_per_member()))
 

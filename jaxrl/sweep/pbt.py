@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from jaxrl import registry, stats
-from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.config import ConfigError, check_seed_range, static_field
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.runner.driver import Hook
@@ -46,11 +46,13 @@ class PBTSpec:
     space: Dict[str, Any] = dataclasses.field(default_factory=dict)  # traced fields only
     base_values: Dict[str, Any] = dataclasses.field(default_factory=dict)
     env_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    population: int = 16
-    ready_interval: int = 10          # updates between exploit/explore steps
-    seed: int = 0                     # members use seeds seed .. seed + population - 1
-    fraction: float = 0.25            # bottom fraction replaced by copies of the top
-    resample_probability: float = 0.25
+    population: int = static_field(16, "members")
+    ready_interval: int = static_field(10, "updates between exploit/explore steps")
+    seed: int = static_field(0, "first seed; members use seeds seed .. seed + population - 1")
+    fraction: float = static_field(0.25, "bottom fraction replaced by copies of the top "
+                                         "fraction (0: off)")
+    resample_probability: float = static_field(0.25, "chance a copied member resamples a "
+                                                     "value instead of perturbing it")
     perturb_factors: Tuple[float, float] = (0.8, 1.25)
     sampler: str = "random"           # initial configurations
 

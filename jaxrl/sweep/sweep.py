@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from jaxrl import registry, stats
-from jaxrl.config import ConfigError, check_seed_range
+from jaxrl.config import ConfigError, check_seed_range, static_field
 from jaxrl.distributed import barrier, is_leader
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.sweep import results as results_table
@@ -47,13 +47,19 @@ class SweepSpec:
     base_values: Dict[str, Any] = dataclasses.field(default_factory=dict)
     env_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
     sampler: str = "random"
-    num_configs: Optional[int] = 16
-    seeds_per_config: int = 4
-    seed: int = 0                 # tuning seeds seed .. seed + seeds_per_config - 1
-    test_seeds: int = 8           # then the next test_seeds seeds, disjoint from tuning
-    test_top: int = 1             # configurations retrained on the test seeds
-    trials_per_round: Optional[int] = None  # optuna: configurations asked per round
-    max_members: Optional[int] = None  # per compiled program (default: what memory allows)
+    num_configs: Optional[int] = static_field(
+        16, "configurations to sample (a grid takes all of its own)")
+    seeds_per_config: int = static_field(4, "tuning seeds")
+    seed: int = static_field(0, "first tuning seed; the test seeds follow the tuning seeds")
+    test_seeds: int = static_field(8, "fresh seeds the best configurations are retrained on "
+                                      "(0: none), disjoint from the tuning seeds")
+    test_top: int = static_field(1, "how many of the best configurations to retrain on the "
+                                    "test seeds")
+    trials_per_round: Optional[int] = static_field(
+        None, "optuna: trials asked per round, trained as one population")
+    max_members: Optional[int] = static_field(
+        None, "at most this many members per compiled program (default: what the memory "
+              "budget allows)")
 
     def validate(self) -> "SweepSpec":
         if self.sampler not in SAMPLERS:
