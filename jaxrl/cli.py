@@ -556,7 +556,7 @@ def cmd_meta(args) -> int:
                                                      routed.items() for k, v in part.items()},
                               env_overrides)
         values = {k: v for k, v in _field_values(exp).items()
-                  if k not in ("policy_objective", "drift_params", "schedule_params")}
+                  if k not in ("policy_objective", "schedule_params")}
         given = {**meta_values, **given}  # a flag wins over --set meta.NAME
         given.update(train_envs=train_envs, test_envs=given.get("test_envs", []))
         if "schedule" in given:

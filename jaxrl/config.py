@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import typing
-from typing import Any, Callable, Dict, Iterable, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Tuple
 
 import numpy as np
 from flax import struct
@@ -63,6 +63,51 @@ def type_hints(cls) -> Dict[str, Any]:
 
 def _field_type(cls, name):
     return type_hints(cls)[name]
+
+
+def is_settings_class(tp: Any) -> bool:
+    """A dataclass of settings nested in another (e.g. ``PPOHParams.objective``)."""
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def field_paths(cls) -> Dict[str, str]:
+    """Every name a setting of ``cls`` answers to -> its path: top-level fields, the
+    dotted paths of nested settings classes (``objective.dpo_alpha``) and, where no other
+    field has the same name, their bare leaf names (``dpo_alpha``)."""
+    paths: Dict[str, str] = {}
+    leaves: Dict[str, List[str]] = {}
+    for f in dataclasses.fields(cls):
+        paths[f.name] = f.name
+        tp = type_hints(cls).get(f.name)
+        if is_settings_class(tp):
+            for name, path in field_paths(tp).items():
+                paths[f"{f.name}.{name}"] = f"{f.name}.{path}"
+                leaves.setdefault(name, []).append(f"{f.name}.{path}")
+    for name, found in leaves.items():
+        if name not in paths and len(set(found)) == 1:
+            paths[name] = found[0]
+    return paths
+
+
+def path_type(cls, path: str) -> Any:
+    """The declared type of the (possibly nested) field at ``path``."""
+    head, _, rest = path.partition(".")
+    tp = type_hints(cls)[head]
+    return path_type(tp, rest) if rest else tp
+
+
+def get_path(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def replace_path(obj: Any, path: str, value: Any) -> Any:
+    """``obj`` with the (possibly nested) field at ``path`` replaced."""
+    head, _, rest = path.partition(".")
+    if rest:
+        value = replace_path(getattr(obj, head), rest, value)
+    return dataclasses.replace(obj, **{head: value})
 
 
 def is_traced(cls, name: str) -> bool:
@@ -156,8 +201,16 @@ _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
 
 def coerce(cls, name: str, value: Any) -> Any:
     """Converts a CLI/YAML/Python value to the declared type of ``cls.name`` (strictly:
-    see ``coerce_scalar``); the same rules whichever path the value came by."""
+    see ``coerce_scalar``); the same rules whichever path the value came by. ``name``
+    may be a path into a nested settings class (``objective.dpo_alpha``)."""
+    head, dot, rest = name.partition(".")
+    if dot:
+        if not is_settings_class(type_hints(cls).get(head)):
+            raise ConfigError(f"{name}: {head} has no fields")
+        return coerce(type_hints(cls)[head], rest, value)
     tp = _field_type(cls, name)
+    if is_settings_class(tp):
+        return _settings(tp, name, value)
     if tp is Any:  # a pytree field (e.g. learned parameters): arrays, or None for unset
         if value is None:
             return None
@@ -189,6 +242,25 @@ def coerce(cls, name: str, value: Any) -> Any:
     return coerce_scalar(tp, value, name, traced=is_traced(cls, name))
 
 
+def _settings(cls, name: str, value: Any) -> Any:
+    """A nested settings object from an instance or a mapping of its fields."""
+    if isinstance(value, cls):
+        check_fields(value)
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}={value!r} must be a mapping of its fields "
+                          f"({', '.join(f.name for f in dataclasses.fields(cls))})")
+    paths = field_paths(cls)
+    unknown = [k for k in value if k not in paths]
+    if unknown:
+        raise ConfigError(f"{name} has no field {unknown[0]!r}; it has "
+                          f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+    obj = cls()
+    for key, item in value.items():
+        obj = replace_path(obj, paths[key], coerce(cls, paths[key], item))
+    return obj
+
+
 def _float32_tree(value: Any) -> Any:
     """Nested lists (as JSON stores arrays) and arrays as float32 array leaves."""
     import jax
@@ -205,6 +277,9 @@ def check_fields(obj) -> None:
     for f in dataclasses.fields(obj):
         tp = _field_type(cls, f.name)
         value = getattr(obj, f.name)
+        if is_settings_class(tp) and isinstance(value, tp):
+            check_fields(value)
+            continue
         scalar = (tp in (int, float, bool, str) or choices_of(tp)) and np.ndim(value) == 0
         if scalar or typing.get_origin(tp) in (tuple, typing.Tuple):
             coerce(cls, f.name, value.item() if hasattr(value, "item") else value)
@@ -240,6 +315,9 @@ def route_settings(values: Dict[str, Any], namespaces: Dict[str, Any],
     routed: Dict[str, Dict[str, Any]] = {ns: {} for ns in namespaces}
     for key, value in values.items():
         ns, dot, name = key.partition(".")
+        if dot and ns not in namespaces and any(
+                fields is not None and key in fields for fields in namespaces.values()):
+            dot = ""  # a path into a nested setting (objective.dpo_alpha), not a namespace
         if dot:
             if ns not in namespaces:
                 raise ConfigError(f"{key}: {ns!r} is not a settings namespace here; use "
@@ -265,18 +343,27 @@ def route_settings(values: Dict[str, Any], namespaces: Dict[str, Any],
 
 
 def field_names(*classes) -> set:
-    return {f.name for cls in classes for f in dataclasses.fields(cls)}
+    """Every name the settings of ``classes`` answer to (``field_paths``)."""
+    return {name for cls in classes for name in field_paths(cls)}
 
 
 def split_overrides(overrides: Dict[str, Any], *classes,
                     algorithm: str = "ALGO") -> Tuple[Dict[str, Any], ...]:
-    """Routes ``{field: value}`` to the dataclass that declares each field."""
-    names = [{f.name for f in dataclasses.fields(c)} for c in classes]
+    """Routes ``{field: value}`` to the dataclass that declares each field; a name of a
+    nested setting (``objective.dpo_alpha``, or ``dpo_alpha`` where unambiguous) sets it
+    inside its field's object (whole objects first, then single settings, in order)."""
+    names = [field_paths(c) for c in classes]
     routed = [dict() for _ in classes]
     for key, value in overrides.items():
         for cls, fields, out in zip(classes, names, routed):
             if key in fields:
-                out[key] = coerce(cls, key, value)
+                path = fields[key]
+                head, dot, rest = path.partition(".")
+                if not dot:
+                    out[head] = coerce(cls, head, value)
+                else:
+                    inner = out.get(head, _default(cls, head))
+                    out[head] = replace_path(inner, rest, coerce(cls, path, value))
                 break
         else:
             import difflib
@@ -289,10 +376,20 @@ def split_overrides(overrides: Dict[str, Any], *classes,
     return tuple(routed)
 
 
+def _default(cls, name: str) -> Any:
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    return field.default_factory() if field.default is dataclasses.MISSING \
+        else field.default
+
+
 def to_dict(obj) -> Dict[str, Any]:
+    """Fields as plain values (lists for tuples and arrays; nested settings as dicts)."""
     out = {}
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            out[f.name] = to_dict(v)
+            continue
         if hasattr(v, "tolist"):
             v = v.tolist()
         out[f.name] = list(v) if isinstance(v, tuple) else v

@@ -53,14 +53,10 @@ class Population:
         return jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds, jnp.uint32))
 
     def member_hparams(self, i: int) -> Dict[str, Any]:
-        """Member ``i``'s scalar hyperparameters as Python values (array-valued leaves,
-        such as learned parameters, are left out)."""
-        out = {}
-        for f in dataclasses.fields(self.hparams):
-            value = np.asarray(getattr(self.hparams, f.name))
-            if value.ndim == 1:
-                out[f.name] = value[i].item()
-        return out
+        """Member ``i``'s scalar hyperparameters as Python values, nested ones by path
+        (``objective.dpo_alpha``); array-valued leaves, such as learned parameters, are
+        left out."""
+        return _member_scalars(self.hparams, i)
 
     def describe(self, i: int) -> str:
         hp = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -70,6 +66,19 @@ class Population:
     def table(self) -> List[Dict[str, Any]]:
         return [{"member": i, "seed": int(self.seeds[i]), "config": int(self.config_index[i]),
                  **self.member_hparams(i)} for i in range(self.size)]
+
+
+def _member_scalars(hparams: Any, i: int, prefix: str = "") -> Dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(hparams):
+        value = getattr(hparams, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out.update(_member_scalars(value, i, f"{prefix}{f.name}."))
+            continue
+        value = np.asarray(value)
+        if value.ndim == 1:
+            out[prefix + f.name] = value[i].item()
+    return out
 
 
 _DTYPES = {int: np.int32, bool: np.bool_, float: np.float32}
@@ -86,8 +95,11 @@ def stack_hparams(configs: Sequence[Any]) -> Any:
         for f in dataclasses.fields(first):
             values = [getattr(c, f.name) for c in configs]
             dtype = _DTYPES.get(hints.get(f.name))
-            stacked[f.name] = np.asarray(values, dtype) if dtype is not None else \
-                _stack_tree(values)
+            if dataclasses.is_dataclass(values[0]) and not isinstance(values[0], type):
+                stacked[f.name] = stack_hparams(values)  # nested settings, by their types
+            else:
+                stacked[f.name] = np.asarray(values, dtype) if dtype is not None else \
+                    _stack_tree(values)
         return first.replace(**stacked) if hasattr(first, "replace") else type(first)(**stacked)
     return _stack_tree(configs)
 

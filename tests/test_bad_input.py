@@ -280,6 +280,19 @@ def test_qualified_settings_go_where_they_say():
     assert (exp.hparams.learning_rate, exp.hparams.gamma) == (1e-3, 0.9)
     assert exp.run_config.eval_episodes == 3
     assert exp.env_overrides == {"max_steps_in_episode": 100}
+    # the objectives' knobs live in a nested traced pytree, named by path or bare
+    nested = make_experiment("ppo", "CartPole-v1", {"ppo.objective.dpo_alpha": 3,
+                                                    "mdpo_coef": "0.5"}, {})
+    assert (nested.hparams.objective.dpo_alpha, nested.hparams.objective.mdpo_coef) == (3.0, 0.5)
+    assert nested.record()["hparams"]["objective"]["dpo_alpha"] == 3.0
+    with pytest.raises(ConfigError, match="dpo_beta=-1 must be > 0"):
+        make_experiment("ppo", "CartPole-v1", {"objective.dpo_beta": -1}, {})
+    with pytest.raises(ConfigError, match="objective has no field 'dpo_gamma'"):
+        make_experiment("ppo", "CartPole-v1", {"objective": {"dpo_gamma": 1.0}}, {})
+    members = Population.from_configs([nested.hparams, nested.hparams.replace(
+        objective=nested.hparams.objective.replace(dpo_alpha=4.0))], seeds=[0])
+    assert members.member_hparams(1)["objective.dpo_alpha"] == 4.0
+    assert np.asarray(members.hparams.objective.dpo_alpha).dtype == np.float32
     c51 = make_experiment("c51", "CartPole-v1", {"c51.num_atoms": 11}, {})
     assert (c51.config.num_atoms, c51.config.value_distribution) == (11, "categorical")
     with pytest.raises(ConfigError, match="is not one of its choices: scalar, categorical"):

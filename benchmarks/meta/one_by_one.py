@@ -59,7 +59,6 @@ def main() -> int:
     in_process = task.env_steps / per_run
 
     values = {**spec.learned_values, "num_chunks": 1, "eval_episodes": spec.eval_episodes}
-    values.pop("drift_params", None)
     values.pop("schedule_params", None)
     launch_seconds = []
     with tempfile.TemporaryDirectory() as tmp:

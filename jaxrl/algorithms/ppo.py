@@ -18,8 +18,8 @@ from flax import struct
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
-from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, PolicyObjective,
-                                         ppo_clip_like_params)
+from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, ObjectiveHParams,
+                                         PolicyObjective, ppo_clip_like_params)
 from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
                                             RunningMeanStd)
 from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
@@ -99,11 +99,9 @@ class PPOHParams:
     ent_coef: float = traced_field(0.01, "entropy bonus coefficient")
     vf_coef: float = traced_field(0.5, "value loss coefficient")
     max_grad_norm: float = traced_field(0.5, "global-norm gradient clipping threshold")
-    mdpo_coef: float = traced_field(1.0, "KL drift coefficient (policy_objective=mdpo)")
-    dpo_alpha: float = traced_field(2.0, "DPO drift scale for A >= 0 (policy_objective=dpo)")
-    dpo_beta: float = traced_field(0.6, "DPO drift scale for A < 0 (policy_objective=dpo)")
-    drift_params: Any = traced_field(None, "learned drift parameters (lpo / ta_lpo; None: "
-                                           "distilled from PPO-clip)")
+    objective: ObjectiveHParams = traced_field(
+        ObjectiveHParams(), "the knobs of the mirror-learning objectives (mdpo_coef, "
+                            "dpo_alpha, dpo_beta, drift_params)")
     schedule_params: Any = traced_field(None, "learned schedules {field: [K] log-multipliers "
                                               "over n/N} (None: the fixed schedule)")
 
@@ -113,8 +111,8 @@ class PPOHParams:
         check_ranges(self, {
             "learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL, "gae_lambda": UNIT_INTERVAL,
             "clip_eps": POSITIVE, "vf_clip_eps": POSITIVE, "ent_coef": FINITE,
-            "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE, "mdpo_coef": NON_NEGATIVE,
-            "dpo_alpha": POSITIVE, "dpo_beta": POSITIVE})
+            "vf_coef": NON_NEGATIVE, "max_grad_norm": POSITIVE})
+        self.objective.validate()
         check_schedule_params(type(self), self.schedule_params)
         return self
 
@@ -237,8 +235,9 @@ class PPO(Learner):
         data = flatten_steps((rollout_obs, batch.action, batch.extras["log_prob"],
                               values, advantages, returns))
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-        if self.default_drift_params is not None and hp.drift_params is None:
-            hp = hp.replace(drift_params=self.default_drift_params)
+        if self.default_drift_params is not None and hp.objective.drift_params is None:
+            hp = hp.replace(objective=hp.objective.replace(
+                drift_params=self.default_drift_params))
 
         def minibatch_step(carry, minibatch):
             params, opt_state = carry

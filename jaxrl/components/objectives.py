@@ -15,7 +15,7 @@ minus its mean. Built in:
 * ``lpo`` / ``ta_lpo``: a learned drift, a small MLP over features of the ratio and
   advantage (and, temporally aware, training progress n/N):
   ``relu(f(x) - f(x at r = 1))``, so it is >= 0 and zero (zero gradient) at r = 1. Its
-  parameters are a traced pytree (``PPOHParams.drift_params``): a population of drifts
+  parameters are a traced pytree (``PPOHParams.objective.drift_params``): a population of drifts
   is one vmapped program, and evolution strategies search them.
 """
 from __future__ import annotations
@@ -27,6 +27,11 @@ from typing import Any, Callable, Dict
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from flax import struct
+
+from jaxrl.config import (NON_NEGATIVE, POSITIVE, check_fields, check_ranges,
+                          traced_field)
 
 LEARNED_HIDDEN = 32    # width of the learned drift's hidden layer
 NUM_FEATURES = 9       # (r-1), (r-1)^2, log r, (log r)^2, each times A, and progress
@@ -112,10 +117,29 @@ def fit_drift(params, target: Callable, key, steps: int = 2000, learning_rate: f
 
 
 # ---- objectives: which drift, with which traced values --------------------------------
+@struct.dataclass
+class ObjectiveHParams:
+    """The traced knobs of the mirror-learning objectives, each read by its own
+    ``policy_objective`` (PPO-clip's ``clip_eps`` is PPO's own): nested in ``PPOHParams``
+    as ``objective``, so ``--set ppo.objective.dpo_alpha=2`` (or ``dpo_alpha=2``)."""
+
+    mdpo_coef: float = traced_field(1.0, "KL drift coefficient (policy_objective=mdpo)")
+    dpo_alpha: float = traced_field(2.0, "DPO drift scale for A >= 0 (policy_objective=dpo)")
+    dpo_beta: float = traced_field(0.6, "DPO drift scale for A < 0 (policy_objective=dpo)")
+    drift_params: Any = traced_field(None, "learned drift parameters (lpo / ta_lpo; None: "
+                                           "distilled from PPO-clip)")
+
+    def validate(self) -> "ObjectiveHParams":
+        check_fields(self)
+        check_ranges(self, {"mdpo_coef": NON_NEGATIVE, "dpo_alpha": POSITIVE,
+                            "dpo_beta": POSITIVE})
+        return self
+
+
 @dataclasses.dataclass(frozen=True)
 class PolicyObjective:
-    """Per-sample objective ``ratio * adv - drift`` from the traced hyperparameters ``hp``
-    (``clip_eps``, ``mdpo_coef``, ``dpo_alpha``, ``dpo_beta``, ``drift_params``)."""
+    """Per-sample objective ``ratio * adv - drift`` from PPO's traced hyperparameters
+    ``hp`` (``clip_eps``; the others' knobs in ``hp.objective``: ``ObjectiveHParams``)."""
 
     name: str
 
@@ -139,12 +163,12 @@ class PPOClip(PolicyObjective):
 
 class MDPO(PolicyObjective):
     def drift(self, ratio, adv, progress, hp, log_ratio=None):
-        return mdpo_drift(ratio, adv, hp.mdpo_coef, log_ratio)
+        return mdpo_drift(ratio, adv, hp.objective.mdpo_coef, log_ratio)
 
 
 class DPO(PolicyObjective):
     def drift(self, ratio, adv, progress, hp, log_ratio=None):
-        return dpo_drift(ratio, adv, hp.dpo_alpha, hp.dpo_beta, log_ratio)
+        return dpo_drift(ratio, adv, hp.objective.dpo_alpha, hp.objective.dpo_beta, log_ratio)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +177,7 @@ class LearnedDrift(PolicyObjective):
 
     def drift(self, ratio, adv, progress, hp, log_ratio=None):
         progress = progress if self.temporal else jnp.zeros_like(progress)
-        return learned_drift(hp.drift_params, ratio, adv, progress, log_ratio)
+        return learned_drift(hp.objective.drift_params, ratio, adv, progress, log_ratio)
 
 
 OBJECTIVES: Dict[str, PolicyObjective] = {

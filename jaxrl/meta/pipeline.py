@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from jaxrl import stats
-from jaxrl.config import ConfigError, check_seed_range, static_field
+from jaxrl.config import ConfigError, check_seed_range, replace_path, static_field
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.meta.es import (STRATEGIES, MetaResult, make_strategy, meta_train,
                            population_sharding)
@@ -121,7 +121,7 @@ class MetaSpec:
     def contenders(self, learned) -> List[Tuple[str, Dict[str, Any], Optional[Dict[str, Any]]]]:
         """(label, inner fields, traced replacements) of every meta-tested method."""
         if self.target == "lpo":
-            return [("learned", self.learned_values, {"drift_params": learned}),
+            return [("learned", self.learned_values, {"objective.drift_params": learned}),
                     ("ppo_clip", self.base_values, None),
                     ("dpo", {**self.values, "policy_objective": "dpo"}, None)]
         return [("learned", self.base_values, {"schedule_params": learned}),
@@ -143,7 +143,8 @@ def _train_and_score(spec: MetaSpec, env_id: str, values: Dict[str, Any], seeds:
     program, hp = _scorer(env_id, json.dumps(values, sort_keys=True),
                           json.dumps(spec.env_overrides, sort_keys=True), spec.eval_episodes)
     if replace:
-        hp = hp.replace(**{k: jax.tree.map(np.asarray, v) for k, v in replace.items()})
+        for path, value in replace.items():
+            hp = replace_path(hp, path, jax.tree.map(np.asarray, value))
     over_devices, replicated, _ = population_sharding(seeds)  # seeds over the devices
     initial, final = to_host(program(put(jax.random.split(jax.random.PRNGKey(seed), seeds),
                                          over_devices), put(hp, replicated)))

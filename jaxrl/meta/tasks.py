@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jaxrl import registry
-from jaxrl.config import ConfigError
+from jaxrl.config import ConfigError, replace_path
 from jaxrl.evaluation import evaluate
 from jaxrl.experiment import make_experiment
 from jaxrl.meta.es import Task
@@ -67,7 +67,7 @@ def ppo_objective_task(env_id: str, objective: str = "lpo",
     if objective not in LEARNED_OBJECTIVES:
         raise ConfigError(f"--objective {objective!r}: a meta-learned objective is one of "
                           f"{', '.join(LEARNED_OBJECTIVES)}")
-    return training_task("ppo", env_id, lambda hp, p: hp.replace(drift_params=p),
+    return training_task("ppo", env_id, lambda hp, p: replace_path(hp, "objective.drift_params", p),
                          {**(values or {}), "policy_objective": objective}, env_overrides,
                          eval_episodes, reference)
 

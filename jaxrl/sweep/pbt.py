@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from jaxrl import registry, stats
-from jaxrl.config import ConfigError, check_seed_range, static_field
+from jaxrl.config import ConfigError, check_seed_range, get_path, replace_path, static_field
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.runner.driver import Hook
@@ -214,10 +214,10 @@ class PBT:
         new = jax_tree_take(hp, source)
         for i in bottom:
             for p in self.space.varying:
-                column = np.array(getattr(new, p.name))
+                column = np.array(get_path(new, p.name))
                 value = column[i].item()
                 column[i] = self.space.coerce({p.name: explore(p, value, rng, spec)})[p.name]
-                new = new.replace(**{p.name: column})
+                new = replace_path(new, p.name, column)
         new.validate()
         return source, new
 
@@ -305,7 +305,7 @@ class ExploitExplore(Hook):
         n = self.pbt.spec.population
         returns, alive = record["eval_return"], record["alive"]
         hp = to_host(self.run.hparams)
-        used = {name: np.asarray(getattr(hp, name)).tolist() for name in self.names}
+        used = {name: np.asarray(get_path(hp, name)).tolist() for name in self.names}
         source = np.arange(n)
         if not last:
             source, hp = self.pbt.exploit_explore(index, returns, alive, hp)

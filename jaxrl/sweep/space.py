@@ -21,7 +21,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from jaxrl import registry
-from jaxrl.config import ConfigError, coerce, split_overrides, type_hints
+from jaxrl.config import ConfigError, coerce, field_paths, path_type, split_overrides
 
 STATIC, TRACED = "static", "traced"
 
@@ -178,10 +178,11 @@ class SearchSpace:
         """``base``: the sweep's other field values (``--set``, ``--config``), against
         which each value of the space is checked."""
         entry = registry.get(algorithm)
-        static = {f.name for f in dataclasses.fields(entry.Config)}
-        traced = {f.name for f in dataclasses.fields(entry.HParams)}
+        static, traced = field_paths(entry.Config), field_paths(entry.HParams)
         kinds, checked = [], []
         for p in params:
+            if p.name in static or p.name in traced:  # named by its path from here on
+                p = dataclasses.replace(p, name={**static, **traced}[p.name])
             if p.name in static:
                 kind, owner = STATIC, entry.Config
             elif p.name in traced:
@@ -275,7 +276,7 @@ class SearchSpace:
 
 def _bare_name(name: str, algorithm: str, where: str) -> str:
     """A space's parameter named with its namespace (``ppo.learning_rate``) or without;
-    only the algorithm's own fields can vary between members."""
+    only the algorithm's own fields can vary between members (nested ones by path)."""
     namespace, dot, bare = str(name).partition(".")
     if not dot:
         return name
@@ -286,8 +287,12 @@ def _bare_name(name: str, algorithm: str, where: str) -> str:
         raise ConfigError(f"{where}: {name} is a {what}"
                           f", which a search space cannot vary; set it with "
                           f"{'--set' if namespace == 'run' else '--env-set'} instead")
-    raise ConfigError(f"{where}: {name}: {namespace!r} is not this sweep's algorithm "
-                      f"({algorithm}); name fields as {algorithm}.NAME or NAME")
+    from jaxrl import registry
+
+    if namespace in registry.names():
+        raise ConfigError(f"{where}: {name}: {namespace!r} is not this sweep's algorithm "
+                          f"({algorithm}); name fields as {algorithm}.NAME or NAME")
+    return name  # a path into a nested setting (objective.dpo_alpha)
 
 
 def _parse_param(name: str, spec: Any, where: str) -> Param:
@@ -337,7 +342,7 @@ def _tuple(value):
 
 def _check_param(p: Param, owner: type, where: str) -> Param:
     """Ranges only over numeric fields of a matching kind; values coerced to the type."""
-    tp = type_hints(owner)[p.name]
+    tp = path_type(owner, p.name)
     if isinstance(p, Uniform):
         if tp not in (int, float):
             raise ConfigError(f"{where}: {p.name} is a {getattr(tp, '__name__', tp)} field; "

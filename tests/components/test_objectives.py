@@ -17,7 +17,7 @@ RATIOS = jnp.exp(jnp.linspace(math.log(0.2), math.log(5.0), 41))
 ADVANTAGES = jnp.linspace(-3.0, 3.0, 13)
 R, A = jnp.meshgrid(RATIOS, ADVANTAGES)
 RANDOM_DRIFT = obj.init_drift_params(jax.random.PRNGKey(3), scale=2.0)
-HP = PPOHParams(drift_params=RANDOM_DRIFT)
+HP = PPOHParams(objective=obj.ObjectiveHParams(drift_params=RANDOM_DRIFT))
 
 
 @pytest.mark.parametrize("name", sorted(obj.OBJECTIVES))
@@ -93,7 +93,7 @@ def clip_like(temporal):
 @pytest.mark.parametrize("temporal", [False, True])
 def test_learned_drift_starts_like_ppo_clip(temporal):
     objective = obj.OBJECTIVES["ta_lpo" if temporal else "lpo"]
-    hp = PPOHParams(drift_params=clip_like(temporal))
+    hp = PPOHParams(objective=obj.ObjectiveHParams(drift_params=clip_like(temporal)))
     ratio = jnp.exp(jnp.linspace(math.log(0.5), math.log(2.0), 61))
     for adv in (-2.0, -0.5, 0.5, 2.0):
         a = jnp.full_like(ratio, adv)
@@ -103,7 +103,7 @@ def test_learned_drift_starts_like_ppo_clip(temporal):
 
 
 def test_temporal_drift_sees_progress_and_the_plain_one_does_not():
-    hp = PPOHParams(drift_params=RANDOM_DRIFT)
+    hp = PPOHParams(objective=obj.ObjectiveHParams(drift_params=RANDOM_DRIFT))
     ratio, adv = jnp.array([0.7, 1.4]), jnp.array([1.0, -1.0])
     ta, plain = obj.OBJECTIVES["ta_lpo"], obj.OBJECTIVES["lpo"]
     assert not np.allclose(ta.drift(ratio, adv, 0.0, hp), ta.drift(ratio, adv, 1.0, hp))

@@ -48,6 +48,20 @@ def test_exploit_copies_top_members_into_the_bottom_and_explores_within_range():
     assert same is hp
 
 
+def test_exploit_explores_a_nested_setting_by_path():
+    from jaxrl.algorithms.ppo import PPOHParams
+
+    space = {"objective.dpo_alpha": {"distribution": "uniform", "min": 1.0, "max": 10.0}}
+    pbt = PBT(PBTSpec("ppo", space=space, population=4, fraction=0.25, seed=1), "/unused",
+              progress=False)
+    hp = stack_hparams([PPOHParams().replace(objective=PPOHParams().objective.replace(
+        dpo_alpha=a)) for a in (1.0, 2.0, 3.0, 4.0)])
+    source, new = pbt.exploit_explore(0, np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4, bool), hp)
+    assert source[0] == 3 and list(source[1:]) == [1, 2, 3]
+    alpha = np.asarray(new.objective.dpo_alpha)
+    assert 1.0 <= alpha[0] <= 10.0 and alpha[0] != 4.0 and list(alpha[1:]) == [2.0, 3.0, 4.0]
+
+
 def test_explore_by_hand():
     spec = PBTSpec("ppo", space=LR, resample_probability=0.0)
     rng = np.random.default_rng(0)

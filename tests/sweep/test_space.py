@@ -120,3 +120,13 @@ def test_space_names_may_carry_the_algorithms_namespace():
     space = SearchSpace.from_dict({"parameters": {"ppo.learning_rate": {"values": [1e-3]}}},
                                   "ppo")
     assert space.names == ["learning_rate"]
+
+
+def test_nested_settings_are_searched_by_path():
+    space = SearchSpace.from_dict({"parameters": {
+        "dpo_alpha": {"distribution": "uniform", "min": 1.0, "max": 3.0},
+        "ppo.objective.dpo_beta": {"values": [0.5, 0.6]}}}, "ppo")
+    assert space.names == ["objective.dpo_alpha", "objective.dpo_beta"]
+    assert space.traced_names == space.names
+    values = space.from_unit([0.5, 0.0])
+    assert values == {"objective.dpo_alpha": 2.0, "objective.dpo_beta": 0.5}
