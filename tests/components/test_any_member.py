@@ -50,7 +50,7 @@ def test_members_on_different_schedules_match_their_runs_alone():
     configs = [hp.replace(policy_delay=1, learning_starts=steps // 4),
                hp.replace(policy_delay=2, learning_starts=steps // 2),
                hp.replace(policy_delay=3, learning_starts=steps // 4),
-               hp.replace(policy_delay=2, learning_starts=steps + 1)]  # never trains
+               hp.replace(policy_delay=2, learning_starts=steps - 1)]  # last update only
     population = Population.from_configs(configs, seeds=[5])
     result = train(algo, population, RunConfig(num_chunks=1, eval_episodes=1),
                    progress=False)
@@ -63,5 +63,4 @@ def test_members_on_different_schedules_match_their_runs_alone():
         # reassociation (vmapped vs alone) through Pendulum's dynamics, as before gating
         chex.assert_trees_all_close((mine.learner, mine.grad_steps),
                                     (alone.learner, alone.grad_steps), rtol=1e-4, atol=1e-5)
-    assert int(together.grad_steps[3]) == 0
-    assert int(together.grad_steps[0]) > int(together.grad_steps[1]) > 0
+    assert int(together.grad_steps[0]) > int(together.grad_steps[1]) > int(together.grad_steps[3]) > 0
