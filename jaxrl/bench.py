@@ -204,6 +204,8 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "train_compile_seconds": sum(v for k, v in run.program_seconds.items()
                                      if k.startswith("chunk")),
         "program_compile_seconds": dict(run.program_seconds),
+        # the memory plan before any program: XLA's analysis of one member's update
+        "memory_plan_seconds": run.plan_seconds,
         # every trace, lowering and XLA compile of the run (init and helpers included),
         # by JAX's own clocks: what the peer scripts report too
         "process_compile_seconds": sum(process_compile.values()),

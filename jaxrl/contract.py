@@ -93,9 +93,6 @@ class Algorithm(Protocol):
         """The state to continue from: ``new`` where ``ok``, else ``old`` (at least its
         learned parts: an off-policy learner may keep stepping its env and replay)."""
 
-    def transient_bytes_per_member(self) -> int:
-        """Per-update working set beyond the state (rollouts, activations, samples)."""
-
     def fork(self, state: Any, salt: jax.Array) -> Any:
         """``state`` with its future randomness split off by ``salt``: when PBT copies one
         member's state into another, the copy must not replay the original's keys."""
@@ -217,9 +214,6 @@ class Learner:
 
     def keep(self, ok, new, old):
         return select(ok, new, old)
-
-    def transient_bytes_per_member(self) -> int:
-        return 0
 
     def fork(self, state, salt):
         return state.replace(key=jax.random.fold_in(state.key, salt))

@@ -88,12 +88,6 @@ class DQN(OffPolicyLearner):
                            config.activation, config.layer_norm)
         self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
 
-    def transient_bytes_per_member(self) -> int:
-        """The skeleton's estimate and the value head's working set per sampled step."""
-        head = self.value_head.working_floats(self.network.num_actions)
-        return super().transient_bytes_per_member() + \
-            4 * self.config.batch_size * self.config.n_step * head
-
     def init_learner(self, key, hp: DQNHParams) -> DQNLearner:
         params = self.network.init(key, jnp.zeros(self.obs_shape, jnp.float32))
         return DQNLearner(params, params, make_optimizer(hp, hp.learning_rate).init(params))

@@ -40,7 +40,7 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, ch
                           traced_field)
 from jaxrl.contract import Learner, all_finite, any_member, select
 from jaxrl.envs import Env
-from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
+from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,16 +251,6 @@ class OffPolicyLearner(Learner):
     def transition_bytes(self) -> int:
         """Bytes one stored env step takes in the replay buffer."""
         return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(self._example_step()))
-
-    def transient_bytes_per_member(self) -> int:
-        """A rollout, one sampled batch of windows, and the networks' activations for it
-        (online and target passes, forward and backward), with 2x headroom."""
-        cfg = self.config
-        rollout = cfg.env_steps_per_update * self.transition_bytes()
-        sample = cfg.batch_size * cfg.n_step * self.transition_bytes()
-        widths = activation_width(cfg.hidden_sizes, self.obs_shape)
-        activations = 4 * cfg.batch_size * widths * 4
-        return 2 * (rollout + sample + activations)
 
     def init(self, key: jax.Array, hp) -> OffPolicyState:
         learner_key, env_key, key = jax.random.split(key, 3)

@@ -168,10 +168,6 @@ class OffPolicyActorCritic(OffPolicyLearner):
         due = due & ((grad_step + 1) % hp.target_period == 0)
         return polyak(target, online, jnp.where(due, hp.target_tau, 0.0))
 
-    def transient_bytes_per_member(self) -> int:
-        """Skeleton estimate with the critic ensemble and the actor counted separately."""
-        return (self.config.num_critics + 1) * super().transient_bytes_per_member()
-
 
 def bootstrap_target(reward: jax.Array, discount: jax.Array, next_q: jax.Array,
                      next_bonus: jax.Array = 0.0) -> jax.Array:

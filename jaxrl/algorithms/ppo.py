@@ -11,7 +11,6 @@ from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
@@ -33,7 +32,7 @@ from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigE
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ActorCritic
-from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
+from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")
 ValueLoss = choice(*VALUE_LOSSES)
@@ -175,16 +174,6 @@ class PPO(Learner):
     @property
     def gradient_steps_per_update(self) -> int:
         return self.config.num_epochs * self.config.num_minibatches
-
-    def transient_bytes_per_member(self) -> int:
-        """Rough per-update working set: the rollout (obs, final obs, ~8 scalars per
-        step) and forward/backward activations of both MLPs (1.5 floats per unit per
-        step: 2-3x what XLA's memory analysis reports, tests/contract/test_contract.py)."""
-        obs_dim = int(np.prod(self.obs_shape))
-        rollout = self.config.batch_size * (2 * obs_dim + 8)
-        widths = activation_width(self.config.hidden_sizes, self.obs_shape)
-        activations = self.config.batch_size * 2 * widths * 1.5
-        return int(4 * (rollout + activations))
 
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
         net_key, env_key, key = jax.random.split(key, 3)

@@ -27,7 +27,7 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
 from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
-from jaxrl.networks.torsos import Activation, Torso, activation_width, check_torso_fields
+from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
 PQNValue = choice(*PQN_VALUES)
@@ -133,17 +133,6 @@ class PQN(Learner):
     @property
     def gradient_steps_per_update(self) -> int:
         return self.config.num_epochs * self.config.num_minibatches
-
-    def transient_bytes_per_member(self) -> int:
-        """The rollout (observations and final observations, a few scalars per step),
-        the network's activations over it (3 floats per unit per step) and the value
-        head's working set: about 2x what XLA's memory analysis reports
-        (tests/contract/test_contract.py)."""
-        obs = int(jnp.prod(jnp.asarray(self.obs_shape)))
-        rollout = self.config.batch_size * (2 * obs + 8)
-        widths = activation_width(self.config.hidden_sizes, self.obs_shape)
-        head = self.value_head.working_floats(self.network.num_actions)
-        return int(4 * (rollout + self.config.batch_size * (widths * 3 + head)))
 
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)

@@ -46,14 +46,6 @@ class ValueHead:
     def outputs(self) -> int:
         return 1 if self.kind == "scalar" else self.num_outputs
 
-    def working_floats(self, num_actions: int) -> int:
-        """Floats one sample's head needs in an update (the memory model): outputs
-        ``[A, K]`` of the online and target passes, forward and backward, and the
-        pairwise ``[K, K]`` terms of the categorical projection or the quantile loss."""
-        k = self.outputs
-        pairwise = k * k if self.kind in ("categorical", "quantile") else k
-        return 4 * num_actions * k + 3 * pairwise
-
     @property
     def support(self) -> jax.Array:
         return jnp.linspace(self.v_min, self.v_max, self.num_outputs, dtype=jnp.float32)

@@ -93,19 +93,6 @@ class MinAtarCNN(nn.Module):
         return MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
 
 
-def activation_width(hidden_sizes: Sequence[int], obs_shape,
-                     filters: int = MinAtarCNN.filters) -> int:
-    """Floats per sample that a torso's forward pass keeps for its backward pass (the
-    memory model's unit): the hidden widths and, for image observations, the MinAtar
-    CNN's feature maps and the shifted views ``ValidConv`` multiplies (9 x C floats per
-    output position)."""
-    width = sum(hidden_sizes)
-    if len(obs_shape) == 3:
-        h, w, channels = obs_shape
-        width += (filters + 9 * channels) * (h - 2) * (w - 2)
-    return width
-
-
 def resolve_torso(kind: str, obs_shape) -> str:
     """``auto``: a CNN for ``[H, W, C]`` observations, an MLP for vectors."""
     if kind == "auto":

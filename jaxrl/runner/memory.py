@@ -4,8 +4,9 @@ Every member holds its state for the whole run (parameters, optimiser state, env
 states, replay buffer: exact sizes from ``eval_shape`` of ``algo.init``). While a member
 is updated it also needs a working set: the old state kept for divergence isolation and
 the new one (not for the replay buffer, which XLA writes in place), and the update's
-transients (rollout, activations: the algorithm's ``transient_bytes_per_member``). The
-carry is donated, so the state is held once.
+transients (rollout, activations, sampled batches): XLA's own figure, the temporaries
+of one member's ``update`` compiled alone (``xla_transient_bytes``), so no learner
+estimates its memory by hand. The carry is donated, so the state is held once.
 
 A population whose working sets do not all fit the budget is updated in batches: each
 device runs its members ``member_batch`` at a time, in sequence, inside the same
@@ -56,23 +57,56 @@ class MemoryModel:
         return members * self.state + updated_at_once * self.working
 
 
-def member_memory(algo, hp_one) -> MemoryModel:
-    """The model of one member of ``algo`` with hyperparameters ``hp_one``. Kept on the
-    algorithm per hyperparameter structure: tracing ``init`` costs seconds on brax, and
-    an experiment plans once before its population exists and again for its devices."""
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x)),
-                            hp_one)
+def member_memory(algo, hp_one, transients: bool = True) -> MemoryModel:
+    """The model of one member of ``algo`` with hyperparameters ``hp_one``; without
+    ``transients``, a lower bound that needs no compile (enough to refuse a population
+    whose states alone do not fit). Kept on the algorithm per hyperparameter structure
+    (an experiment plans once before its population exists and again for its devices):
+    tracing ``init`` costs seconds on brax, and XLA's analysis a compile of ``update``."""
+    abstract = _abstract(hp_one)
     cache_key = (jax.tree.structure(abstract), tuple(jax.tree.leaves(abstract)))
     cache = algo.__dict__.setdefault("_memory_models", {})
-    if cache_key not in cache:
-        cache[cache_key] = _member_memory(algo, abstract)
-    return cache[cache_key]
+    if cache_key not in cache:  # [state shapes, the model without transients, with them]
+        shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), abstract)
+        cache[cache_key] = [shapes, MemoryModel(state_bytes_by_part(shapes), 0), None]
+    entry = cache[cache_key]
+    if not transients:
+        return entry[1]
+    if entry[2] is None:
+        entry[2] = dataclasses.replace(
+            entry[1], transient=xla_transient_bytes(algo, entry[0], abstract))
+    return entry[2]
 
 
-def _member_memory(algo, hp_one) -> MemoryModel:
-    """State bytes by the parts the learner's state declares (its ``memory_parts``)."""
-    shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
-    return MemoryModel(state_bytes_by_part(shapes), int(algo.transient_bytes_per_member()))
+def _abstract(tree):
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x)), tree)
+
+
+# XLA's figure depends only on the program: the learner, its static config and the
+# shapes it is given (the env is in the state's shapes). Tests and sweeps build many
+# learners of the same configuration; each is analysed once per process.
+_TRANSIENTS: Dict[tuple, int] = {}
+# The analysis needs XLA's buffer assignment, not fast code: skip the costly LLVM
+# passes (about half the compile time on CPU; the figures are the same).
+_ANALYSIS_OPTIONS = {"xla_backend_optimization_level": 0,
+                     "xla_llvm_disable_expensive_passes": True}
+
+
+def xla_transient_bytes(algo, state_shapes, hp_shapes) -> int:
+    """XLA's temporaries for one member's ``update`` (state donated, as in the chunk).
+    Where the backend gives no memory analysis, the state's size stands in for it."""
+    key = (type(algo), repr(getattr(algo, "config", None)),
+           jax.tree.structure(state_shapes), tuple(jax.tree.leaves(state_shapes)),
+           jax.tree.structure(hp_shapes), tuple(jax.tree.leaves(hp_shapes)))
+    if key not in _TRANSIENTS:
+        lowered = jax.jit(algo.update, donate_argnums=0).lower(state_shapes, hp_shapes)
+        try:
+            analysis = lowered.compile(_ANALYSIS_OPTIONS).memory_analysis()
+        except Exception:  # noqa: BLE001 - a backend without these options or analysis
+            analysis = None
+        _TRANSIENTS[key] = (int(analysis.temp_size_in_bytes) if analysis is not None
+                            else sum(state_bytes_by_part(state_shapes).values()))
+    return _TRANSIENTS[key]
 
 
 def available_memory_bytes() -> int:
@@ -156,10 +190,13 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
     CPU at most what keeps one batch's working set near the cache (``CPU_BATCH_BYTES``).
     ``run_config.member_batch`` forces one. Raises ConfigError, naming the fix, when
     even one member per device at a time does not fit."""
-    model = model or member_memory(algo, hp_one)
     budget = budget_bytes(run_config)
     per_device = members // devices
     forced = run_config.member_batch
+    if model is None:  # refused below, before any compile, if the states alone do not fit
+        model = member_memory(algo, hp_one, transients=False)
+        if forced or model.need(members, devices) <= budget:
+            model = member_memory(algo, hp_one)
     if forced:
         if per_device % forced:
             raise ConfigError(f"member_batch={forced} must divide the {per_device} members "

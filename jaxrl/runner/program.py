@@ -100,6 +100,7 @@ class Run:
         data = run_config.data_parallel
         devices = list(devices) if devices else dividing_devices(population.size,
                                                                  data_parallel=data)
+        start = time.perf_counter()
         self.memory_plan = check_population(algo, population, run_config, devices)
         self.algo, self.population, self.config = algo, population, run_config
         if chunks is not None and (sum(chunks) != algo.num_updates or min(chunks) < 1):
@@ -117,6 +118,9 @@ class Run:
         self.hparams = put(population.hparams, self.sharding)
         self._chunk_programs: Dict[int, Any] = {}
         self._eval_compiled = False
+        # the plan's seconds: mostly XLA's analysis of one member's update (a compile of
+        # its own, skipped when this process analysed the same program before)
+        self.plan_seconds = time.perf_counter() - start
         self.compile_seconds = 0.0
         # each program's own lowering + XLA seconds (they overlap in warm_up)
         self.program_seconds: Dict[str, float] = {}

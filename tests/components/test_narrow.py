@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxrl.networks.narrow import NARROW, dense_dot_general, narrow_matmul
-from jaxrl.networks.torsos import MinAtarCNN, ValidConv, activation_width, dense
+from jaxrl.networks.torsos import MinAtarCNN, ValidConv, dense
 
 DIMS = (((1,), (0,)), ((), ()))
 
@@ -118,10 +118,3 @@ def test_minatar_cnn_keeps_its_parameter_names():
     shapes = jax.tree.map(jnp.shape, params["params"])
     assert shapes["Conv_0"] == {"kernel": (3, 3, 4, 16), "bias": (16,)}
     assert shapes["MLPTorso_0"]["Dense_0"]["kernel"] == (1024, 128)
-
-
-def test_the_memory_model_counts_the_shifted_views():
-    """Per sample: hidden widths; for a MinAtar image also 16 feature maps and the 9 x C
-    shifted views ValidConv multiplies, at each of the 8 x 8 output positions."""
-    assert activation_width((64, 64), (4,)) == 128
-    assert activation_width((128,), (10, 10, 4)) == 128 + (16 + 9 * 4) * 8 * 8

@@ -48,9 +48,9 @@ def test_implements_the_protocol(case):
 
 
 def test_the_memory_model_bounds_what_xla_plans(case):
-    """The runner's estimate per device against XLA's memory analysis of the compiled
-    chunk: an upper bound, within 4x (measured: 1.4-2.1x on the smoke configurations,
-    1.1-2.8x on the defaults). No extra compile: the case's programs are reused."""
+    """The runner's estimate per device (states, and working sets built on XLA's
+    analysis of one member's update) against XLA's memory analysis of the compiled
+    chunk: an upper bound, within 4x. No extra compile: the case's programs are reused."""
     _, _, _, run, _ = case
     xla = max(run.xla_memory.values())
     estimate = run.memory_plan.need / len(run.devices)
