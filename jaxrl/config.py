@@ -457,9 +457,15 @@ class RolloutShape:
     def batch_size(self) -> int:
         return self.num_envs * self.num_steps
 
+    env_steps_per_update = batch_size
+
     @property
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
+
+    @property
+    def gradient_steps_per_update(self) -> int:
+        return self.num_epochs * self.num_minibatches
 
     def check_rollout_shape(self) -> None:
         check_fields(self)

@@ -202,6 +202,19 @@ class Learner:
                               f"{space}: use {use_instead} for continuous actions")
         return space
 
+    # the run's shape, as the config computes it (``RolloutShape``, ``OffPolicyConfig``)
+    @property
+    def num_updates(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.config.env_steps_per_update
+
+    @property
+    def gradient_steps_per_update(self) -> int:
+        return self.config.gradient_steps_per_update
+
     def healthy(self, state, metrics: Metrics) -> jax.Array:
         return all_finite(state) & all_finite(self.health_value(metrics))
 

@@ -45,6 +45,13 @@ def _columns(path: str) -> Dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
 
 
+def _population_files(path: str, spec_file: str):
+    """A sweep's or PBT run's summary (None until finished), spec and results table."""
+    return (_load_json(os.path.join(path, "summary.json")),
+            _load_json(os.path.join(path, spec_file)),
+            _columns(os.path.join(path, "results.parquet")))
+
+
 def _fmt(x: Any) -> str:
     if x is None:
         return "n/a"
@@ -143,9 +150,7 @@ def run_section(path: str, out: str, label: str) -> List[Block]:
 
 
 def sweep_section(path: str, out: str, label: str) -> List[Block]:
-    summary = _load_json(os.path.join(path, "summary.json"))
-    plan = _load_json(os.path.join(path, "sweep.json"))
-    cols = _columns(os.path.join(path, "results.parquet"))
+    summary, plan, cols = _population_files(path, "sweep.json")
     params = list(plan["spec"]["space"])
     blocks: List[Block] = [("h", f"Sweep {label}")]
     if summary:
@@ -220,9 +225,7 @@ def sweep_section(path: str, out: str, label: str) -> List[Block]:
 
 
 def pbt_section(path: str, out: str, label: str) -> List[Block]:
-    summary = _load_json(os.path.join(path, "summary.json"))
-    spec = _load_json(os.path.join(path, "pbt.json"))
-    cols = _columns(os.path.join(path, "results.parquet"))
+    summary, spec, cols = _population_files(path, "pbt.json")
     varying = [p for p in spec["space"] if "value" not in spec["space"][p]]
     blocks: List[Block] = [("h", f"PBT {label}")]
     if summary:

@@ -71,6 +71,10 @@ class OffPolicyConfig:
         return self.total_timesteps // self.env_steps_per_update
 
     @property
+    def gradient_steps_per_update(self) -> int:
+        return self.gradient_steps
+
+    @property
     def replay_rows(self) -> int:
         return self.buffer_size // self.num_envs
 
@@ -224,18 +228,6 @@ class OffPolicyLearner(Learner):
                 f"learning_starts={starts} is at or beyond the run's {steps:,} env steps "
                 f"(total_timesteps): {self.name} would take no gradient step; lower "
                 f"learning_starts below {steps} or raise total_timesteps")
-
-    @property
-    def num_updates(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def env_steps_per_update(self) -> int:
-        return self.config.env_steps_per_update
-
-    @property
-    def gradient_steps_per_update(self) -> int:
-        return self.config.gradient_steps
 
     def _example_step(self) -> Stored:
         obs = jnp.zeros(self.obs_shape, jnp.float32)

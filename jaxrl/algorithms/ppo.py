@@ -23,7 +23,8 @@ from jaxrl.components.normalization import (ObservationNormalization, RewardScal
                                             RunningMeanStd)
 from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
                                      shuffled_minibatches)
-from jaxrl.components.schedules import apply_schedules, check_schedule_params
+from jaxrl.components.schedules import (apply_schedules, check_schedule_params,
+                                        scheduled_values)
 from jaxrl.components.value_heads import check_value_fields
 from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
@@ -163,18 +164,6 @@ class PPO(Learner):
             init_log_std=config.init_log_std, torso=torso, value_bins=config.hl_gauss)
 
     # ---- the contract -------------------------------------------------------------
-    @property
-    def num_updates(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def env_steps_per_update(self) -> int:
-        return self.config.batch_size
-
-    @property
-    def gradient_steps_per_update(self) -> int:
-        return self.config.num_epochs * self.config.num_minibatches
-
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
         net_key, env_key, key = jax.random.split(key, 3)
         params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
@@ -248,8 +237,8 @@ class PPO(Learner):
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(batch))
         metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
-        for name in (hp.schedule_params or {}):
-            metrics.setdefault(name, jnp.asarray(getattr(hp, name), jnp.float32))
+        for name, value in scheduled_values(hp).items():
+            metrics.setdefault(name, jnp.asarray(value, jnp.float32))
         return new_state, metrics
 
     def policy(self, state: PPOState):

@@ -122,18 +122,6 @@ class PQN(Learner):
         self.network = QNetwork(torso, space.n, self.value_head.outputs)
 
     # ---- the contract -------------------------------------------------------------
-    @property
-    def num_updates(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def env_steps_per_update(self) -> int:
-        return self.config.batch_size
-
-    @property
-    def gradient_steps_per_update(self) -> int:
-        return self.config.num_epochs * self.config.num_minibatches
-
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)
         params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))

@@ -10,13 +10,12 @@ schedule (including any built-in annealing, which the multiplier scales).
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Dict, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.config import ConfigError, type_hints
+from jaxrl.config import ConfigError, field_paths, get_path, path_type, replace_path
 
 DEFAULT_KNOTS = 5
 
@@ -31,11 +30,21 @@ def multiplier(log_knots, progress):
 
 def apply_schedules(hp, progress):
     """``hp`` with every scheduled field multiplied at ``progress`` (unchanged if
-    ``hp.schedule_params`` is None)."""
+    ``hp.schedule_params`` is None). A field is named as in ``--set``: top-level, or
+    nested by path or unambiguous bare name (``objective.mdpo_coef``, ``mdpo_coef``)."""
     if hp.schedule_params is None:
         return hp
-    return hp.replace(**{name: getattr(hp, name) * multiplier(knots, progress)
-                         for name, knots in hp.schedule_params.items()})
+    paths = field_paths(type(hp))
+    for name, knots in hp.schedule_params.items():
+        path = paths[name]
+        hp = replace_path(hp, path, get_path(hp, path) * multiplier(knots, progress))
+    return hp
+
+
+def scheduled_values(hp) -> Dict[str, Any]:
+    """The current value of each scheduled field, by the name its schedule gives."""
+    paths = field_paths(type(hp))
+    return {name: get_path(hp, paths[name]) for name in (hp.schedule_params or {})}
 
 
 def init_schedule_params(fields: Sequence[str], knots: int = DEFAULT_KNOTS) -> Dict[str, Any]:
@@ -50,8 +59,8 @@ def check_schedule_params(hparams_cls, schedule_params) -> None:
     if not isinstance(schedule_params, dict) or not schedule_params:
         raise ConfigError("schedule_params must map hyperparameter names to knot arrays, "
                           "e.g. {'learning_rate': [0, 0, 0, 0, 0]}")
-    hints = type_hints(hparams_cls)
-    floats = [f.name for f in dataclasses.fields(hparams_cls) if hints[f.name] is float]
+    floats = [name for name, path in field_paths(hparams_cls).items()
+              if path_type(hparams_cls, path) is float]
     for name, knots in schedule_params.items():
         if name not in floats:
             raise ConfigError(f"schedule_params[{name!r}]: only float hyperparameters can be "

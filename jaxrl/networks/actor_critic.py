@@ -9,33 +9,24 @@ import jax.numpy as jnp
 from jaxrl.networks.torsos import ACTIVATIONS, MinAtarCNN, dense
 
 
-class MLP(nn.Module):
-    """Hidden layers with orthogonal(sqrt 2) init, then a linear output layer."""
+class Network(nn.Module):
+    """A torso, then a linear output layer: dense hidden layers with orthogonal(sqrt 2)
+    init, or with ``cnn`` the MinAtar CNN (image observations kept 3-D)."""
 
     hidden_sizes: Sequence[int]
     out_dim: int
     activation: Callable = nn.tanh
     out_scale: float = 1.0
+    cnn: bool = False
 
     @nn.compact
     def __call__(self, x):
-        for width in self.hidden_sizes:
-            x = self.activation(dense(width)(x))
+        if self.cnn:
+            x = MinAtarCNN(tuple(self.hidden_sizes), self.activation)(x)
+        else:
+            for width in self.hidden_sizes:
+                x = self.activation(dense(width)(x))
         return dense(self.out_dim, self.out_scale)(x)
-
-
-class CNN(nn.Module):
-    """MinAtar CNN torso, then a linear output layer (image observations kept 3-D)."""
-
-    hidden_sizes: Sequence[int]
-    out_dim: int
-    activation: Callable = nn.relu
-    out_scale: float = 1.0
-
-    @nn.compact
-    def __call__(self, x):
-        return dense(self.out_dim, self.out_scale)(
-            MinAtarCNN(tuple(self.hidden_sizes), self.activation)(x))
 
 
 class ActorCritic(nn.Module):
@@ -53,11 +44,10 @@ class ActorCritic(nn.Module):
     value_bins: Any = None  # None: a scalar critic; an HLGauss: a classification critic
 
     def setup(self):
-        act = ACTIVATIONS[self.activation]
-        net = CNN if self.torso == "cnn" else MLP
-        self.actor = net(self.hidden_sizes, self.action_dim, act, out_scale=0.01)
+        act, cnn = ACTIVATIONS[self.activation], self.torso == "cnn"
+        self.actor = Network(self.hidden_sizes, self.action_dim, act, 0.01, cnn)
         bins = 1 if self.value_bins is None else self.value_bins.num_bins
-        self.critic = net(self.hidden_sizes, bins, act, out_scale=1.0)
+        self.critic = Network(self.hidden_sizes, bins, act, 1.0, cnn)
         if self.continuous:
             self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
                                       (self.action_dim,))

@@ -477,6 +477,17 @@ def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
             f"{prefix}_ci95": [clean(lo), clean(hi)], f"{prefix}_seeds": int(x.size)}
 
 
+def _load_summary(out: str) -> Optional[Dict[str, Any]]:
+    path = os.path.join(out, "summary.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError:  # a damaged summary is written again from the batches' results
+        return None
+
+
 def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
               progress: bool = True, executor=None) -> SweepResult:
     """Runs ``spec`` into ``out`` (or, with ``resume``, continues the sweep there);
@@ -488,6 +499,13 @@ def run_sweep(spec: SweepSpec, out: str, resume: bool = False, console=None,
             raise ConfigError(f"--resume needs --out pointing at a sweep directory (with "
                               f"sweep.json); got {out!r}")
         sweep = Sweep.load(out, console, progress, executor)
+        summary = _load_summary(out)
+        if summary is not None:  # written last: every batch and the table are done
+            sweep.console.print(f"{out} is finished: nothing to resume, nothing changed",
+                                soft_wrap=True)
+            return SweepResult(out, sweep.configs,
+                               {r["config"]: r for r in summary["ranking"]},
+                               [r["config"] for r in summary["best"]], summary)
     else:
         if exists:
             raise ConfigError(f"--out {out} already holds a sweep; pass --resume to continue "

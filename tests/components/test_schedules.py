@@ -36,9 +36,21 @@ def test_apply_schedules_scales_only_the_scheduled_fields():
     assert scheduled.clip_eps == hp.clip_eps and scheduled.gamma == hp.gamma
 
 
+def test_nested_objective_knobs_are_scheduled_by_path_or_bare_name():
+    hp = PPOHParams()
+    for name in ("objective.mdpo_coef", "mdpo_coef"):
+        check_schedule_params(PPOHParams, {name: np.zeros(2)})
+        scheduled = apply_schedules(hp.replace(schedule_params={name: jnp.array([LOG2] * 2)}),
+                                    0.5)
+        np.testing.assert_allclose(scheduled.objective.mdpo_coef,
+                                   2.0 * hp.objective.mdpo_coef, rtol=1e-6)
+        assert scheduled.objective.dpo_alpha == hp.objective.dpo_alpha
+
+
 @pytest.mark.parametrize("params, message", [
     ({"learning_rat": np.zeros(3)}, "only float hyperparameters"),
     ({"drift_params": np.zeros(3)}, "only float hyperparameters"),
+    ({"objective": np.zeros(3)}, "only float hyperparameters"),
     ({"ent_coef": np.zeros(1)}, "K >= 2"),
     ({"ent_coef": np.zeros((2, 2))}, "K >= 2"),
     ({"ent_coef": np.array([0.0, np.nan])}, "must be finite"),

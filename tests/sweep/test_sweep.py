@@ -78,8 +78,10 @@ def test_a_finished_sweep_needs_resume_and_resumes_to_the_same_table(sweep, tmp_
     with pytest.raises(ConfigError, match="--resume"):
         run_sweep(SweepSpec("ppo", space=SPACE, base_values=TINY), out, progress=False)
     before = read_table(os.path.join(out, "results.parquet"))
+    summary = open(os.path.join(out, "summary.json")).read()
     again = run_sweep(None, out, resume=True, progress=False)
-    assert again.summary["compiled_programs_this_session"] == 0  # nothing left to run
+    assert again.best == result.best and set(again.scores) == set(result.scores)
+    assert open(os.path.join(out, "summary.json")).read() == summary  # nothing rewritten
     assert read_table(os.path.join(out, "results.parquet")).equals(before)
 
 
