@@ -1,4 +1,4 @@
-"""The memory model: what a population needs, planned before anything is compiled.
+"""The memory model: what a population needs, planned before its programs are compiled.
 
 Every member holds its state for the whole run (parameters, optimiser state, env
 states, replay buffer: exact sizes from ``eval_shape`` of ``algo.init``). While a member
@@ -100,10 +100,13 @@ def xla_transient_bytes(algo, state_shapes, hp_shapes) -> int:
            jax.tree.structure(hp_shapes), tuple(jax.tree.leaves(hp_shapes)))
     if key not in _TRANSIENTS:
         lowered = jax.jit(algo.update, donate_argnums=0).lower(state_shapes, hp_shapes)
-        try:
-            analysis = lowered.compile(_ANALYSIS_OPTIONS).memory_analysis()
-        except Exception:  # noqa: BLE001 - a backend without these options or analysis
-            analysis = None
+        analysis = None
+        for options in (_ANALYSIS_OPTIONS, None):  # a backend may not know the options
+            try:
+                analysis = lowered.compile(options).memory_analysis()
+                break
+            except Exception:  # noqa: BLE001 - or may have no memory analysis at all
+                continue
         _TRANSIENTS[key] = (int(analysis.temp_size_in_bytes) if analysis is not None
                             else sum(state_bytes_by_part(state_shapes).values()))
     return _TRANSIENTS[key]
