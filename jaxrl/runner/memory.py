@@ -66,16 +66,14 @@ def member_memory(algo, hp_one, transients: bool = True) -> MemoryModel:
     abstract = _abstract(hp_one)
     cache_key = (jax.tree.structure(abstract), tuple(jax.tree.leaves(abstract)))
     cache = algo.__dict__.setdefault("_memory_models", {})
-    if cache_key not in cache:  # [state shapes, the model without transients, with them]
+    if cache_key not in cache:  # the state's shapes, and the model by ``transients``
         shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), abstract)
-        cache[cache_key] = [shapes, MemoryModel(state_bytes_by_part(shapes), 0), None]
+        cache[cache_key] = {"shapes": shapes, False: MemoryModel(state_bytes_by_part(shapes), 0)}
     entry = cache[cache_key]
-    if not transients:
-        return entry[1]
-    if entry[2] is None:
-        entry[2] = dataclasses.replace(
-            entry[1], transient=xla_transient_bytes(algo, entry[0], abstract))
-    return entry[2]
+    if transients not in entry:
+        entry[True] = dataclasses.replace(
+            entry[False], transient=xla_transient_bytes(algo, entry["shapes"], abstract))
+    return entry[transients]
 
 
 def _abstract(tree):
@@ -196,9 +194,11 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
     budget = budget_bytes(run_config)
     per_device = members // devices
     forced = run_config.member_batch
-    if model is None:  # refused below, before any compile, if the states alone do not fit
+    states_only = False  # refused below, before any compile, if the states alone do not fit
+    if model is None:
         model = member_memory(algo, hp_one, transients=False)
-        if forced or model.need(members, devices) <= budget:
+        states_only = not forced and model.need(members, devices) > budget
+        if not states_only:
             model = member_memory(algo, hp_one)
     if forced:
         if per_device % forced:
@@ -214,7 +214,8 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
             f"population of {members:,} members does not fit the memory budget of "
             f"{format_bytes(budget)} even updating one member per device at a time: their "
             f"states need {format_bytes(members * model.state)} ({format_bytes(model.state)} "
-            f"each) and each of the {devices} devices {format_bytes(model.working)} more "
+            f"each) and each of the {devices} devices {'at least ' * states_only}"
+            f"{format_bytes(model.working)} more "
             f"to update one; use at most {fits:,} members (--num-seeds), a smaller "
             f"buffer_size/num_envs, or raise --memory-budget")
     batch, reason = fitting[-1], "memory" if fitting[-1] < per_device else ""

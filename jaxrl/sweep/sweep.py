@@ -318,10 +318,9 @@ class Sweep:
 
         run_dir = self.unit_dir(unit)
         barrier(f"jaxrl-unit-{unit.name}")  # all processes see the same files below
-        done = os.path.join(run_dir, "summary.json")
-        if os.path.exists(done):
-            with open(done) as f:
-                return json.load(f)
+        done = _load_summary(run_dir)
+        if done is not None:
+            return done
         exps = [self.experiment(self.configs[c], len(unit.seeds), unit.seeds[0])
                 for c in unit.config_ids]
         exp = exps[0]
@@ -477,14 +476,13 @@ def _scores(prefix: str, x: np.ndarray) -> Dict[str, Any]:
             f"{prefix}_ci95": [clean(lo), clean(hi)], f"{prefix}_seeds": int(x.size)}
 
 
-def _load_summary(out: str) -> Optional[Dict[str, Any]]:
-    path = os.path.join(out, "summary.json")
+def _load_summary(directory: str) -> Optional[Dict[str, Any]]:
+    """The ``summary.json`` a finished batch or sweep writes last; None where it is
+    missing or damaged (a kill can cut it short): that work is resumed instead."""
     try:
-        with open(path) as f:
+        with open(os.path.join(directory, "summary.json")) as f:
             return json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError:  # a damaged summary is written again from the batches' results
+    except (FileNotFoundError, ValueError):
         return None
 
 
