@@ -316,27 +316,16 @@ def sample_efficiency_curve(scores, statistic: Callable = iqm, num_resamples: in
 
 # --------------------------------------------------------------------------- normalisation
 
-# (random, max) returns for score normalisation. "random" is the mean return of a uniform random
-# policy, measured on the gymnax environments (20,000 episodes each, PRNGKey(0)); "max" is the most
-# an episode can return. CartPole-v1: random 22.35 +- 0.08 (s.e.), max 500 = one point per step
-# for gym's 500-step limit. Acrobot-v1 and MountainCar-v0 pay -1 per step until the goal, within
-# 500 and 200 steps: the random policy measured -498.9 and -200.0, so we use the time-out returns
-# -500 and -200; their max of 0 is the reward bound (goal at once), which no policy attains.
-REFERENCE_SCORES: Dict[str, Tuple[float, float]] = {
-    "CartPole-v1": (22.35, 500.0),
-    "Acrobot-v1": (-500.0, 0.0),
-    "MountainCar-v0": (-200.0, 0.0),
-}
-
-
 def normalize(scores, env_id: str, reference: Optional[Tuple[float, float]] = None) -> np.ndarray:
     """Scores on a common scale: 0 is a random policy, 1 the maximum, ``(s - random) / (max - random)``.
-    ``reference=(random, max)`` overrides ``REFERENCE_SCORES``."""
+    ``reference=(random, max)`` overrides the env's suite's reference scores."""
     if reference is None:
-        if env_id not in REFERENCE_SCORES:
+        from jaxrl.envs.registry import all_reference_scores, reference_scores
+
+        reference = reference_scores(env_id)
+        if reference is None:
             raise ValueError(f"no reference (random, max) scores for {env_id!r}; known: "
-                             f"{sorted(REFERENCE_SCORES)}; pass reference=(random, max)")
-        reference = REFERENCE_SCORES[env_id]
+                             f"{sorted(all_reference_scores())}; pass reference=(random, max)")
     low, high = (float(v) for v in reference)
     if high == low:
         raise ValueError(f"reference scores for {env_id!r} are equal ({low}); cannot normalise")
@@ -345,18 +334,12 @@ def normalize(scores, env_id: str, reference: Optional[Tuple[float, float]] = No
 
 # --------------------------------------------------------------------------- solved thresholds
 
-# gym's reward_threshold for the envs that define one.
-SOLVED_THRESHOLDS = {
-    "CartPole-v1": 475.0,
-    "Acrobot-v1": -100.0,
-    "MountainCar-v0": -110.0,
-    "MountainCarContinuous-v0": 90.0,
-    "brax/inverted_pendulum": 950.0,
-}
-
-
 def fraction_solved(env_id: str, returns) -> Optional[float]:
-    threshold = SOLVED_THRESHOLDS.get(env_id)
+    """The fraction of ``returns`` at or above the env's solved threshold (its suite's
+    metadata; gym's reward_threshold for the gymnax envs), None where it has none."""
+    from jaxrl.envs.registry import solved_threshold
+
+    threshold = solved_threshold(env_id)
     if threshold is None:
         return None
     x = np.asarray(returns, np.float64)

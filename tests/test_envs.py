@@ -21,7 +21,7 @@ import jaxrl.envs as envs
 from jaxrl.envs import (Box, ClipAction, Discrete, EpisodeStatistics, FlattenObservation,
                         RescaleAction, UnknownEnvError, VecEnv, make)
 from jaxrl.envs.core import Env
-from jaxrl.envs.registry import NEEDS_DOWNLOAD
+from jaxrl.envs.suites.gymnax import NEEDS_DOWNLOAD
 
 T = 6  # rollout length shared by every rollout (one compile per env)
 N = 2  # VecEnv width
@@ -35,7 +35,7 @@ FAST_BRAX = "brax/reacher"
 
 ALL_IDS = envs.list()
 BRAX_IDS = [i for i in ALL_IDS if i.startswith("brax/")]
-GYMNAX_IDS = [i for i in ALL_IDS if not i.startswith("brax/")]
+GYMNAX_IDS = list(envs.registry.suites()[""].names())
 
 # --------------------------------------------------------------------------- helpers
 def brax_kwargs(env_id, **kw):
@@ -378,7 +378,7 @@ def test_brax_physics_is_traced_once_for_every_program_that_uses_it():
     input signature, reused under vmap, jit and a mesh alike, with the same values."""
     from jax.sharding import Mesh, PartitionSpec
 
-    from jaxrl.envs.brax_adapter import TracedOnce
+    from jaxrl.envs.suites.brax import TracedOnce
 
     traces = []
 

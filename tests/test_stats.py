@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxrl import stats
+from jaxrl.envs.registry import reference_scores
 
 SCALAR_STATISTICS = [stats.mean, stats.median, stats.iqm, stats.optimality_gap,
                      functools.partial(stats.optimality_gap, gamma=0.5)]
@@ -83,7 +84,7 @@ def test_performance_profile_by_hand_counts_strictly_above():
 
 
 def test_normalize_uses_reference_scores_and_names_unknown_envs():
-    lo, hi = stats.REFERENCE_SCORES["CartPole-v1"]
+    lo, hi = reference_scores("CartPole-v1")
     np.testing.assert_allclose(stats.normalize([lo, hi, (lo + hi) / 2], "CartPole-v1"), [0, 1, 0.5])
     np.testing.assert_allclose(stats.normalize([-500, -100, 0], "Acrobot-v1"), [0, 0.8, 1])
     np.testing.assert_allclose(stats.normalize([-1200, 0], "Pendulum-v1", reference=(-1200, 0)), [0, 1])

@@ -5,7 +5,7 @@ Spaces are plain Python objects (static: they decide shapes), never traced.
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Mapping, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -66,8 +66,65 @@ class Box:
         return f"Box(low={lo}, high={hi}, shape={self.shape})"
 
 
-Space = Discrete | Box
+@dataclasses.dataclass(frozen=True, eq=False)
+class MultiDiscrete:
+    """A vector of integer actions, entry ``i`` in ``[0, nvec[i])`` (Jumanji's
+    packing and scheduling envs)."""
+
+    nvec: np.ndarray
+    dtype: np.dtype = np.dtype(np.int32)
+
+    def __post_init__(self):
+        object.__setattr__(self, "nvec", np.asarray(self.nvec, np.int64))
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return tuple(self.nvec.shape)
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return jax.random.randint(key, self.shape, 0, self.nvec, dtype=self.dtype)
+
+    def contains(self, x) -> jax.Array:
+        x = jnp.asarray(x)
+        return jnp.all((x >= 0) & (x < self.nvec))
+
+    def __repr__(self) -> str:
+        return f"MultiDiscrete({self.nvec.tolist()})"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dict:
+    """A structured observation: named sub-spaces (Jumanji's and Playground's
+    observations). A torso that wants the structure gets the dict; an MLP gets the leaves
+    flattened and concatenated in sorted-name order (``FlattenObservation``)."""
+
+    spaces: Mapping[str, "Space"]
+
+    def __post_init__(self):
+        object.__setattr__(self, "spaces", dict(sorted(self.spaces.items())))
+
+    @property
+    def shape(self):
+        raise AttributeError("a Dict space has no single shape; see its .spaces")
+
+    def sample(self, key: jax.Array):
+        keys = jax.random.split(key, len(self.spaces))
+        return {name: space.sample(k) for (name, space), k in zip(self.spaces.items(), keys)}
+
+    def contains(self, x) -> jax.Array:
+        return jnp.all(jnp.stack([jnp.all(space.contains(x[name]))
+                                  for name, space in self.spaces.items()]))
+
+    def __repr__(self) -> str:
+        return f"Dict({', '.join(f'{k}={v!r}' for k, v in self.spaces.items())})"
+
+
+Space = Union[Discrete, MultiDiscrete, Box, Dict]
 
 
 def flat_dim(space: Space) -> int:
+    if isinstance(space, Dict):
+        return sum(flat_dim(s) for s in space.spaces.values())
+    if isinstance(space, Discrete):
+        return space.n  # one-hot
     return int(np.prod(space.shape)) if space.shape else 1

@@ -5,6 +5,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxrl.envs import spaces
@@ -48,13 +49,12 @@ class EpisodeStatistics(Wrapper):
 
 
 class FlattenObservation(Wrapper):
-    """Flattens array observations to 1-D; one-hot encodes Discrete observations."""
+    """One 1-D float32 vector per observation: arrays are flattened, Discrete
+    observations one-hot encoded, a Dict's parts flattened so and concatenated in
+    sorted-name order."""
 
     def _flatten(self, obs, params):
-        space = self.env.observation_space(params)
-        if isinstance(space, spaces.Discrete):
-            return jax.nn.one_hot(obs, space.n, dtype=jnp.float32)
-        return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+        return _flatten(self.env.observation_space(params), obs)
 
     def reset(self, key, params):
         obs, state = self.env.reset(key, params)
@@ -67,9 +67,26 @@ class FlattenObservation(Wrapper):
 
     def observation_space(self, params):
         space = self.env.observation_space(params)
-        if isinstance(space, spaces.Discrete):
-            return spaces.Box(0.0, 1.0, (space.n,))
-        return spaces.Box(space.low.reshape(-1), space.high.reshape(-1), (spaces.flat_dim(space),))
+        low, high = _flat_bounds(space)
+        return spaces.Box(low, high, (spaces.flat_dim(space),))
+
+
+def _flatten(space, obs):
+    if isinstance(space, spaces.Dict):
+        return jnp.concatenate([_flatten(part, obs[name])
+                                for name, part in space.spaces.items()])
+    if isinstance(space, spaces.Discrete):
+        return jax.nn.one_hot(obs, space.n, dtype=jnp.float32)
+    return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+
+def _flat_bounds(space):
+    if isinstance(space, spaces.Dict):
+        parts = [_flat_bounds(part) for part in space.spaces.values()]
+        return (np.concatenate([lo for lo, _ in parts]), np.concatenate([hi for _, hi in parts]))
+    if isinstance(space, spaces.Discrete):
+        return np.zeros(space.n, np.float32), np.ones(space.n, np.float32)
+    return space.low.reshape(-1), space.high.reshape(-1)
 
 
 class ClipAction(Wrapper):

@@ -1,30 +1,26 @@
 """Adapter for brax environments, ``brax/<name>``.
 
 brax's own training wrappers restart every episode from the *first* state drawn at
-reset and drop the terminal observation. This adapter does neither: it keeps its own
-time limit (so ``truncated`` is exact and separate from ``terminated``), returns the
-pre-reset observation in ``info["final_observation"]`` and, with
-``reset_mode="fresh"`` (default), draws a new initial state for every episode. Under
-vmap that fresh reset is computed every step and selected where an episode ended; for
-expensive systems ``reset_mode="first_state"`` reuses the state drawn at ``reset``,
-as brax does, and says so explicitly.
+reset and drop the terminal observation. Under the shared episode end
+(``jaxrl.envs.core.Adapter``) neither happens: jaxrl keeps the time limit (so
+``truncated`` is exact and separate from ``terminated``), returns the pre-reset
+observation in ``info["final_observation"]`` and, with ``reset_mode="fresh"`` (default),
+draws a new initial state for every episode; ``reset_mode="first_state"`` reuses the
+state drawn at ``reset``, as brax does, and says so explicitly.
 """
 from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
 
 import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from jaxrl.envs import spaces
-from jaxrl.envs.core import Env
-
-RESET_MODES = ("fresh", "first_state")
+from jaxrl.envs.core import Adapter, EpisodeParams
+from jaxrl.envs.suites import Suite, reset_mode_option
 
 
 class TracedOnce:
@@ -58,25 +54,14 @@ class TracedOnce:
         return jax.tree.unflatten(out_tree, jax.extend.core.jaxpr_as_fun(jaxpr)(*flat))
 
 
-@struct.dataclass
-class BraxParams:
-    max_steps_in_episode: int = 1000
+class BraxEnv(Adapter):
+    step_uses_key = False  # brax's physics is deterministic: the whole key draws the reset
+    keeps_time_limit = True
 
-
-@struct.dataclass
-class BraxEnvState:
-    brax_state: Any
-    time: jax.Array
-    first_state: Any  # only used with reset_mode="first_state"; None otherwise
-
-
-class BraxEnv(Env):
     def __init__(self, name: str, episode_length: int = 1000, reset_mode: str = "fresh",
                  **brax_kwargs):
         from brax import envs as brax_envs  # heavy import, only when a brax env is made
 
-        if reset_mode not in RESET_MODES:
-            raise ValueError(f"reset_mode={reset_mode!r}: choose one of {RESET_MODES}")
         self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
         self.id = f"brax/{name}"
         try:
@@ -85,7 +70,7 @@ class BraxEnv(Env):
             raise ValueError(f"episode_length={episode_length!r} must be an integer")
         if self.episode_length <= 0:
             raise ValueError(f"episode_length={episode_length} must be positive")
-        self.reset_mode = reset_mode
+        self.reset_mode = reset_mode_option(reset_mode)
         # brax's physics takes about a second to trace and as long again to vmap. Traced
         # once per input shape and reused as the same jaxpr by every program that steps
         # or resets (init, training, evaluation, the memory plan), whatever its tracing
@@ -95,43 +80,22 @@ class BraxEnv(Env):
 
     @property
     def default_params(self):
-        return BraxParams(max_steps_in_episode=self.episode_length)
+        return EpisodeParams(max_steps_in_episode=self.episode_length)
 
-    def reset(self, key, params):
+    def with_params(self, params):
+        changed = copy.copy(self)
+        changed.episode_length = int(params.max_steps_in_episode)
+        return changed
+
+    def reset_env(self, key, params):
         brax_state = self._brax_reset(key)
-        first = brax_state if self.reset_mode == "first_state" else None
-        state = BraxEnvState(brax_state, jnp.zeros((), jnp.int32), first)
-        return brax_state.obs.astype(jnp.float32), state
+        return brax_state.obs.astype(jnp.float32), brax_state
 
-    def step(self, key, state, action, params):
-        next_brax = self._brax_step(state.brax_state, action)
-        time = state.time + 1
-        terminated = jnp.asarray(next_brax.done).astype(bool)
-        truncated = (time >= params.max_steps_in_episode) & ~terminated
-        done = terminated | truncated
-        final_obs = next_brax.obs.astype(jnp.float32)
-        if self.reset_mode == "fresh":
-            reset_brax = self._brax_reset(key)
-        else:
-            reset_brax = state.first_state
-        # Where the episode ended the whole brax State (done/reward fields included) is
-        # replaced by the reset one; the returned reward/flags come from the real step.
-        new_brax = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_brax, next_brax)
-        new_state = BraxEnvState(new_brax, jnp.where(done, 0, time), state.first_state)
-        info = {"final_observation": final_obs, "terminated": terminated, "truncated": truncated}
-        obs = jnp.where(done, reset_brax.obs, next_brax.obs).astype(jnp.float32)
-        reward = jnp.asarray(next_brax.reward, jnp.float32)  # some envs return a Python float
-        return obs, new_state, reward, terminated, truncated, info
-
-    def for_evaluation(self):
-        """Evaluation stops each copy at its first episode's end, so the state an
-        auto-reset draws is never used: reusing the first state (no reset traced into
-        the step) is exact there and compiles a smaller step."""
-        if self.reset_mode == "first_state":
-            return self
-        evaluated = copy.copy(self)
-        evaluated.reset_mode = "first_state"
-        return evaluated
+    def step_env(self, key, state, action, params):
+        next_brax = self._brax_step(state, action)
+        # some envs return a Python float reward
+        return (next_brax.obs.astype(jnp.float32), next_brax, next_brax.reward,
+                next_brax.done, jnp.zeros((), bool))
 
     @functools.cached_property
     def _obs_shape(self):
@@ -145,5 +109,27 @@ class BraxEnv(Env):
     def action_space(self, params):
         return spaces.Box(-1.0, 1.0, (self.brax_env.action_size,))
 
-    def max_episode_steps(self, params):
-        return int(params.max_steps_in_episode)
+
+NAMES = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
+         "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d")
+
+
+def _make(name, **options):
+    env = BraxEnv(name, **options)
+    return env, env.default_params
+
+
+def _param_kinds(name):
+    return {"max_steps_in_episode": int}
+
+
+SUITE = Suite(
+    prefix="brax", module="brax", extra=None, names=lambda: NAMES, make=_make,
+    param_kinds=_param_kinds,
+    options={"episode_length": int, "reset_mode": str, "backend": str, "n_frames": int},
+    time_limit="brax's envs have no time limit (its training wrapper adds one and drops "
+               "the final observation); jaxrl keeps it: params.max_steps_in_episode, "
+               "default episode_length=1000",
+    description="brax physics (MJX, spring, positional, generalized backends)",
+    solved={"inverted_pendulum": 950.0},
+)

@@ -1,0 +1,78 @@
+"""Craftax (Matthews et al., 2024): ``craftax/Craftax-Classic-Symbolic-v1`` and the other
+three (Classic / full, Symbolic / Pixels).
+
+Craftax's step returns one ``done`` that is also set at its time limit
+(``state.timestep >= params.max_timesteps``, 10,000 steps by default). The adapter keeps
+them apart: ``terminated`` is Craftax's own game-over test with the time limit lifted
+(death, lava, the final boss beaten), ``truncated`` a ``done`` that is not that. Craftax
+generates a world at every reset, the costliest part of a step under vmap: with
+``reset_mode="first_state"`` every episode of a copy replays the world drawn at
+``reset`` (cheap, less diverse).
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxrl.envs.core import Adapter
+from jaxrl.envs.suites import Suite, dataclass_kinds, reset_mode_option
+from jaxrl.envs.suites.gymnax import convert_space
+
+NAMES = ("Craftax-Classic-Symbolic-v1", "Craftax-Classic-Pixels-v1", "Craftax-Symbolic-v1",
+         "Craftax-Pixels-v1")
+NO_TIME_LIMIT = 2**31 - 1
+
+
+class CraftaxEnv(Adapter):
+    def __init__(self, env, params, reset_mode: str = "fresh"):
+        self.craftax_env = env
+        self._params = params
+        self.reset_mode = reset_mode_option(reset_mode)
+        self._observation_space = convert_space(env.observation_space(params))
+        self._action_space = convert_space(env.action_space(params))
+
+    @property
+    def default_params(self):
+        return self._params
+
+    def with_params(self, params):
+        return CraftaxEnv(self.craftax_env, params, self.reset_mode)
+
+    def reset_env(self, key, params):
+        obs, state = self.craftax_env.reset_env(key, params)
+        return jnp.asarray(obs, jnp.float32), state
+
+    def step_env(self, key, state, action, params):
+        obs, state, reward, done, _ = self.craftax_env.step_env(key, state, action, params)
+        terminated = self.craftax_env.is_terminal(state, params.replace(max_timesteps=NO_TIME_LIMIT))
+        truncated = jnp.asarray(done, bool) & ~terminated
+        return jnp.asarray(obs, jnp.float32), state, reward, terminated, truncated
+
+    def observation_space(self, params):
+        return self._observation_space
+
+    def action_space(self, params):
+        return self._action_space
+
+    def max_episode_steps(self, params):
+        return int(params.max_timesteps)
+
+
+def _make(name, reset_mode: str = "fresh"):
+    from craftax.craftax_env import make_craftax_env_from_name
+
+    env = make_craftax_env_from_name(name, auto_reset=False)
+    params = env.default_params
+    return CraftaxEnv(env, params, reset_mode), params
+
+
+def _param_kinds(name):
+    return dataclass_kinds(_make(name)[1])
+
+
+SUITE = Suite(
+    prefix="craftax", module="craftax", extra="craftax", names=lambda: NAMES, make=_make,
+    param_kinds=_param_kinds, options={"reset_mode": str},
+    time_limit="one `done`, also set at state.timestep >= params.max_timesteps (10,000); "
+               "jaxrl splits it with Craftax's game-over test at no time limit",
+    description="open-ended survival and crafting (Classic and full; symbolic and pixels)",
+)

@@ -1,0 +1,83 @@
+"""Navix (Pignatelli et al., 2024): MiniGrid in JAX, ``navix/Navix-DoorKey-5x5-v0``.
+
+A Navix ``Timestep`` marks how an episode ended in ``step_type``: 0 a transition, 1 a
+truncation (``t >= max_steps``, a constructor argument: the ``max_steps`` option here,
+100 by default), 2 a termination. Navix's ``step`` resets inside a ``lax.cond``, which
+under vmap computes both branches; the adapter steps with ``_step`` (one transition)
+and the shared auto-reset does the rest. Observations are Navix's default symbolic
+grids (uint8 ``[H, W, 3]``), given as float32.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.envs import spaces
+from jaxrl.envs.core import Adapter
+from jaxrl.envs.suites import Suite, reset_mode_option
+
+
+@struct.dataclass
+class NoParams:
+    """Navix's settings are static (its env is the pytree); nothing is traced."""
+
+
+def convert_space(space) -> spaces.Space:
+    shape = tuple(space.shape)
+    low = np.asarray(space.minimum, np.float32)
+    high = np.asarray(space.maximum, np.float32)
+    return spaces.Box(low, high, shape)
+
+
+class NavixEnv(Adapter):
+    step_uses_key = False  # Navix keeps its key in its state
+
+    def __init__(self, env, reset_mode: str = "fresh"):
+        self.navix_env = env
+        self.reset_mode = reset_mode_option(reset_mode)
+        self._observation_space = convert_space(env.observation_space)
+        self._action_space = spaces.Discrete(int(np.asarray(env.action_space.maximum)) + 1)
+
+    @property
+    def default_params(self):
+        return NoParams()
+
+    def reset_env(self, key, params):
+        timestep = self.navix_env.reset(key)
+        return jnp.asarray(timestep.observation, jnp.float32), timestep
+
+    def step_env(self, key, state, action, params):
+        timestep = self.navix_env._step(state, action)
+        return (jnp.asarray(timestep.observation, jnp.float32), timestep, timestep.reward,
+                timestep.step_type == 2, timestep.step_type == 1)
+
+    def observation_space(self, params):
+        return self._observation_space
+
+    def action_space(self, params):
+        return self._action_space
+
+    def max_episode_steps(self, params):
+        return int(self.navix_env.max_steps)
+
+
+def _names():
+    import navix
+
+    return sorted(navix.registry())
+
+
+def _make(name, max_steps: int = 100, reset_mode: str = "fresh"):
+    import navix
+
+    env = NavixEnv(navix.make(name, max_steps=max_steps), reset_mode)
+    return env, env.default_params
+
+
+SUITE = Suite(
+    prefix="navix", module="navix", extra="navix", names=_names, make=_make,
+    param_kinds=lambda name: {}, options={"max_steps": int, "reset_mode": str},
+    time_limit="Timestep.step_type: 1 a truncation (t >= max_steps), 2 a termination",
+    description="MiniGrid grid worlds",
+)

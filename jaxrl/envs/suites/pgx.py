@@ -1,0 +1,85 @@
+"""pgx (Koyamada et al., 2023): its one-player games, ``pgx/minatar-breakout`` (the five
+MinAtar games) and ``pgx/2048``.
+
+A pgx state carries ``terminated`` and ``truncated``; pgx's envs never truncate, so jaxrl
+keeps a time limit (``params.max_steps_in_episode``: 1,000 for MinAtar, as gymnax's
+MinAtar ports, and 10,000 for 2048). ``rewards`` is per player; a one-player game's
+is its first entry. The two-or-more-player games (chess, go, ...) need an opponent
+or self-play, which single-agent training does not define: they are refused.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.envs import spaces
+from jaxrl.envs.core import Adapter, EpisodeParams
+from jaxrl.envs.suites import Suite, reset_mode_option
+
+ONE_PLAYER = ("2048", "minatar-asterix", "minatar-breakout", "minatar-freeway",
+              "minatar-seaquest", "minatar-space_invaders")
+
+
+class PgxEnv(Adapter):
+    keeps_time_limit = True
+
+    def __init__(self, env, time_limit: int, reset_mode: str = "fresh"):
+        self.pgx_env = env
+        self.time_limit = int(time_limit)
+        self.reset_mode = reset_mode_option(reset_mode)
+
+    @property
+    def default_params(self):
+        return EpisodeParams(max_steps_in_episode=self.time_limit)
+
+    def with_params(self, params):
+        return PgxEnv(self.pgx_env, int(params.max_steps_in_episode), self.reset_mode)
+
+    def reset_env(self, key, params):
+        state = self.pgx_env.init(key)
+        return jnp.asarray(state.observation, jnp.float32), state
+
+    def step_env(self, key, state, action, params):
+        state = self.pgx_env.step(state, action, key)
+        return (jnp.asarray(state.observation, jnp.float32), state, state.rewards[0],
+                state.terminated, state.truncated)
+
+    def observation_space(self, params):
+        high = 1.0 if self.pgx_env.id.startswith("minatar") else np.inf
+        return spaces.Box(0.0, high, tuple(self.pgx_env.observation_shape))
+
+    def action_space(self, params):
+        return spaces.Discrete(int(self.pgx_env.num_actions))
+
+
+def _names():
+    import pgx
+
+    return sorted(pgx.available_envs())
+
+
+def _make(name, reset_mode: str = "fresh"):
+    import pgx
+
+    env = pgx.make(name)
+    adapted = PgxEnv(env, 10_000 if name == "2048" else 1000, reset_mode)
+    return adapted, adapted.default_params
+
+
+class _MultiPlayer(dict):
+    def __contains__(self, name):
+        return name not in ONE_PLAYER
+
+    def __getitem__(self, name):
+        return (f"{name} is a game of two or more players; jaxrl trains one agent (pgx's "
+                f"one-player games: {', '.join(ONE_PLAYER)})")
+
+
+SUITE = Suite(
+    prefix="pgx", module="pgx", extra="pgx", names=_names, make=_make,
+    param_kinds=lambda name: {"max_steps_in_episode": int}, options={"reset_mode": str},
+    refused=_MultiPlayer(),
+    time_limit="State.terminated and State.truncated; pgx never truncates, so jaxrl keeps "
+               "params.max_steps_in_episode",
+    description="MinAtar and 2048 (board games need self-play: refused)",
+)

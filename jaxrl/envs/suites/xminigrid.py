@@ -1,0 +1,76 @@
+"""XLand-MiniGrid (Nikulin et al., 2024): ``xminigrid/MiniGrid-DoorKey-5x5`` and the XLand
+meta-RL envs (``xminigrid/XLand-MiniGrid-R1-9x9``, with the default ruleset).
+
+XLand-MiniGrid follows dm_env: ``last()`` ends an episode, ``discount == 0`` marks a
+termination and ``discount == 1`` the time limit (``step_num == params.max_steps``).
+Its ``reset`` takes params first (``reset(params, key)``). The benchmark rulesets
+(``xminigrid.load_benchmark``) are downloaded at run time; jaxrl cannot fetch them
+offline and does not offer them. Observations are uint8 ``[view, view, 2]`` (tile,
+colour), given as float32.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxrl.envs import spaces
+from jaxrl.envs.core import Adapter
+from jaxrl.envs.suites import Suite, reset_mode_option
+
+
+class XMiniGridEnv(Adapter):
+    step_uses_key = False  # the key lives in the state
+
+    def __init__(self, env, params, reset_mode: str = "fresh"):
+        self.xminigrid_env = env
+        self._params = params
+        self.reset_mode = reset_mode_option(reset_mode)
+
+    @property
+    def default_params(self):
+        return self._params
+
+    def with_params(self, params):
+        return XMiniGridEnv(self.xminigrid_env, params, self.reset_mode)
+
+    def reset_env(self, key, params):
+        timestep = self.xminigrid_env.reset(params, key)
+        return jnp.asarray(timestep.observation, jnp.float32), timestep
+
+    def step_env(self, key, state, action, params):
+        timestep = self.xminigrid_env.step(params, state, action)
+        last = timestep.last()
+        return (jnp.asarray(timestep.observation, jnp.float32), timestep, timestep.reward,
+                last & (timestep.discount == 0), last & (timestep.discount != 0))
+
+    def observation_space(self, params):
+        return spaces.Box(0.0, 255.0, self.xminigrid_env.observation_shape(params))
+
+    def action_space(self, params):
+        return spaces.Discrete(int(self.xminigrid_env.num_actions(params)))
+
+    def max_episode_steps(self, params):
+        return int(params.max_steps)
+
+
+def _names():
+    import xminigrid
+
+    return sorted(xminigrid.registered_environments())
+
+
+def _make(name, reset_mode: str = "fresh"):
+    import xminigrid
+
+    env, params = xminigrid.make(name)
+    return XMiniGridEnv(env, params, reset_mode), params
+
+
+SUITE = Suite(
+    prefix="xminigrid", module="xminigrid", extra="xminigrid", names=_names, make=_make,
+    # static fields (they decide shapes): set per run, never per member
+    param_kinds=lambda name: {"height": int, "width": int, "view_size": int, "max_steps": int},
+    options={"reset_mode": str},
+    time_limit="dm_env TimeStep: last() with discount 0 a termination, with discount 1 the "
+               "time limit (step_num == params.max_steps)",
+    description="MiniGrid ports and the XLand meta-RL grid worlds",
+)
