@@ -591,10 +591,43 @@ def print_meta_test(summary: Dict[str, Any], console) -> None:
 
 
 def cmd_envs(args) -> int:
-    import jaxrl.envs
+    """The suites (installed or not, and how to install them), or one suite's ids."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
 
-    for env_id in jaxrl.envs.list():
-        print(env_id)
+    from jaxrl.envs import registry
+
+    if args.suite is None and not args.ids:
+        table = Table(title="environment suites (`jaxrl envs SUITE` lists a suite's ids)")
+        for column in ("suite", "installed", "envs", "install", "what"):
+            table.add_column(column)
+        for row in registry.suite_table():
+            table.add_row(row.prefix, "yes" if row.installed else "no",
+                          str(row.envs) if row.installed else "-", escape(row.install),
+                          row.description)
+        Console(width=160).print(table)
+        print("Your own env: `--env package.module:factory` on any command, or "
+              "jaxrl.envs.register(id, factory).")
+        return 0
+    if args.suite is None:
+        ids = registry.list()
+    else:
+        suite = registry.suites().get("" if args.suite == "gymnax" else args.suite)
+        if suite is None:
+            raise ConfigError(f"no suite {args.suite!r}; the suites are "
+                              f"{', '.join(r.prefix for r in registry.suite_table())}")
+        registry._require_installed(suite, args.suite)
+        ids = [suite.env_id(name) for name in suite.names()]
+        print(f"# time limit: {suite.time_limit}")
+        if suite.options:
+            print(f"# options (--env-set): "
+                  f"{', '.join(f'{k} ({v.__name__})' for k, v in suite.options.items())}")
+    for env_id in ids:
+        name = env_id.split("/", 1)[-1]
+        suite, _ = registry._suite_of(env_id)
+        refused = suite is not None and name in suite.refused
+        print(f"{env_id}  (cannot run here: {suite.refused[name]})" if refused else env_id)
     return 0
 
 
@@ -754,7 +787,9 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     add_spec_flags(meta, MetaSpec, META_FLAGS)
     meta.set_defaults(func=cmd_meta)
 
-    envs = sub.add_parser("envs", help="list environment ids")
+    envs = sub.add_parser("envs", help="list environment suites, or one suite's ids")
+    envs.add_argument("suite", nargs="?", help="a suite's name (gymnax, brax, craftax, ...)")
+    envs.add_argument("--ids", action="store_true", help="every id of the installed suites")
     envs.set_defaults(func=cmd_envs)
     return parser
 

@@ -119,7 +119,7 @@ def _check_id(env_id: str) -> Tuple[Optional[Suite], str]:
         raise UnknownEnvError(f"unknown env {env_id!r}.{hint} `jaxrl envs` lists all "
                               f"{len(everything)} ids.")
     if name in suite.refused:
-        raise UnknownEnvError(f"{env_id} cannot be built offline: {suite.refused[name]}.")
+        raise UnknownEnvError(f"{env_id} cannot be used here: {suite.refused[name]}.")
     return suite, name
 
 
@@ -129,6 +129,11 @@ def _load_factory(env_id: str) -> Callable[[], Any]:
     if env_id in _REGISTERED:
         return _REGISTERED[env_id]
     module_name, _, attr = env_id.partition(":")
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

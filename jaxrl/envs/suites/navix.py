@@ -24,10 +24,14 @@ class NoParams:
 
 
 def convert_space(space) -> spaces.Space:
+    """Navix declares [0, 8] for every categorical grid, but its symbolic grids (the
+    default) hold MiniGrid's (object, colour, state) codes, some above 8: a uint8 grid
+    is bounded by its dtype."""
     shape = tuple(space.shape)
-    low = np.asarray(space.minimum, np.float32)
-    high = np.asarray(space.maximum, np.float32)
-    return spaces.Box(low, high, shape)
+    if np.dtype(space.dtype) == np.uint8:
+        return spaces.Box(0.0, 255.0, shape)
+    return spaces.Box(np.asarray(space.minimum, np.float32),
+                      np.asarray(space.maximum, np.float32), shape)
 
 
 class NavixEnv(Adapter):

@@ -71,8 +71,8 @@ class _MultiPlayer(dict):
         return name not in ONE_PLAYER
 
     def __getitem__(self, name):
-        return (f"{name} is a game of two or more players; jaxrl trains one agent (pgx's "
-                f"one-player games: {', '.join(ONE_PLAYER)})")
+        return (f"a game of two or more players; jaxrl trains one agent (pgx's one-player "
+                f"games: 2048, minatar-*)")
 
 
 SUITE = Suite(

@@ -89,7 +89,7 @@ def _make(name, impl: str = "jax", reset_mode: str = "fresh"):
 
 
 def _refused():
-    reason = "it fetches robot models from a repository when loaded"
+    reason = "it fetches robot models from a repository when loaded, which needs a network"
     try:
         from mujoco_playground import registry
     except ImportError:
