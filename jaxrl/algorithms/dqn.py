@@ -93,7 +93,10 @@ class DQN(OffPolicyLearner):
         return DQNLearner(params, params, make_optimizer(hp, hp.learning_rate).init(params))
 
     def q_values(self, params, obs) -> jax.Array:
-        return self.value_head.q_values(self.network.apply(params, obs))
+        """Expected returns per action, illegal actions at ``ILLEGAL`` (masked argmax
+        and masked bootstrap targets)."""
+        return self.action_mask.apply(self.value_head.q_values(self.network.apply(params, obs)),
+                                      obs)
 
     def epsilon(self, hp: DQNHParams, env_steps) -> jax.Array:
         return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,
@@ -101,7 +104,7 @@ class DQN(OffPolicyLearner):
 
     def explore(self, learner: DQNLearner, obs, key, hp: DQNHParams, env_steps):
         return epsilon_greedy(key, self.q_values(learner.params, obs),
-                              self.epsilon(hp, env_steps))
+                              self.epsilon(hp, env_steps), self.action_mask.legal(obs))
 
     def greedy(self, learner: DQNLearner, obs):
         return jnp.argmax(self.q_values(learner.params, obs), axis=-1).astype(jnp.int32)

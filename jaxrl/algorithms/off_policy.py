@@ -183,8 +183,8 @@ class OffPolicyLearner(Learner):
                  name: Optional[str] = None):
         super().__init__(env, env_params, config, name)
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, self.torso_kind = envs
-        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, config.n_step,
                                    config.prioritized)
 

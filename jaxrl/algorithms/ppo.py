@@ -147,8 +147,8 @@ class PPO(Learner):
     def __init__(self, env: Env, env_params: Any, config: PPOConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, torso = envs
-        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.eval_env, self.train_env, self.obs_shape, torso, action_mask = envs
+        self.obs_norm = ObservationNormalization(config.normalize_observations, action_mask)
         self.torso = torso
         self.action_dist = distributions.for_space(env.action_space(env_params),
                                                    config.continuous_actions)
@@ -161,7 +161,8 @@ class PPO(Learner):
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-            init_log_std=config.init_log_std, torso=torso, value_bins=config.hl_gauss)
+            init_log_std=config.init_log_std, torso=torso, value_bins=config.hl_gauss,
+            action_mask=action_mask)
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:

@@ -113,8 +113,8 @@ class PQN(Learner):
         super().__init__(env, env_params, config, name)
         space = self.discrete_action_space(use_instead="ppo")
         envs = learner_envs(env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, torso_kind = envs
-        self.obs_norm = ObservationNormalization(config.normalize_observations)
+        self.eval_env, self.train_env, self.obs_shape, torso_kind, self.action_mask = envs
+        self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,
                                     config.v_min, config.v_max)
         torso = make_torso(torso_kind, self.obs_shape, config.hidden_sizes, config.activation,
@@ -137,7 +137,8 @@ class PQN(Learner):
         epsilon = self.epsilon(hp, state.env_steps)
 
         def act(obs, act_key):
-            action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon)
+            action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon,
+                                    self.action_mask.legal(obs))
             return action, action, {}
 
         env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
@@ -190,7 +191,10 @@ class PQN(Learner):
 
     # ---- pieces ----------------------------------------------------------------------
     def q_values(self, params, obs) -> jax.Array:
-        return self.value_head.q_values(self.network.apply(params, obs))
+        """Expected returns per action, illegal actions at ``ILLEGAL`` (masked argmax
+        and masked bootstrap targets)."""
+        return self.action_mask.apply(self.value_head.q_values(self.network.apply(params, obs)),
+                                      obs)
 
     def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
         return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,

@@ -90,23 +90,27 @@ class SAC(OffPolicyActorCritic):
     # ---- acting ----------------------------------------------------------------
     def explore_policy(self, learner: SACLearner, obs, key, hp, env_steps):
         if self.discrete:
-            logits = self.actor.apply(learner.actor_params, obs)
+            logits = self.logits(learner.actor_params, obs)
             return jax.random.categorical(key, logits).astype(jnp.int32)
         mean, log_std = self.actor.apply(learner.actor_params, obs)
         return tanh_gaussian_sample(key, mean, log_std)[0]
 
     def greedy(self, learner: SACLearner, obs):
         if self.discrete:
-            logits = self.actor.apply(learner.actor_params, obs)
+            logits = self.logits(learner.actor_params, obs)
             return jnp.argmax(logits, axis=-1).astype(jnp.int32)
         return jnp.tanh(self.actor.apply(learner.actor_params, obs)[0])
+
+    def logits(self, actor_params, obs):
+        """The discrete actor's logits, illegal actions masked (probability 0)."""
+        return self.action_mask.apply(self.actor.apply(actor_params, obs), obs)
 
     # ---- the policy's view of a state: (actions or None, probs, log-probs) -------
     def _policy_sample(self, actor_params, obs, key):
         """Continuous: a reparameterised action and its log-prob. Discrete: every
         action's probability and log-probability (exact expectations)."""
         if self.discrete:
-            log_probs = jax.nn.log_softmax(self.actor.apply(actor_params, obs))
+            log_probs = jax.nn.log_softmax(self.logits(actor_params, obs))
             return None, jnp.exp(log_probs), log_probs
         action, log_prob = tanh_gaussian_sample(key, *self.actor.apply(actor_params, obs))
         return action, None, log_prob

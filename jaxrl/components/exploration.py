@@ -23,11 +23,18 @@ def decay_over_run(start: jax.Array, end: jax.Array, fraction: jax.Array,
                            env_steps.as_float())
 
 
-def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon: jax.Array) -> jax.Array:
+def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon: jax.Array,
+                   legal: jax.Array | None = None) -> jax.Array:
     """Greedy actions over the last axis, each replaced by a uniform one w.p. epsilon
-    (leading axes are batch axes)."""
+    (leading axes are batch axes); with ``legal`` (a mask like ``q_values``), a uniform
+    legal one (``q_values`` are masked already: the greedy action is legal)."""
+    from jaxrl.components.action_masks import random_legal
+
     explore_key, action_key = jax.random.split(key)
     greedy = jnp.argmax(q_values, axis=-1)
-    random = jax.random.randint(action_key, greedy.shape, 0, q_values.shape[-1])
+    if legal is None:
+        random = jax.random.randint(action_key, greedy.shape, 0, q_values.shape[-1])
+    else:
+        random = random_legal(action_key, legal)
     explore = jax.random.uniform(explore_key, greedy.shape) < epsilon
     return jnp.where(explore, random, greedy).astype(jnp.int32)

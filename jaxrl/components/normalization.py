@@ -8,6 +8,7 @@ identity when disabled.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -74,12 +75,16 @@ class ObservationNormalization:
     ``update`` them from a batch of raw observations (leading axes are sample axes)."""
 
     enabled: bool
+    action_mask: Any = None  # an ActionMask: its entries pass through unnormalised
 
     def init(self, obs_shape) -> RunningMeanStd:
         return RunningMeanStd.create(tuple(obs_shape))
 
     def apply(self, stats: RunningMeanStd, obs: jax.Array) -> jax.Array:
-        return stats.normalize(obs) if self.enabled else obs
+        if not self.enabled:
+            return obs
+        normalised = stats.normalize(obs)
+        return normalised if self.action_mask is None else self.action_mask.keep_raw(normalised, obs)
 
     def update(self, stats: RunningMeanStd, batch: jax.Array) -> RunningMeanStd:
         return stats.update(batch) if self.enabled else stats

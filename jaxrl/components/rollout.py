@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.components.action_masks import ActionMask, mask_size
 from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM, split_batch
 from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
@@ -137,6 +138,7 @@ class LearnerEnvs(NamedTuple):
     train_env: VecEnv
     obs_shape: Tuple[int, ...]
     torso: str             # 'mlp' or 'cnn' (resolved)
+    action_mask: ActionMask  # where a legal-action mask sits in the observation
 
 
 def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> LearnerEnvs:
@@ -152,4 +154,5 @@ def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> Learne
     if kind == "cnn" and len(obs_shape) != 3:
         raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's are "
                           f"{obs_shape}: use torso='mlp' or 'auto'")
-    return LearnerEnvs(observation_env(env, env_params, images), train_env, obs_shape, kind)
+    return LearnerEnvs(observation_env(env, env_params, images), train_env, obs_shape, kind,
+                       ActionMask(mask_size(env.observation_space(env_params))))

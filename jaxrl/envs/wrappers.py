@@ -51,7 +51,7 @@ class EpisodeStatistics(Wrapper):
 class FlattenObservation(Wrapper):
     """One 1-D float32 vector per observation: arrays are flattened, Discrete
     observations one-hot encoded, a Dict's parts flattened so and concatenated in
-    sorted-name order."""
+    sorted-name order, except a legal-action mask (``action_mask``), which goes last."""
 
     def _flatten(self, obs, params):
         return _flatten(self.env.observation_space(params), obs)
@@ -71,10 +71,15 @@ class FlattenObservation(Wrapper):
         return spaces.Box(low, high, (spaces.flat_dim(space),))
 
 
+def _flat_order(space):
+    """A Dict's parts in sorted-name order, a legal-action mask last (where learners
+    look for it: ``jaxrl.components.action_masks``)."""
+    return sorted(space.spaces.items(), key=lambda item: (item[0] == "action_mask", item[0]))
+
+
 def _flatten(space, obs):
     if isinstance(space, spaces.Dict):
-        return jnp.concatenate([_flatten(part, obs[name])
-                                for name, part in space.spaces.items()])
+        return jnp.concatenate([_flatten(part, obs[name]) for name, part in _flat_order(space)])
     if isinstance(space, spaces.Discrete):
         return jax.nn.one_hot(obs, space.n, dtype=jnp.float32)
     return jnp.reshape(obs, (-1,)).astype(jnp.float32)
@@ -82,7 +87,7 @@ def _flatten(space, obs):
 
 def _flat_bounds(space):
     if isinstance(space, spaces.Dict):
-        parts = [_flat_bounds(part) for part in space.spaces.values()]
+        parts = [_flat_bounds(part) for _, part in _flat_order(space)]
         return (np.concatenate([lo for lo, _ in parts]), np.concatenate([hi for _, hi in parts]))
     if isinstance(space, spaces.Discrete):
         return np.zeros(space.n, np.float32), np.ones(space.n, np.float32)

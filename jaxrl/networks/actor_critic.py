@@ -42,6 +42,7 @@ class ActorCritic(nn.Module):
     init_log_std: float = 0.0
     torso: str = "mlp"
     value_bins: Any = None  # None: a scalar critic; an HLGauss: a classification critic
+    action_mask: Any = None  # an ActionMask: illegal actions' logits masked (discrete)
 
     def setup(self):
         act, cnn = ACTIVATIONS[self.activation], self.torso == "cnn"
@@ -59,6 +60,8 @@ class ActorCritic(nn.Module):
         out = self.actor(obs)
         if self.continuous:
             return out, jnp.broadcast_to(self.log_std, out.shape)
+        if self.action_mask is not None:
+            out = self.action_mask.apply(out, obs)
         return (out,)
 
     def value(self, obs):

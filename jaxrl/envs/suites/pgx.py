@@ -4,13 +4,13 @@ MinAtar games) and ``pgx/2048``.
 A pgx state carries ``terminated`` and ``truncated``; pgx's envs never truncate, so jaxrl
 keeps a time limit (``params.max_steps_in_episode``: 1,000 for MinAtar, as gymnax's
 MinAtar ports, and 10,000 for 2048). ``rewards`` is per player; a one-player game's
-is its first entry. The two-or-more-player games (chess, go, ...) need an opponent
+is its first entry. 2048's observation carries its legal-action mask
+(``{"board", "action_mask"}``), which every discrete learner honours. The two-or-more-player games (chess, go, ...) need an opponent
 or self-play, which single-agent training does not define: they are refused.
 """
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
 from jaxrl.envs import spaces
 from jaxrl.envs.core import Adapter, EpisodeParams
@@ -35,18 +35,33 @@ class PgxEnv(Adapter):
     def with_params(self, params):
         return PgxEnv(self.pgx_env, int(params.max_steps_in_episode), self.reset_mode)
 
+    @property
+    def has_illegal_actions(self) -> bool:
+        """MinAtar allows every action in every state; 2048 does not (a move that
+        shifts no tile)."""
+        return not self.pgx_env.id.startswith("minatar")
+
+    def _observe(self, state):
+        obs = jnp.asarray(state.observation, jnp.float32)
+        if not self.has_illegal_actions:
+            return obs
+        return {"board": obs, "action_mask": state.legal_action_mask.astype(jnp.float32)}
+
     def reset_env(self, key, params):
         state = self.pgx_env.init(key)
-        return jnp.asarray(state.observation, jnp.float32), state
+        return self._observe(state), state
 
     def step_env(self, key, state, action, params):
         state = self.pgx_env.step(state, action, key)
-        return (jnp.asarray(state.observation, jnp.float32), state, state.rewards[0],
-                state.terminated, state.truncated)
+        return self._observe(state), state, state.rewards[0], state.terminated, state.truncated
 
     def observation_space(self, params):
-        high = 1.0 if self.pgx_env.id.startswith("minatar") else np.inf
-        return spaces.Box(0.0, high, tuple(self.pgx_env.observation_shape))
+        # both MinAtar's and 2048's boards are bool planes
+        board = spaces.Box(0.0, 1.0, tuple(self.pgx_env.observation_shape))
+        if not self.has_illegal_actions:
+            return board
+        return spaces.Dict({"board": board,
+                            "action_mask": spaces.Box(0.0, 1.0, (int(self.pgx_env.num_actions),))})
 
     def action_space(self, params):
         return spaces.Discrete(int(self.pgx_env.num_actions))
