@@ -172,6 +172,21 @@ def select(ok: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
+def as_learner_env(env: Env, env_params: Any, learner: str) -> Env:
+    """The env as every learner acts on it: MultiDiscrete actions as joint Discrete ones
+    (a clear error where there are too many combinations)."""
+    from jaxrl.config import ConfigError
+    from jaxrl.envs.spaces import MultiDiscrete
+    from jaxrl.envs.wrappers import JointDiscreteActions
+
+    if not isinstance(env.action_space(env_params), MultiDiscrete):
+        return env
+    try:
+        return JointDiscreteActions(env, env_params)
+    except ValueError as exc:
+        raise ConfigError(f"{learner}: {exc}") from exc
+
+
 class Learner:
     """Shared defaults for the contract: the episode metrics summed, health is "the whole
     state and the ``health_metric`` are finite", keeping is a whole-state select,
@@ -188,7 +203,7 @@ class Learner:
         another name); errors and summaries say it."""
         self.name = name or self.name
         self.config = config.validate()
-        self.env, self.env_params = env, env_params
+        self.env, self.env_params = as_learner_env(env, env_params, self.name), env_params
 
     def discrete_action_space(self, use_instead: str):
         """The env's action space, which must be discrete (else one line naming what to

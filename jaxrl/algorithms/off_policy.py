@@ -182,7 +182,7 @@ class OffPolicyLearner(Learner):
     def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig,
                  name: Optional[str] = None):
         super().__init__(env, env_params, config, name)
-        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, config.n_step,

@@ -77,7 +77,7 @@ class OffPolicyActorCritic(OffPolicyLearner):
         config = dataclasses.replace(config, torso="mlp" if config.torso == "auto"
                                      else config.torso)
         super().__init__(env, env_params, config, name)
-        space = env.action_space(env_params)
+        space = self.env.action_space(env_params)
         self.discrete = isinstance(space, Discrete)
         if self.discrete and not self.supports_discrete:
             raise ConfigError(f"{self.name} needs a continuous (Box) action space; this "

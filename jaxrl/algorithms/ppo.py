@@ -146,11 +146,11 @@ class PPO(Learner):
 
     def __init__(self, env: Env, env_params: Any, config: PPOConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, torso, action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, action_mask)
         self.torso = torso
-        self.action_dist = distributions.for_space(env.action_space(env_params),
+        self.action_dist = distributions.for_space(self.env.action_space(env_params),
                                                    config.continuous_actions)
         self.objective = OBJECTIVES[config.policy_objective]
         self.default_drift_params = None

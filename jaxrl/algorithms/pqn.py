@@ -112,7 +112,7 @@ class PQN(Learner):
     def __init__(self, env: Env, env_params: Any, config: PQNConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
         space = self.discrete_action_space(use_instead="ppo")
-        envs = learner_envs(env, env_params, config.num_envs, config.torso)
+        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, torso_kind, self.action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,

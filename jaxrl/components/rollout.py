@@ -154,5 +154,9 @@ def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> Learne
     if kind == "cnn" and len(obs_shape) != 3:
         raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's are "
                           f"{obs_shape}: use torso='mlp' or 'auto'")
-    return LearnerEnvs(observation_env(env, env_params, images), train_env, obs_shape, kind,
-                       ActionMask(mask_size(env.observation_space(env_params))))
+    mask = ActionMask(mask_size(env.observation_space(env_params)))
+    actions = env.action_space(env_params)
+    if mask.active and getattr(actions, "n", mask.size) != mask.size:
+        raise ConfigError(f"{env.id}: its action_mask has {mask.size} entries for {actions}; a "
+                          f"learner needs one per (joint) action")
+    return LearnerEnvs(observation_env(env, env_params, images), train_env, obs_shape, kind, mask)

@@ -137,3 +137,30 @@ class VecEnv(Wrapper):
     def step(self, key, state, action, params):
         keys = jax.random.split(key, self.num_envs)
         return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, params)
+
+
+class JointDiscreteActions(Wrapper):
+    """A MultiDiscrete action space as one Discrete space over every combination
+    (row-major: ``unravel_index``), so every discrete learner (masks included: a joint
+    mask shaped like ``nvec`` flattens in the same order) runs on it. Refused where the
+    combinations pass ``MAX_JOINT_ACTIONS``."""
+
+    MAX_JOINT_ACTIONS = 4096
+
+    def __init__(self, env: Env, params: Any):
+        super().__init__(env)
+        nvec = self.env.action_space(params).nvec
+        self.nvec = tuple(int(n) for n in nvec.reshape(-1))
+        self.n = int(np.prod(self.nvec))
+        if self.n > self.MAX_JOINT_ACTIONS:
+            raise ValueError(f"{env.id}: its MultiDiscrete actions {list(self.nvec)} make "
+                             f"{self.n} joint actions, over the {self.MAX_JOINT_ACTIONS} a "
+                             f"discrete learner takes")
+
+    def action_space(self, params):
+        return spaces.Discrete(self.n)
+
+    def step(self, key, state, action, params):
+        shape = self.env.action_space(params).nvec.shape
+        joint = jnp.stack(jnp.unravel_index(action, self.nvec)).reshape(shape)
+        return self.env.step(key, state, joint.astype(jnp.int32), params)

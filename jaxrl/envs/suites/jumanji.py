@@ -43,11 +43,15 @@ def convert_spec(spec, observation: bool) -> spaces.Space:
 
 
 def as_observation(obs):
-    """Named tuples (and nested ones) as dicts of float32 arrays."""
+    """Named tuples and dataclasses (nested ones too) as dicts of float32 arrays."""
+    import dataclasses
+
     import jax.numpy as jnp
 
     if hasattr(obs, "_asdict"):
         return {name: as_observation(value) for name, value in obs._asdict().items()}
+    if dataclasses.is_dataclass(obs):
+        return {f.name: as_observation(getattr(obs, f.name)) for f in dataclasses.fields(obs)}
     if isinstance(obs, dict):
         return {name: as_observation(value) for name, value in obs.items()}
     return jnp.asarray(obs, jnp.float32)
