@@ -39,7 +39,7 @@ def _spec(algorithm: str, env_id: str, members: int, total_timesteps: int,
     values = {"num_chunks": DEFAULT_NUM_CHUNKS, **(overrides or {}),
               "total_timesteps": total_timesteps}
     return make_experiment(algorithm, env_id, values, dict(env_overrides or {}),
-                           num_seeds=max(1, members))
+                           num_seeds=max(1, members)).shared_env_params("bench")
 
 
 COMPILE_EVENTS = {  # jax.monitoring's own clocks for every program the process builds
@@ -128,7 +128,7 @@ def _timed_training(run):
     start = time.perf_counter()
     metrics = None
     for length in run.chunks:
-        carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
+        carry, metrics = run.chunk_program(length, carry)(carry, run.inputs)
     jax.block_until_ready((carry, metrics))
     return carry, time.perf_counter() - start
 

@@ -15,6 +15,7 @@ isolation, bitwise resume, 8 devices == 1 device, no PRNG key reuse.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, ClassVar, Dict, Optional, Protocol, Tuple, runtime_checkable
 
 import jax
@@ -185,6 +186,23 @@ def as_learner_env(env: Env, env_params: Any, learner: str) -> Env:
         return JointDiscreteActions(env, env_params)
     except ValueError as exc:
         raise ConfigError(f"{learner}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def member_env(algo, env_params: Any):
+    """Traces ``algo``'s functions with ``env_params`` (a member's own, traced under the
+    population's vmap) in place of its ``env_params``: every learner steps, resets and
+    evaluates its envs through ``self.env_params``, so each member runs on its own.
+    ``None``: unchanged."""
+    if env_params is None:
+        yield
+        return
+    own = algo.env_params
+    algo.env_params = env_params
+    try:
+        yield
+    finally:
+        algo.env_params = own
 
 
 class Learner:

@@ -1,7 +1,7 @@
 """Deterministic evaluation of a policy on fresh episodes."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +10,7 @@ from jaxrl.envs import Env
 
 
 def evaluate(env: Env, env_params: Any, act: Callable, key: jax.Array,
-             num_episodes: int) -> jax.Array:
+             num_episodes: int, max_steps: Optional[int] = None) -> jax.Array:
     """Returns the undiscounted return of ``num_episodes`` episodes, one per env copy.
 
     Each copy runs until its first episode ends; the loop stops once all have ended (at
@@ -18,7 +18,8 @@ def evaluate(env: Env, env_params: Any, act: Callable, key: jax.Array,
     member so all are scored on the same episodes.
     """
     env = env.for_evaluation()  # nothing after the first episode's end is used
-    max_steps = env.max_episode_steps(env_params)
+    if max_steps is None:  # given where env_params are traced (a member's own)
+        max_steps = env.max_episode_steps(env_params)
     reset_key, step_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(
         jax.random.split(reset_key, num_episodes), env_params)

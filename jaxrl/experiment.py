@@ -34,10 +34,13 @@ class Experiment:
     run_config: Any
     num_seeds: int
     seed: int
+    # env parameters drawn per member: name -> distribution spec (jaxrl.envs.per_member)
+    env_distributions: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def record(self) -> Dict[str, Any]:
         return {"algorithm": self.algorithm, "env": self.env,
-                "env_overrides": self.env_overrides, "config": to_dict(self.config),
+                "env_overrides": self.env_overrides,
+                "env_distributions": self.env_distributions, "config": to_dict(self.config),
                 "hparams": to_dict(self.hparams), "run_config": to_dict(self.run_config),
                 "num_seeds": self.num_seeds, "seed": self.seed}
 
@@ -48,8 +51,19 @@ class Experiment:
                                {**{f"{algorithm}.{k}": v for k, v in rec["config"].items()},
                                 **{f"{algorithm}.{k}": v for k, v in rec["hparams"].items()},
                                 **{f"run.{k}": v for k, v in rec["run_config"].items()}},
-                               rec.get("env_overrides", {}), int(rec["num_seeds"]),
+                               {**rec.get("env_overrides", {}),
+                                **rec.get("env_distributions", {})}, int(rec["num_seeds"]),
                                int(rec["seed"]), apply_defaults=False)
+
+    def shared_env_params(self, command: str) -> "Experiment":
+        """This experiment, for a command that runs every member on the same env params
+        (a distribution would otherwise be dropped without a word)."""
+        if self.env_distributions:
+            raise ConfigError(f"jaxrl {command} runs every member on one set of env "
+                              f"parameters; {', '.join(sorted(self.env_distributions))} "
+                              f"given as a distribution is for `jaxrl train` (one value "
+                              f"each here, e.g. --env-set NAME=VALUE)")
+        return self
 
     def build(self):
         """The algorithm and its population. Memory is planned before the population's
@@ -64,6 +78,13 @@ class Experiment:
         algo.check_hparams(self.hparams)
         plan_on_devices(algo, self.hparams, self.num_seeds, self.run_config)
         population = Population.from_seeds(self.hparams.validate(), self.num_seeds, self.seed)
+        if self.env_distributions:
+            from jaxrl.envs import per_member
+
+            _, distributions = per_member.split(self.env, {**self.env_overrides,
+                                                           **self.env_distributions})
+            population.env_params = per_member.draw(env_params, distributions,
+                                                    population.size, self.seed)
         return algo, population
 
 
@@ -100,9 +121,16 @@ def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
         raise ConfigError(f"--num-seeds {num_seeds} must be positive")
     check_seed_range(seed, num_seeds)
-    env_overrides = coerce_overrides(env, env_overrides)
-    experiment = Experiment(algorithm, env, env_overrides, entry.Config(**config),
-                            entry.HParams(**hparams), RunConfig(**run_config), num_seeds, seed)
+    from jaxrl.envs import per_member
+
+    if not isinstance(env_overrides, dict):
+        coerce_overrides(env, env_overrides)  # raises, naming what is wrong
+    fixed, distributions = per_member.split(env, coerce_overrides(env, {
+        k: v for k, v in env_overrides.items() if not per_member.is_distribution(v)}) | {
+        k: v for k, v in env_overrides.items() if per_member.is_distribution(v)})
+    experiment = Experiment(algorithm, env, fixed, entry.Config(**config),
+                            entry.HParams(**hparams), RunConfig(**run_config), num_seeds, seed,
+                            per_member.record(distributions))
     experiment.config.validate()
     experiment.hparams.validate()
     experiment.run_config.validate()
@@ -169,13 +197,14 @@ def resume_differences(recorded: Experiment, algorithm: Optional[str] = None,
     fields = {**rec["config"], **rec["hparams"], **rec["run_config"]}
     candidate = make_experiment(
         recorded.algorithm, given_env, {**fields, **values},
-        {**recorded.env_overrides, **env_overrides} if given_env == recorded.env
+        {**recorded.env_overrides, **recorded.env_distributions, **env_overrides}
+        if given_env == recorded.env
         else env_overrides,
         num_seeds if num_seeds is not None else from_file.get("num_seeds", recorded.num_seeds),
         seed if seed is not None else from_file.get("seed", recorded.seed),
         apply_defaults=False).record()
     differ = []
-    for key in ("env", "num_seeds", "seed", "env_overrides"):
+    for key in ("env", "num_seeds", "seed", "env_overrides", "env_distributions"):
         if candidate[key] != rec[key]:
             differ.append(f"{key} (recorded {rec[key]}, given {candidate[key]})")
     for part in ("config", "hparams", "run_config"):

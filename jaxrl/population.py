@@ -15,11 +15,14 @@ from jaxrl.config import ConfigError, check_fields, check_seed, check_seed_range
 @dataclasses.dataclass
 class Population:
     """``hparams`` has a leading member axis on every leaf; ``seeds`` one int per member;
-    ``config_index`` says which configuration each member runs (the bootstrap strata)."""
+    ``config_index`` says which configuration each member runs (the bootstrap strata).
+    ``env_params``: None (every member on the algorithm's env params), or the members'
+    own, a leading member axis on every leaf (``jaxrl.envs.per_member``)."""
 
     hparams: Any
     seeds: np.ndarray
     config_index: np.ndarray
+    env_params: Any = None
 
     @classmethod
     def from_configs(cls, configs: Sequence[Any], seeds: Sequence[int]) -> "Population":
@@ -63,9 +66,21 @@ class Population:
                        for k, v in self.member_hparams(i).items())
         return f"member {i} (seed {self.seeds[i]}, config {self.config_index[i]}: {hp})"
 
+    def member_env_params(self, i: int) -> Dict[str, Any]:
+        """Member ``i``'s own env parameters (``env.NAME``), where it has its own."""
+        if self.env_params is None:
+            return {}
+        first = _member_scalars(self.env_params, 0)
+        varying = {k for k in first
+                   if any(_member_scalars(self.env_params, j)[k] != first[k]
+                          for j in range(1, self.size))}
+        return {f"env.{k}": v for k, v in _member_scalars(self.env_params, i).items()
+                if k in varying or self.size == 1}
+
     def table(self) -> List[Dict[str, Any]]:
         return [{"member": i, "seed": int(self.seeds[i]), "config": int(self.config_index[i]),
-                 **self.member_hparams(i)} for i in range(self.size)]
+                 **self.member_hparams(i), **self.member_env_params(i)}
+                for i in range(self.size)]
 
 
 def _member_scalars(hparams: Any, i: int, prefix: str = "") -> Dict[str, Any]:

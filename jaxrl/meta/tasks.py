@@ -32,7 +32,8 @@ def inner_algorithm(algorithm: str, env_id: str, values: Optional[Dict[str, Any]
     """The algorithm and (validated) experiment of ``jaxrl train ALGORITHM``."""
     import jaxrl.envs
 
-    exp = make_experiment(algorithm, env_id, dict(values or {}), dict(env_overrides or {}))
+    exp = make_experiment(algorithm, env_id, dict(values or {}),
+                          dict(env_overrides or {})).shared_env_params("meta")
     env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)
     return registry.get(algorithm).make(env, env_params, exp.config), exp
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.contract import Algorithm
+from jaxrl.contract import Algorithm, member_env
 
 @struct.dataclass
 class Carry:
@@ -40,12 +40,18 @@ def plan_chunks(num_updates: int, target_chunks: int) -> List[int]:
     return chunks
 
 
-def make_chunk_fn(algo: Algorithm, num_updates: int) -> Callable:
+def make_chunk_fn(algo: Algorithm, num_updates: int, env_per_member: bool = False) -> Callable:
     """One member's ``num_updates`` updates; an unhealthy update (``algo.healthy``) is
     discarded and the member frozen (``algo.keep``), and chunk metrics are reduced
-    in-program over its kept updates."""
+    in-program over its kept updates. ``env_per_member``: the second argument is
+    ``(hparams, env_params)``, the member's own env params (``Run.inputs``)."""
 
-    def member_chunk(carry: Carry, hp):
+    def member_chunk(carry: Carry, inputs):
+        hp, env_params = inputs if env_per_member else (inputs, None)
+        with member_env(algo, env_params):
+            return member_updates(carry, hp)
+
+    def member_updates(carry: Carry, hp):
         def body(carry, _):
             new_state, metrics = algo.update(carry.state, hp)
             ok = carry.alive & algo.healthy(new_state, metrics)

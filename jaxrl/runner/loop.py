@@ -151,7 +151,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             progress_state["alive"] = to_host(carry.alive)
             progress_state["accepted"] = accepted_updates(carry)
         start = time.perf_counter()
-        carry, metrics = run.chunk_program(length, carry)(carry, run.hparams)
+        carry, metrics = run.chunk_program(length, carry)(carry, run.inputs)
         metrics, new_alive = to_host((metrics, carry.alive))
         elapsed = time.perf_counter() - start
         updates_done = progress_state["updates"] = progress_state["updates"] + length

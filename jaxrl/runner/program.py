@@ -12,7 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm
+from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm, member_env
 from jaxrl.distributed import put, to_host
 from jaxrl.evaluation import evaluate
 from jaxrl.population import Population
@@ -116,6 +116,8 @@ class Run:
         self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.hparams = put(population.hparams, self.sharding)
+        self.env_params = (None if population.env_params is None
+                           else put(population.env_params, self.sharding))
         self._chunk_programs: Dict[int, Any] = {}
         self._eval_compiled = False
         # the plan's seconds: mostly XLA's analysis of one member's update (a compile of
@@ -126,8 +128,15 @@ class Run:
         self.program_seconds: Dict[str, float] = {}
         self.xla_memory: Dict[int, Optional[int]] = {}  # chunk length -> XLA's figure
 
-        def init(keys, hparams):
-            state = jax.vmap(algo.init)(keys, hparams)
+        env_per_member = self.env_params is not None
+
+        def member_init(key, inputs):
+            hp, env_params = inputs if env_per_member else (inputs, None)
+            with member_env(algo, env_params):
+                return algo.init(key, hp)
+
+        def init(keys, inputs):
+            state = jax.vmap(member_init)(keys, inputs)
             m = population.size
             return Carry(state, jnp.ones((m,), bool), jnp.zeros((m,), jnp.int32),
                          jnp.full((m,), -1, jnp.int32))
@@ -135,13 +144,24 @@ class Run:
         self._init = jax.jit(init, out_shardings=self.sharding)
         self._init_compiled = None  # set by warm_up(init=True)
 
-        def eval_member(state, key):
-            # ``eval_env``: the env with the observation pipeline the policy was trained on.
-            return evaluate(algo.eval_env, algo.env_params,
-                            algo.policy(state), key, run_config.eval_episodes)
+        # loops are sized by the run's own params: time limits never differ per member
+        max_steps = algo.eval_env.max_episode_steps(algo.env_params)
 
-        self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, None)),
+        def eval_member(state, env_params, key):
+            # ``eval_env``: the env with the observation pipeline the policy was trained
+            # on; each member on its own env params where it has them
+            with member_env(algo, env_params):
+                return evaluate(algo.eval_env, algo.env_params, algo.policy(state), key,
+                                run_config.eval_episodes, max_steps)
+
+        self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, 0, None)),
                              out_shardings=self.sharding)
+
+    @property
+    def inputs(self) -> Any:
+        """What the init and chunk programs take beside the carry: the members'
+        hyperparameters, and their own env params where they have them."""
+        return self.hparams if self.env_params is None else (self.hparams, self.env_params)
 
     def set_hparams(self, hparams: Any) -> None:
         """New traced values for every member (same structure, shapes and dtypes), for
@@ -165,15 +185,21 @@ class Run:
         other = copy.copy(self)  # shares the dict of compiled chunk programs
         other.population = population
         other.set_hparams(population.hparams)  # same structure, shapes, dtypes, or refuse
+        if (population.env_params is None) != (self.env_params is None):
+            raise ValueError("with_population: the programs were compiled with"
+                             + (" per-member env params" if self.env_params is not None
+                                else "out per-member env params"))
+        if population.env_params is not None:
+            other.env_params = put(population.env_params, self.sharding)
         return other
 
     # ---- programs ----------------------------------------------------------------
     def init_carry(self) -> Carry:
         keys = put(self.population.keys(), self.sharding)
-        return (self._init_compiled or self._init)(keys, self.hparams)
+        return (self._init_compiled or self._init)(keys, self.inputs)
 
     def abstract_carry(self) -> Carry:
-        shapes = jax.eval_shape(self._init, self.population.keys(), self.hparams)
+        shapes = jax.eval_shape(self._init, self.population.keys(), self.inputs)
         return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
                                                            sharding=self.sharding), shapes)
 
@@ -185,7 +211,8 @@ class Run:
         # Members go through in batches of the memory plan's member_batch per device
         # when all at once would not fit the budget (or, on CPU, the cache).
         members = PartitionSpec("member")
-        per_device = jax.vmap(make_chunk_fn(self.algo, length), axis_name=POPULATION_AXIS)
+        per_device = jax.vmap(make_chunk_fn(self.algo, length, self.env_params is not None),
+                              axis_name=POPULATION_AXIS)
         if self.memory_plan.batches > 1:
             per_device = in_member_batches(per_device, self.memory_plan.member_batch)
         # Only the member axis is manual: with a data axis, XLA partitions each member
@@ -195,7 +222,7 @@ class Run:
             axis_names={"member"}, check_vma=False)
         with jax.set_mesh(self.mesh):
             return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
-                carry, self.hparams)
+                carry, self.inputs)
 
     def _keep_chunk(self, length: int, compiled) -> None:
         self.xla_memory[length] = xla_bytes(compiled)
@@ -217,7 +244,7 @@ class Run:
         ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes."""
         seed = self.config.eval_seed if eval_seed is None else eval_seed
         key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
-        return to_host(self._eval(carry.state, key))
+        return to_host(self._eval(carry.state, self.env_params, key))
 
     def warm_up(self, from_chunk: int = 0, init: bool = True) -> None:
         """Compile every program still needed before the clock starts (compile time is
@@ -248,7 +275,7 @@ class Run:
             init_job = None
             if init and self._init_compiled is None:
                 keys = put(self.population.keys(), self.sharding)
-                lowered, seconds = lower(self._init.lower, keys, self.hparams)
+                lowered, seconds = lower(self._init.lower, keys, self.inputs)
                 init_job = pool.submit(timed("init", lowered, seconds))
             carry = self.abstract_carry()
             chunk_jobs = {}
@@ -258,7 +285,7 @@ class Run:
             eval_job = None
             if not self._eval_compiled:
                 key = put(jax.random.PRNGKey(0), self.replicated)
-                lowered, seconds = lower(self._eval.lower, carry.state, key)
+                lowered, seconds = lower(self._eval.lower, carry.state, self.env_params, key)
                 eval_job = pool.submit(timed("evaluation", lowered, seconds))
             # results in order of submission; an error in any compile is raised here
             if init_job is not None:

@@ -140,7 +140,7 @@ class PBT:
 
         spec = self.spec
         exps = [self.experiment(c) for c in self.initial_configs()]
-        exp = exps[0]
+        exp = exps[0].shared_env_params("pbt")
         env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)
         algo = registry.get(exp.algorithm).make(env, env_params, exp.config)
         seeds = list(range(spec.seed, spec.seed + spec.population))

@@ -336,6 +336,9 @@ def _parse_param(name: str, spec: Any, where: str) -> Param:
     return cls(name, low, high, q) if cls is QUniform else cls(name, low, high)
 
 
+parse_param = _parse_param  # one dimension from its spec (env distributions use it too)
+
+
 def _tuple(value):
     return tuple(value) if isinstance(value, list) else value
 

@@ -253,6 +253,7 @@ class Sweep:
     def _algo(self, exp: Experiment):
         import jaxrl.envs
 
+        exp.shared_env_params("sweep")
         key = ("algo", exp.config, exp.env, tuple(sorted(exp.env_overrides.items())))
         if key not in self._runs:
             env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)

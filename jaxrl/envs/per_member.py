@@ -1,0 +1,117 @@
+"""Environment parameters that differ across a population (domain randomisation, task
+distributions).
+
+An env setting given as a distribution (``--env-set 'length={distribution: uniform,
+min: 0.3, max: 0.7}'``, the sweep space's syntax) is drawn once per member; the
+population carries the members' params as a traced axis beside their hyperparameters,
+and every learner steps its envs with its member's params (``Learner.member_env``). Only
+params that are pytree leaves can differ (a static field decides shapes or the
+program); time limits cannot (evaluation loops are sized by them).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Mapping, Tuple
+
+import jax
+import numpy as np
+
+from jaxrl.config import ConfigError, coerce_scalar
+
+# Settings whose per-member values would change a loop bound or a shape.
+FIXED_PER_RUN = ("max_steps_in_episode", "max_timesteps", "max_steps", "episode_length",
+                 "time_limit")
+
+
+def is_distribution(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return True
+    return isinstance(value, str) and value.lstrip().startswith("{")
+
+
+def _as_mapping(name: str, value: Any) -> Mapping:
+    if isinstance(value, Mapping):
+        return value
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"env parameter {name}={value!r} is not a valid mapping: "
+                          f"{str(exc).splitlines()[0]}")
+    if not isinstance(parsed, Mapping):
+        raise ConfigError(f"env parameter {name}={value!r} must be a value or a mapping "
+                          f"such as {{distribution: uniform, min: 0.3, max: 0.7}}")
+    return parsed
+
+
+def traced_kinds(params) -> Dict[str, type]:
+    """Name -> type of the params fields that may differ per member: scalar numbers that
+    are pytree leaves."""
+    kinds = {}
+    for field in dataclasses.fields(params):
+        if not field.metadata.get("pytree_node", True):
+            continue
+        value = getattr(params, field.name)
+        value = value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
+        if isinstance(value, (bool, int, float)):
+            kinds[field.name] = type(value)
+    return kinds
+
+
+def split(env_id: str, overrides: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``(fixed values, {name: sweep-space Param})`` of ``overrides``; each distribution
+    is checked against the env's params (a pytree leaf, a number, not a time limit)."""
+    fixed = {k: v for k, v in overrides.items() if not is_distribution(v)}
+    drawn = {k: v for k, v in overrides.items() if is_distribution(v)}
+    if not drawn:
+        return fixed, {}
+    import jaxrl.envs
+    from jaxrl.sweep.space import Uniform, parse_param
+
+    _, params = jaxrl.envs.make(env_id, **fixed)
+    kinds = traced_kinds(params)
+    distributions = {}
+    for name, value in drawn.items():
+        where = f"env parameter {name}"
+        if name in FIXED_PER_RUN:
+            raise ConfigError(f"{where}: a time limit is the same for every member (evaluation "
+                              f"loops are sized by it); give it one value")
+        if name not in kinds:
+            raise ConfigError(f"{where} cannot differ per member: {env_id}'s per-member "
+                              f"params are {', '.join(sorted(kinds)) or 'none'} (a static "
+                              f"field decides shapes or the program)")
+        param = parse_param(name, _as_mapping(name, value), where)
+        if kinds[name] is bool or (kinds[name] is int and isinstance(param, Uniform)
+                                   and type(param) is Uniform):
+            raise ConfigError(f"{where} is a {kinds[name].__name__}: use int_uniform or "
+                              f"values: [...]")
+        distributions[name] = param
+    return fixed, distributions
+
+
+def draw(params: Any, distributions: Dict[str, Any], members: int, seed: int) -> Any:
+    """The members' params: ``params`` with each distribution's field drawn per member
+    (numpy, from ``seed``: a run rebuilds them exactly), every leaf with a leading member
+    axis (float32 / int32 / bool)."""
+    kinds = traced_kinds(params)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
+    values = {name: [coerce_scalar(kinds[name], param.from_unit(u), f"env parameter {name}")
+                     for u in rng.random(members)]
+              for name, param in sorted(distributions.items())}
+
+    def batch(x):
+        x = np.asarray(x)
+        dtype = (np.float32 if np.issubdtype(x.dtype, np.floating) else
+                 np.int32 if np.issubdtype(x.dtype, np.integer) else x.dtype)
+        return np.broadcast_to(x.astype(dtype), (members,) + x.shape).copy()
+
+    batched = jax.tree.map(batch, params)
+    for name, column in values.items():
+        dtype = np.asarray(getattr(batched, name)).dtype
+        batched = batched.replace(**{name: np.asarray(column, dtype)})
+    return batched
+
+
+def record(distributions: Dict[str, Any]) -> Dict[str, Any]:
+    return {name: param.record() for name, param in sorted(distributions.items())}
