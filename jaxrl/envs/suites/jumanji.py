@@ -33,6 +33,13 @@ def convert_spec(spec, observation: bool) -> spaces.Space:
         if observation:
             return spaces.Box(0.0, float(spec.num_values - 1), spec.shape)
         return spaces.Discrete(int(spec.num_values))
+    if isinstance(spec, specs.BoundedArray) and not observation \
+            and np.issubdtype(np.dtype(spec.dtype), np.integer):
+        # integer actions given as a bounded array (MultiCVRP's vehicles): one choice each
+        low = np.asarray(spec.minimum)
+        if np.any(low != 0):
+            raise ValueError(f"integer actions from {low} are not supported")
+        return spaces.MultiDiscrete(np.broadcast_to(np.asarray(spec.maximum) + 1, spec.shape))
     if isinstance(spec, specs.BoundedArray):
         return spaces.Box(np.asarray(spec.minimum, np.float32), np.asarray(spec.maximum, np.float32),
                           spec.shape)
@@ -107,8 +114,15 @@ def _make(name):
     return jumanji_env, jumanji_env.default_params
 
 
+_MULTI_AGENT = "a reward per agent (multi-agent); jaxrl trains one agent on one reward"
+REFUSED = {"Connector-v3": _MULTI_AGENT, "LevelBasedForaging-v0": _MULTI_AGENT,
+           "SearchAndRescue-v0": _MULTI_AGENT,
+           "Sokoban-v0": "it downloads its levels from the Hugging Face hub, which needs a "
+                         "network"}
+
 SUITE = Suite(
     prefix="jumanji", module="jumanji", extra="jumanji", names=_names, make=_make,
+    refused=REFUSED,
     param_kinds=lambda name: {"max_steps_in_episode": int},
     time_limit="dm_env TimeStep: last() with discount 0 is a termination, with discount "
                "> 0 a time limit (the env's time_limit); jaxrl also keeps "
