@@ -342,3 +342,24 @@ def test_jaxrl_envs_lists_suites_and_their_install_lines(capsys):
     assert cli.main(["envs", "navix"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert "navix/Navix-Empty-5x5-v0" in listed and listed[0].startswith("# time limit")
+
+
+def test_static_id_lists_match_the_installed_packages():
+    """navix, xminigrid, jumanji, pgx and playground are listed without importing them
+    (seconds each); the lists must be the pinned versions' own."""
+    import jumanji
+    import navix
+    import pgx
+    import xminigrid
+    from mujoco_playground import registry as playground
+
+    from jaxrl.envs.suites import jumanji as j, navix as n, pgx as p, playground as pl, \
+        xminigrid as x
+
+    assert set(n.NAMES) == set(navix.registry())
+    assert set(x.NAMES) == set(xminigrid.registered_environments())
+    assert set(j.NAMES) == set(jumanji.registered_environments())
+    assert set(p.NAMES) == set(pgx.available_envs())
+    assert set(pl.NAMES) == set(playground.dm_control_suite.ALL_ENVS)
+    assert set(pl.LOCOMOTION) == set(playground.locomotion.ALL_ENVS)
+    assert set(pl.MANIPULATION) == set(playground.manipulation.ALL_ENVS)

@@ -43,7 +43,8 @@ class CraftaxEnv(Adapter):
 
     def step_env(self, key, state, action, params):
         obs, state, reward, done, _ = self.craftax_env.step_env(key, state, action, params)
-        terminated = self.craftax_env.is_terminal(state, params.replace(max_timesteps=NO_TIME_LIMIT))
+        no_limit = params.replace(max_timesteps=NO_TIME_LIMIT)
+        terminated = self.craftax_env.is_terminal(state, no_limit)
         truncated = jnp.asarray(done, bool) & ~terminated
         return jnp.asarray(obs, jnp.float32), state, reward, terminated, truncated
 

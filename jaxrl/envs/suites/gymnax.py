@@ -79,7 +79,8 @@ class GymnaxEnv(Adapter):
 
 
 # envs that fetch data from the internet when constructed
-NEEDS_DOWNLOAD = {"MNISTBandit-bsuite": "it downloads MNIST when constructed, which needs a network"}
+NEEDS_DOWNLOAD = {"MNISTBandit-bsuite": "it downloads MNIST when constructed, which needs a "
+                                        "network"}
 
 
 def _names():

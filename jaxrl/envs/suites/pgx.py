@@ -5,8 +5,9 @@ A pgx state carries ``terminated`` and ``truncated``; pgx's envs never truncate,
 keeps a time limit (``params.max_steps_in_episode``: 1,000 for MinAtar, as gymnax's
 MinAtar ports, and 10,000 for 2048). ``rewards`` is per player; a one-player game's
 is its first entry. 2048's observation carries its legal-action mask
-(``{"board", "action_mask"}``), which every discrete learner honours. The two-or-more-player games (chess, go, ...) need an opponent
-or self-play, which single-agent training does not define: they are refused.
+(``{"board", "action_mask"}``), which every discrete learner honours. The games of two
+or more players (chess, go, ...) need an opponent or self-play, which single-agent
+training does not define: they are refused.
 """
 from __future__ import annotations
 
@@ -67,10 +68,13 @@ class PgxEnv(Adapter):
         return spaces.Discrete(int(self.pgx_env.num_actions))
 
 
-def _names():
-    import pgx
-
-    return sorted(pgx.available_envs())
+# pgx 2.6's games (pgx.available_envs()), listed without importing pgx
+NAMES = ("2048", "animal_shogi", "backgammon", "chess", "connect_four", "gardner_chess",
+         "go_9x9", "go_19x19", "hex", "kuhn_poker", "leduc_holdem", "minatar-asterix",
+         "minatar-breakout", "minatar-freeway", "minatar-seaquest", "minatar-space_invaders",
+         "othello", "shogi", "sparrow_mahjong", "tic_tac_toe")
+_MULTI_PLAYER = ("a game of two or more players; jaxrl trains one agent (pgx's one-player "
+                 "games: 2048, minatar-*)")
 
 
 def _make(name, reset_mode: str = "fresh"):
@@ -81,19 +85,10 @@ def _make(name, reset_mode: str = "fresh"):
     return adapted, adapted.default_params
 
 
-class _MultiPlayer(dict):
-    def __contains__(self, name):
-        return name not in ONE_PLAYER
-
-    def __getitem__(self, name):
-        return (f"a game of two or more players; jaxrl trains one agent (pgx's one-player "
-                f"games: 2048, minatar-*)")
-
-
 SUITE = Suite(
-    prefix="pgx", module="pgx", extra="pgx", names=_names, make=_make,
+    prefix="pgx", module="pgx", extra="pgx", names=lambda: NAMES, make=_make,
     param_kinds=lambda name: {"max_steps_in_episode": int}, options={"reset_mode": str},
-    refused=_MultiPlayer(),
+    refused={name: _MULTI_PLAYER for name in NAMES if name not in ONE_PLAYER},
     time_limit="State.terminated and State.truncated; pgx never truncates, so jaxrl keeps "
                "params.max_steps_in_episode",
     description="MinAtar and 2048 (board games need self-play: refused)",

@@ -88,42 +88,28 @@ def _make(name, impl: str = "jax", reset_mode: str = "fresh"):
     return adapted, adapted.default_params
 
 
-def _refused():
-    reason = "it fetches robot models from a repository when loaded, which needs a network"
-    try:
-        from mujoco_playground import registry
-    except ImportError:
-        return {}
-    return {name: reason for name in (*registry.locomotion.ALL_ENVS,
-                                      *registry.manipulation.ALL_ENVS)}
-
-
-class _Refused(dict):
-    """Filled on first use: listing them imports mujoco_playground (seconds)."""
-
-    def _fill(self):
-        if not self:
-            self.update(_refused())
-
-    def __contains__(self, name):
-        self._fill()
-        return dict.__contains__(self, name)
-
-    def __getitem__(self, name):
-        self._fill()
-        return dict.__getitem__(self, name)
-
-
-def _names():
-    from mujoco_playground import registry
-
-    return (*NAMES, *registry.locomotion.ALL_ENVS, *registry.manipulation.ALL_ENVS)
+# mujoco_playground 0.2's own lists (importing it takes ~10 s: `jaxrl envs` lists these
+# without it). Each fetches robot models from a repository when loaded.
+LOCOMOTION = ("ApolloJoystickFlatTerrain", "BarkourJoystick",
+              "BerkeleyHumanoidJoystickFlatTerrain", "BerkeleyHumanoidJoystickRoughTerrain",
+              "G1JoystickFlatTerrain", "G1JoystickRoughTerrain", "Go1JoystickFlatTerrain",
+              "Go1JoystickRoughTerrain", "Go1Getup", "Go1Handstand", "Go1Footstand",
+              "H1InplaceGaitTracking", "H1JoystickGaitTracking", "Op3Joystick",
+              "SpotFlatTerrainJoystick", "SpotGetup", "SpotJoystickGaitTracking",
+              "T1JoystickFlatTerrain", "T1JoystickRoughTerrain")
+MANIPULATION = ("AlohaHandOver", "AlohaSinglePegInsertion", "PandaPickCube",
+                "PandaPickCubeOrientation", "PandaPickCubeCartesian", "PandaOpenCabinet",
+                "PandaRobotiqPushCube", "LeapCubeReorient", "LeapCubeRotateZAxis",
+                "AeroCubeRotateZAxis")
+_DOWNLOADS = "it fetches robot models from a repository when loaded, which needs a network"
 
 
 SUITE = Suite(
-    prefix="playground", module="mujoco_playground", extra="playground", names=_names,
+    prefix="playground", module="mujoco_playground", extra="playground",
+    names=lambda: (*NAMES, *LOCOMOTION, *MANIPULATION),
     make=_make, param_kinds=lambda name: {"max_steps_in_episode": int},
-    options={"impl": str, "reset_mode": str}, refused=_Refused(),
+    options={"impl": str, "reset_mode": str},
+    refused={name: _DOWNLOADS for name in (*LOCOMOTION, *MANIPULATION)},
     time_limit="no time limit in the envs (the training wrapper adds one); jaxrl keeps "
                "params.max_steps_in_episode = the config's episode_length (1,000)",
     description="dm_control suite in MJX (locomotion and manipulation need downloads)",
