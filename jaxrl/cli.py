@@ -164,9 +164,12 @@ class RunEvaluation:
     returns: Any  # (members, episodes)
     run_episodes: int  # the run's own eval_episodes and eval_seed
     run_eval_seed: int
+    held_out: Optional[Dict[str, Any]] = None  # env params every member was scored on
 
     def describe(self) -> str:
         """Which episodes were scored, in words."""
+        if self.held_out:
+            return "every member on " + ", ".join(f"{k}={v}" for k, v in self.held_out.items())
         if self.eval_seed != self.run_eval_seed:
             return f"eval seed {self.eval_seed} instead of the run's {self.run_eval_seed}"
         if self.episodes != self.run_episodes:
@@ -177,7 +180,7 @@ class RunEvaluation:
 
 
 def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Optional[int] = None,
-                 warn=None) -> RunEvaluation:
+                 warn=None, env_values: Optional[Dict[str, Any]] = None) -> RunEvaluation:
     """Scores the newest good checkpoint of ``run_dir``. By default on the episodes the
     run itself scored at that checkpoint (its eval_seed and eval_episodes, key
     ``fold_in(PRNGKey(eval_seed), checkpoint - 1)``), so the final checkpoint reproduces
@@ -206,9 +209,18 @@ def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Option
     finally:
         checkpointer.close()
     # Checkpoint ``step`` is saved after chunk ``step - 1``, where the run evaluated.
-    returns = run.evaluate(carry, step - 1, eval_seed)
+    held_out = None
+    if env_values:  # every member on the same given params (held-out values)
+        import jaxrl.envs
+        from jaxrl.envs.registry import coerce_overrides
+
+        held_out = coerce_overrides(spec.env, dict(env_values))
+        held_out_params = jaxrl.envs.make(spec.env, **{**spec.env_overrides, **held_out})[1]
+        returns = run.evaluate(carry, step - 1, eval_seed, env_params=held_out_params)
+    else:
+        returns = run.evaluate(carry, step - 1, eval_seed)
     return RunEvaluation(spec, population, step, len(run.chunks), episodes, eval_seed, returns,
-                         run_episodes, run_eval_seed)
+                         run_episodes, run_eval_seed, held_out)
 
 
 def cmd_eval(args) -> int:
@@ -226,7 +238,8 @@ def cmd_eval(args) -> int:
                           f"(0..{size - 1})")
     errors = Console(stderr=True)
     ev = evaluate_run(args.run_dir, args.episodes, args.seed,
-                      warn=lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True))
+                      warn=lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True),
+                      env_values=_parse_pairs(args.env_set, "--env-set"))
     table = Table(title=f"{ev.spec.env}: checkpoint {ev.checkpoint}/{ev.num_chunks}, "
                         f"{ev.episodes} episodes per member ({ev.describe()})")
     for col in ("member", "seed", "return mean", "return std", "min", "max"):
@@ -720,6 +733,10 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                          "checkpoint is scored on the episodes of summary.json's final "
                          "evaluation); another seed S scores the episodes the run would have "
                          "used at that checkpoint with eval_seed=S")
+    ev.add_argument("--env-set", action="append", metavar="NAME=VALUE",
+                    help="score every member on these env parameters (held-out values: "
+                         "a population trained with a parameter drawn per member, say) "
+                         "instead of its own")
     ev.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")

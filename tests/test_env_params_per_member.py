@@ -84,3 +84,10 @@ def test_the_cli_takes_a_distribution_and_records_it(tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["env_distributions"]["gravity"]["max"] == 15.0
     assert config["env_overrides"] == {}
+    # held-out values: every member scored on one given gravity, on the run's episodes
+    own = cli.evaluate_run(out)
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    np.testing.assert_allclose(own.returns.mean(axis=1), summary["final_eval_return"])
+    held = cli.evaluate_run(out, env_values={"gravity": "25"})
+    assert held.held_out == {"gravity": 25.0} and held.returns.shape == own.returns.shape
+    assert "every member on gravity=25.0" in held.describe()

@@ -156,6 +156,8 @@ class Run:
 
         self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, 0, None)),
                              out_shardings=self.sharding)
+        self._eval_on = jax.jit(jax.vmap(eval_member, in_axes=(0, None, None)),
+                                out_shardings=self.sharding)
 
     @property
     def inputs(self) -> Any:
@@ -238,12 +240,17 @@ class Run:
             self.compile_seconds += time.perf_counter() - start
         return self._chunk_programs[length]
 
-    def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None) -> np.ndarray:
+    def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None,
+                 env_params: Any = None) -> np.ndarray:
         """Returns ``(members, eval_episodes)``: every member on the same episodes, drawn
         from ``fold_in(PRNGKey(eval_seed), index)``. The driver evaluates after chunk
-        ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes."""
+        ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes.
+        Each member plays on its own env params; ``env_params`` (one set, unbatched)
+        scores every member on those instead (held-out values; a program of its own)."""
         seed = self.config.eval_seed if eval_seed is None else eval_seed
         key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
+        if env_params is not None:
+            return to_host(self._eval_on(carry.state, env_params, key))
         return to_host(self._eval(carry.state, self.env_params, key))
 
     def warm_up(self, from_chunk: int = 0, init: bool = True) -> None:
