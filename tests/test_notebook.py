@@ -15,7 +15,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # name -> (small budget for the test, a file the run must leave under the temp dir)
 CASES = {"quickstart": (8192, "jaxrl-quickstart-*/metrics.jsonl"),
          "sweeps": (2048, "jaxrl-sweeps-*/sweep/results.parquet"),
-         "meta_learning": (4096, "jaxrl-meta-*/lpo/meta_test.json")}
+         "meta_learning": (4096, "jaxrl-meta-*/lpo/meta_test.json"),
+         "domain_randomisation": (2048, "jaxrl-dr-randomised-*/config.json")}
 
 
 sys.path.insert(0, str(NOTEBOOKS))

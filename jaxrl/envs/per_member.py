@@ -67,7 +67,7 @@ def split(env_id: str, overrides: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[
     if not drawn:
         return fixed, {}
     import jaxrl.envs
-    from jaxrl.sweep.space import Uniform, parse_param
+    from jaxrl.dimensions import Uniform, parse_param
 
     _, params = jaxrl.envs.make(env_id, **fixed)
     kinds = traced_kinds(params)
