@@ -55,8 +55,11 @@ SHORT = {
 CI_SAMPLE = ["craftax/Craftax-Classic-Symbolic-v1", "jumanji/Snake-v1",
              "navix/Navix-Empty-5x5-v0", "xminigrid/MiniGrid-Empty-5x5", "pgx/minatar-breakout",
              "playground/CartpoleBalance"]
+# compile-bound: one more id per suite where a second one adds a case (XLand's rules,
+# pgx 2048's legal-action mask, Jumanji's 2048, Navix's doors and keys); the other ids
+# were stepped under jit + vmap once (see the issue 28 notes), not in every CI run
 SLOW_SAMPLE = ["jumanji/Game2048-v1", "navix/Navix-DoorKey-5x5-v0",
-               "xminigrid/XLand-MiniGrid-R1-9x9", "pgx/2048", "playground/PendulumSwingup"]
+               "xminigrid/XLand-MiniGrid-R1-9x9", "pgx/2048"]
 
 
 def suite_terminated(env_id, env, key, state, action, params):
