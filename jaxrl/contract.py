@@ -117,10 +117,12 @@ def state_bytes_by_part(state: Any) -> Dict[str, int]:
                                  f"are not among {MEMORY_PARTS}")
             field_part = {name: p for p, names in declared.items() for name in names}
             for f in dataclasses.fields(node):
-                walk(getattr(node, f.name), field_part.get(f.name, part))
+                if f.metadata.get("pytree_node", True):  # static fields hold no arrays
+                    walk(getattr(node, f.name), field_part.get(f.name, part))
             return
         for leaf in jax.tree.leaves(node):
-            parts[part] += int(np.prod(np.shape(leaf))) * np.dtype(leaf.dtype).itemsize
+            dtype = getattr(leaf, "dtype", None) or np.asarray(leaf).dtype
+            parts[part] += int(np.prod(np.shape(leaf))) * np.dtype(dtype).itemsize
 
     walk(state, "other")
     return parts
