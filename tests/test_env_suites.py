@@ -67,7 +67,7 @@ def suite_terminated(env_id, env, key, state, action, params):
     read with the suite's own API, without jaxrl's adapter code."""
     prefix = env_id.split("/")[0]
     if prefix == "craftax":
-        raw = env.craftax_env
+        raw = env.gymnax_env
         _, after, _, done, _ = raw.step_env(key, state, action, params)
         # Craftax's one flag: a done before the time limit is a termination
         return done & (after.timestep < params.max_timesteps)

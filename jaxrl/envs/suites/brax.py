@@ -54,16 +54,21 @@ class TracedOnce:
         return jax.tree.unflatten(out_tree, jax.extend.core.jaxpr_as_fun(jaxpr)(*flat))
 
 
-class BraxEnv(Adapter):
-    step_uses_key = False  # brax's physics is deterministic: the whole key draws the reset
+class PhysicsEnv(Adapter):
+    """A deterministic physics env (brax's, MJX Playground's: ``reset(key) -> state``,
+    ``step(state, action) -> state`` with ``obs``, ``reward``, ``done``) and no time limit
+    of its own: jaxrl keeps one (``max_steps_in_episode``, default ``episode_length``).
+
+    The physics takes about a second to trace and as long again to vmap. Traced once per
+    input shape (``TracedOnce``) and reused as the same jaxpr by every program that steps
+    or resets (init, training, evaluation, the memory plan), whatever its tracing context:
+    vmapping it again then hits JAX's caches."""
+
+    step_uses_key = False  # the physics is deterministic: the whole key draws the reset
     keeps_time_limit = True
 
-    def __init__(self, name: str, episode_length: int = 1000, reset_mode: str = "fresh",
-                 **brax_kwargs):
-        from brax import envs as brax_envs  # heavy import, only when a brax env is made
-
-        self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
-        self.id = f"brax/{name}"
+    def __init__(self, reset, step, action_size: int, episode_length: int = 1000,
+                 reset_mode: str = "fresh"):
         try:
             self.episode_length = int(episode_length)
         except (TypeError, ValueError):
@@ -71,12 +76,9 @@ class BraxEnv(Adapter):
         if self.episode_length <= 0:
             raise ValueError(f"episode_length={episode_length} must be positive")
         self.reset_mode = reset_mode_option(reset_mode)
-        # brax's physics takes about a second to trace and as long again to vmap. Traced
-        # once per input shape and reused as the same jaxpr by every program that steps
-        # or resets (init, training, evaluation, the memory plan), whatever its tracing
-        # context: vmapping it again then hits JAX's caches.
-        self._brax_reset = TracedOnce(self.brax_env.reset)
-        self._brax_step = TracedOnce(self.brax_env.step)
+        self.action_size = int(action_size)
+        self._reset = TracedOnce(reset)
+        self._step = TracedOnce(step)
 
     @property
     def default_params(self):
@@ -88,26 +90,45 @@ class BraxEnv(Adapter):
         return changed
 
     def reset_env(self, key, params):
-        brax_state = self._brax_reset(key)
-        return brax_state.obs.astype(jnp.float32), brax_state
+        state = self._reset(key)
+        return _float_obs(state.obs), state
 
     def step_env(self, key, state, action, params):
-        next_brax = self._brax_step(state, action)
-        # some envs return a Python float reward
-        return (next_brax.obs.astype(jnp.float32), next_brax, next_brax.reward,
-                next_brax.done, jnp.zeros((), bool))
+        state = self._step(state, action)
+        # some envs return a Python float reward; ``done`` is a float flag
+        return (_float_obs(state.obs), state, state.reward, state.done > 0.5,
+                jnp.zeros((), bool))
 
     @functools.cached_property
-    def _obs_shape(self):
+    def _obs_shapes(self):
         # brax's ``observation_size`` runs a reset op by op (seconds of small compiles,
         # on every call); the shape of a traced reset costs no compile.
-        return tuple(jax.eval_shape(self._brax_reset, jax.random.PRNGKey(0)).obs.shape)
+        return jax.eval_shape(self._reset, jax.random.PRNGKey(0)).obs
 
     def observation_space(self, params):
-        return spaces.Box(-np.inf, np.inf, self._obs_shape)
+        shapes = self._obs_shapes
+        if isinstance(shapes, dict):  # some Playground envs observe a dict
+            return spaces.Dict({k: spaces.Box(-np.inf, np.inf, v.shape)
+                                for k, v in shapes.items()})
+        return spaces.Box(-np.inf, np.inf, shapes.shape)
 
     def action_space(self, params):
-        return spaces.Box(-1.0, 1.0, (self.brax_env.action_size,))
+        return spaces.Box(-1.0, 1.0, (self.action_size,))
+
+
+def _float_obs(obs):
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), obs)
+
+
+class BraxEnv(PhysicsEnv):
+    def __init__(self, name: str, episode_length: int = 1000, reset_mode: str = "fresh",
+                 **brax_kwargs):
+        from brax import envs as brax_envs  # heavy import, only when a brax env is made
+
+        self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
+        self.id = f"brax/{name}"
+        super().__init__(self.brax_env.reset, self.brax_env.step, self.brax_env.action_size,
+                         episode_length, reset_mode)
 
 
 NAMES = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",

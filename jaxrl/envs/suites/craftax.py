@@ -13,46 +13,27 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxrl.envs.core import Adapter
 from jaxrl.envs.suites import Suite, dataclass_kinds, reset_mode_option
-from jaxrl.envs.suites.gymnax import convert_space
+from jaxrl.envs.suites.gymnax import GymnaxEnv
 
 NAMES = ("Craftax-Classic-Symbolic-v1", "Craftax-Classic-Pixels-v1", "Craftax-Symbolic-v1",
          "Craftax-Pixels-v1")
 NO_TIME_LIMIT = 2**31 - 1
 
 
-class CraftaxEnv(Adapter):
-    def __init__(self, env, params, reset_mode: str = "fresh"):
-        self.craftax_env = env
-        self._params = params
+class CraftaxEnv(GymnaxEnv):
+    """Craftax's envs are gymnax-style; only their one ``done`` needs splitting."""
+
+    def __init__(self, env, env_id: str, params, reset_mode: str = "fresh"):
+        super().__init__(env, env_id, params)
         self.reset_mode = reset_mode_option(reset_mode)
-        self._observation_space = convert_space(env.observation_space(params))
-        self._action_space = convert_space(env.action_space(params))
-
-    @property
-    def default_params(self):
-        return self._params
-
-    def with_params(self, params):
-        return CraftaxEnv(self.craftax_env, params, self.reset_mode)
-
-    def reset_env(self, key, params):
-        obs, state = self.craftax_env.reset_env(key, params)
-        return jnp.asarray(obs, jnp.float32), state
 
     def step_env(self, key, state, action, params):
-        obs, state, reward, done, _ = self.craftax_env.step_env(key, state, action, params)
+        obs, state, reward, done, _ = self.gymnax_env.step_env(key, state, action, params)
         no_limit = params.replace(max_timesteps=NO_TIME_LIMIT)
-        terminated = self.craftax_env.is_terminal(state, no_limit)
+        terminated = self.gymnax_env.is_terminal(state, no_limit)
         truncated = jnp.asarray(done, bool) & ~terminated
         return jnp.asarray(obs, jnp.float32), state, reward, terminated, truncated
-
-    def observation_space(self, params):
-        return self._observation_space
-
-    def action_space(self, params):
-        return self._action_space
 
     def max_episode_steps(self, params):
         return int(params.max_timesteps)
@@ -63,7 +44,7 @@ def _make(name, reset_mode: str = "fresh"):
 
     env = make_craftax_env_from_name(name, auto_reset=False)
     params = env.default_params
-    return CraftaxEnv(env, params, reset_mode), params
+    return CraftaxEnv(env, f"craftax/{name}", params, reset_mode), params
 
 
 def _param_kinds(name):

@@ -11,6 +11,7 @@ counters across its resets; under the shared reset they restart with each episod
 from __future__ import annotations
 
 import builtins
+import copy
 
 import jax.numpy as jnp
 import numpy as np
@@ -48,11 +49,13 @@ class GymnaxEnv(Adapter):
     def __init__(self, env, env_id: str, params=None):
         self.gymnax_env = env
         self.id = env_id
+        self._use_params(env.default_params if params is None else params)
+
+    def _use_params(self, params):
         # Spaces are static: read them once from concrete params, never from traced ones.
-        params = env.default_params if params is None else params
         self._params = params
-        self._observation_space = convert_space(env.observation_space(params))
-        self._action_space = convert_space(env.action_space(params))
+        self._observation_space = convert_space(self.gymnax_env.observation_space(params))
+        self._action_space = convert_space(self.gymnax_env.action_space(params))
 
     @property
     def default_params(self):
@@ -60,7 +63,9 @@ class GymnaxEnv(Adapter):
         return self._params
 
     def with_params(self, params):
-        return GymnaxEnv(self.gymnax_env, self.id, params)
+        changed = copy.copy(self)  # a subclass's settings (Craftax's reset_mode) kept
+        changed._use_params(params)
+        return changed
 
     def reset_env(self, key, params):
         obs, state = self.gymnax_env.reset_env(key, params)

@@ -12,17 +12,8 @@ drawn at ``reset``.
 """
 from __future__ import annotations
 
-import copy
-import functools
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from jaxrl.envs import spaces
-from jaxrl.envs.core import Adapter, EpisodeParams
-from jaxrl.envs.suites import Suite, reset_mode_option
-from jaxrl.envs.suites.brax import TracedOnce
+from jaxrl.envs.suites import Suite
+from jaxrl.envs.suites.brax import PhysicsEnv
 
 NAMES = ("AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance",
          "CartpoleBalanceSparse", "CartpoleSwingup", "CartpoleSwingupSparse", "CheetahRun",
@@ -32,51 +23,10 @@ NAMES = ("AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance
          "WalkerStand", "WalkerWalk")
 
 
-def _float_obs(obs):
-    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), obs)
-
-
-class PlaygroundEnv(Adapter):
-    step_uses_key = False  # MJX physics is deterministic: the whole key draws the reset
-    keeps_time_limit = True
-
+class PlaygroundEnv(PhysicsEnv):
     def __init__(self, env, episode_length: int, reset_mode: str = "fresh"):
         self.playground_env = env
-        self.episode_length = int(episode_length)
-        self.reset_mode = reset_mode_option(reset_mode)
-        self._reset = TracedOnce(env.reset)
-        self._step = TracedOnce(env.step)
-
-    @property
-    def default_params(self):
-        return EpisodeParams(max_steps_in_episode=self.episode_length)
-
-    def with_params(self, params):
-        changed = copy.copy(self)
-        changed.episode_length = int(params.max_steps_in_episode)
-        return changed
-
-    def reset_env(self, key, params):
-        state = self._reset(key)
-        return _float_obs(state.obs), state
-
-    def step_env(self, key, state, action, params):
-        state = self._step(state, action)
-        return (_float_obs(state.obs), state, state.reward, state.done > 0.5,
-                jnp.zeros((), bool))
-
-    @functools.cached_property
-    def _obs_shapes(self):
-        return jax.eval_shape(self._reset, jax.random.PRNGKey(0)).obs
-
-    def observation_space(self, params):
-        shapes = self._obs_shapes
-        if isinstance(shapes, dict):
-            return spaces.Dict({k: spaces.Box(-np.inf, np.inf, v.shape) for k, v in shapes.items()})
-        return spaces.Box(-np.inf, np.inf, shapes.shape)
-
-    def action_space(self, params):
-        return spaces.Box(-1.0, 1.0, (int(self.playground_env.action_size),))
+        super().__init__(env.reset, env.step, env.action_size, episode_length, reset_mode)
 
 
 def _make(name, impl: str = "jax", reset_mode: str = "fresh"):
