@@ -125,10 +125,8 @@ def make_experiment(algorithm: str, env: str, values: Dict[str, Any],
 
     if not isinstance(env_overrides, dict):
         coerce_overrides(env, env_overrides)  # raises, naming what is wrong
-    fixed, distributions = per_member.split(env, coerce_overrides(env, {
-        k: v for k, v in env_overrides.items() if not per_member.is_distribution(v)}) | {
-        k: v for k, v in env_overrides.items() if per_member.is_distribution(v)})
-    experiment = Experiment(algorithm, env, fixed, entry.Config(**config),
+    fixed, distributions = per_member.split(env, env_overrides)
+    experiment = Experiment(algorithm, env, coerce_overrides(env, fixed), entry.Config(**config),
                             entry.HParams(**hparams), RunConfig(**run_config), num_seeds, seed,
                             per_member.record(distributions))
     experiment.config.validate()
