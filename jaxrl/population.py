@@ -70,10 +70,8 @@ class Population:
         """Member ``i``'s own env parameters (``env.NAME``), where it has its own."""
         if self.env_params is None:
             return {}
-        first = _member_scalars(self.env_params, 0)
-        varying = {k for k in first
-                   if any(_member_scalars(self.env_params, j)[k] != first[k]
-                          for j in range(1, self.size))}
+        varying = {f.name for f in dataclasses.fields(self.env_params)
+                   if np.unique(np.asarray(getattr(self.env_params, f.name))).size > 1}
         return {f"env.{k}": v for k, v in _member_scalars(self.env_params, i).items()
                 if k in varying or self.size == 1}
 
