@@ -22,23 +22,33 @@ CASES = {
                             {"total_timesteps": 200_000, "torso": "mlp"}, {}, 8),
     "jumanji_snake_ppo": ("ppo", "jumanji/Snake-v1",
                           {"total_timesteps": 300_000}, {"max_steps_in_episode": 500}, 8),
+    "jumanji_2048_ppo": ("ppo", "jumanji/Game2048-v1",
+                         {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
+                          "num_minibatches": 8, "normalize_observations": True}, {}, 4),
+    "jumanji_knapsack_ppo": ("ppo", "jumanji/Knapsack-v1",
+                             {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
+                              "num_minibatches": 8, "hidden_sizes": (128, 128)}, {}, 4),
     "pgx_breakout_pqn": ("pqn", "pgx/minatar-breakout", {"total_timesteps": 500_000}, {}, 4),
     "playground_cartpole_ppo": ("ppo", "playground/CartpoleBalance",
-                                {"total_timesteps": 200_000}, {}, 4),
+                                {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
+                                 "num_minibatches": 8, "normalize_observations": True,
+                                 "learning_rate": 1e-3, "ent_coef": 0.0}, {}, 4),
     "playground_cartpole_sac": ("sac", "playground/CartpoleBalance",
-                                {"total_timesteps": 20_000}, {}, 4),
+                                {"total_timesteps": 20_000, "eval_episodes": 4}, {}, 4),
     "craftax_classic_ppo": ("ppo", "craftax/Craftax-Classic-Symbolic-v1",
                             {"total_timesteps": 500_000}, {}, 4),
 }
 
 
 def random_returns(env_id: str, env_values: dict, episodes: int = 64, seed: int = 0):
-    """Returns of a uniform random policy: the first episode of each of ``episodes`` copies."""
+    """Returns of a uniform random policy (over the legal actions where the env gives a
+    mask): the first episode of each of ``episodes`` copies."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     import jaxrl.envs
+    from jaxrl.components.action_masks import MASK_KEY, random_legal
     from jaxrl.contract import as_learner_env
     from jaxrl.envs import EpisodeStatistics, VecEnv
 
@@ -53,16 +63,19 @@ def random_returns(env_id: str, env_values: dict, episodes: int = 64, seed: int 
         obs, state = venv.reset(key, params)
 
         def body(carry, k):
-            state, done_before, ret = carry
+            obs, state, done_before, ret = carry
             act_key, step_key = jax.random.split(k)
-            actions = jax.vmap(space.sample)(jax.random.split(act_key, episodes))
-            _, state, _, _, _, info = venv.step(step_key, state, actions, params)
+            if isinstance(obs, dict) and MASK_KEY in obs:
+                actions = random_legal(act_key, obs[MASK_KEY].reshape(episodes, -1) > 0.5)
+            else:
+                actions = jax.vmap(space.sample)(jax.random.split(act_key, episodes))
+            obs, state, _, _, _, info = venv.step(step_key, state, actions, params)
             first = info["episode_done"] & ~done_before
-            return (state, done_before | info["episode_done"],
+            return (obs, state, done_before | info["episode_done"],
                     jnp.where(first, info["episode_return"], ret)), None
 
-        init = (state, jnp.zeros(episodes, bool), jnp.zeros(episodes, jnp.float32))
-        (_, done, ret), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
+        init = (obs, state, jnp.zeros(episodes, bool), jnp.zeros(episodes, jnp.float32))
+        (_, _, done, ret), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
         return ret, done
 
     ret, done = rollout(jax.random.PRNGKey(seed))

@@ -56,13 +56,16 @@ class Experiment:
                                int(rec["seed"]), apply_defaults=False)
 
     def shared_env_params(self, command: str) -> "Experiment":
-        """This experiment, for a command that runs every member on the same env params
-        (a distribution would otherwise be dropped without a word)."""
+        """This experiment, for a command that takes one set of env parameters from
+        ``--env-set`` (a distribution would otherwise be dropped without a word)."""
         if self.env_distributions:
-            raise ConfigError(f"jaxrl {command} runs every member on one set of env "
-                              f"parameters; {', '.join(sorted(self.env_distributions))} "
-                              f"given as a distribution is for `jaxrl train` (one value "
-                              f"each here, e.g. --env-set NAME=VALUE)")
+            names = sorted(self.env_distributions)
+            where = (f"; a sweep varies them in its space (env.{names[0]}: {{distribution: "
+                     f"...}} under --space's parameters)" if command == "sweep" else
+                     f"; given as a distribution they are for `jaxrl train`")
+            raise ConfigError(f"jaxrl {command} takes one value for each env parameter from "
+                              f"--env-set (e.g. --env-set {names[0]}=VALUE): "
+                              f"{', '.join(names)} given as a distribution{where}")
         return self
 
     def build(self):

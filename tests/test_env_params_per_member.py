@@ -91,3 +91,55 @@ def test_the_cli_takes_a_distribution_and_records_it(tmp_path):
     held = cli.evaluate_run(out, env_values={"gravity": "25"})
     assert held.held_out == {"gravity": 25.0} and held.returns.shape == own.returns.shape
     assert "every member on gravity=25.0" in held.describe()
+
+
+# ------------------------------------------------------------------ sweeps over env params
+SWEEP_TINY = {**TINY, "num_chunks": 1, "eval_episodes": 2}
+
+
+@pytest.fixture(scope="module")
+def env_sweep(tmp_path_factory):
+    from jaxrl.sweep import SweepSpec, run_sweep
+
+    out = str(tmp_path_factory.mktemp("env_sweep") / "s")
+    space = {"env.gravity": {"values": [5.0, 15.0]}, "learning_rate": {"values": [3e-4]}}
+    spec = SweepSpec("ppo", "CartPole-v1", space, SWEEP_TINY, sampler="grid",
+                     seeds_per_config=2, seed=4, test_seeds=0)
+    return run_sweep(spec, out, progress=False), out
+
+
+def test_a_sweep_varies_env_params_per_member_in_one_program(env_sweep):
+    from jaxrl.sweep.results import read_table
+
+    result, out = env_sweep
+    assert [c["env.gravity"] for c in result.configs] == [5.0, 15.0]
+    assert result.summary["compiled_programs_this_session"] == 1  # both gravities, one program
+    table = read_table(os.path.join(out, "results.parquet"))
+    assert sorted(set(table["env.gravity"])) == [5.0, 15.0]
+    # the member (gravity 15, seed 5) equals its run alone with gravity 15 fixed
+    exp = make_experiment("ppo", "CartPole-v1", {**SWEEP_TINY, "learning_rate": 3e-4},
+                          {"gravity": 15.0}, num_seeds=1, seed=5)
+    algo, population = exp.build()
+    alone = train(algo, population, exp.run_config, progress=False)
+    row = table[(table["env.gravity"] == 15.0) & (table.seed == 5)]
+    assert float(row.eval_return.iloc[-1]) == pytest.approx(
+        alone.summary["final_eval_return"][0])
+
+
+def test_a_sweep_space_refuses_env_params_that_cannot_vary_and_pbt_refuses_any():
+    from jaxrl.sweep import SweepSpec
+    from jaxrl.sweep.pbt import PBTSpec
+
+    with pytest.raises(ConfigError, match="--space: env.max_steps_in_episode: a time limit"):
+        SweepSpec("ppo", "CartPole-v1", {"env.max_steps_in_episode": {"values": [100, 200]}}
+                  ).search_space()
+    with pytest.raises(ConfigError, match="env.gravity.*number|float"):
+        SweepSpec("ppo", "CartPole-v1", {"env.gravity": {"values": ["high"]}}).search_space()
+    with pytest.raises(ConfigError, match="cannot differ per member"):
+        SweepSpec("ppo", "xminigrid/MiniGrid-Empty-5x5",
+                  {"env.view_size": {"values": [3, 5]}}).search_space()
+    with pytest.raises(ConfigError, match="only `jaxrl sweep` varies"):
+        PBTSpec("ppo", space={"env.gravity": {"values": [5.0, 15.0]},
+                              "learning_rate": {"values": [1e-4, 1e-3]}}).search_space()
+    with pytest.raises(ConfigError, match="a sweep varies them in its space"):
+        make_experiment("ppo", "CartPole-v1", TINY, GRAVITY).shared_env_params("sweep")

@@ -66,39 +66,59 @@ def split(env_id: str, overrides: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[
     drawn = {k: v for k, v in overrides.items() if is_distribution(v)}
     if not drawn:
         return fixed, {}
-    import jaxrl.envs
-    from jaxrl.dimensions import Uniform, parse_param
+    from jaxrl.dimensions import parse_param
 
-    _, params = jaxrl.envs.make(env_id, **fixed)
-    kinds = traced_kinds(params)
+    kinds = env_kinds(env_id, fixed)
     distributions = {}
     for name, value in drawn.items():
         where = f"env parameter {name}"
-        if name in FIXED_PER_RUN:
-            raise ConfigError(f"{where}: a time limit is the same for every member (evaluation "
-                              f"loops are sized by it); give it one value")
-        if name not in kinds:
-            raise ConfigError(f"{where} cannot differ per member: {env_id}'s per-member "
-                              f"params are {', '.join(sorted(kinds)) or 'none'} (a static "
-                              f"field decides shapes or the program)")
-        param = parse_param(name, _as_mapping(name, value), where)
-        if kinds[name] is bool or (kinds[name] is int and isinstance(param, Uniform)
-                                   and type(param) is Uniform):
-            raise ConfigError(f"{where} is a {kinds[name].__name__}: use int_uniform or "
-                              f"values: [...]")
-        distributions[name] = param
+        check(env_id, kinds, name, where)  # the name first, then its distribution
+        distributions[name] = check(env_id, kinds, name, where,
+                                    parse_param(name, _as_mapping(name, value), where))
     return fixed, distributions
+
+
+def env_kinds(env_id: str, fixed: Dict[str, Any]) -> Dict[str, type]:
+    """``traced_kinds`` of ``env_id``'s params with the ``fixed`` overrides."""
+    import jaxrl.envs
+
+    _, params = jaxrl.envs.make(env_id, **fixed)
+    return traced_kinds(params)
+
+
+def check(env_id: str, kinds: Dict[str, type], name: str, where: str, param: Any = None):
+    """``param`` (a sweep-space ``Param`` over env parameter ``name``, or None to check the
+    name alone) if ``name`` may differ per member and ``param`` suits its type."""
+    from jaxrl.dimensions import Uniform
+
+    if name in FIXED_PER_RUN:
+        raise ConfigError(f"{where}: a time limit is the same for every member (evaluation "
+                          f"loops are sized by it); give it one value")
+    if name not in kinds:
+        raise ConfigError(f"{where} cannot differ per member: {env_id}'s per-member "
+                          f"params are {', '.join(sorted(kinds)) or 'none'} (a static "
+                          f"field decides shapes or the program)")
+    if param is not None and (kinds[name] is bool or (
+            kinds[name] is int and isinstance(param, Uniform) and type(param) is Uniform)):
+        raise ConfigError(f"{where} is a {kinds[name].__name__}: use int_uniform or "
+                          f"values: [...]")
+    return param
 
 
 def draw(params: Any, distributions: Dict[str, Any], members: int, seed: int) -> Any:
     """The members' params: ``params`` with each distribution's field drawn per member
     (numpy, from ``seed``: a run rebuilds them exactly), every leaf with a leading member
     axis (float32 / int32 / bool)."""
-    kinds = traced_kinds(params)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
-    values = {name: [coerce_scalar(kinds[name], param.from_unit(u), f"env parameter {name}")
-                     for u in rng.random(members)]
-              for name, param in sorted(distributions.items())}
+    return columns(params, {name: [param.from_unit(u) for u in rng.random(members)]
+                            for name, param in sorted(distributions.items())}, members)
+
+
+def columns(params: Any, values: Dict[str, Any], members: int) -> Any:
+    """``params`` with a leading member axis on every leaf (float32 / int32 / bool) and
+    the fields in ``values`` set to their ``members`` per-member values (a sweep's
+    configurations, or draws)."""
+    kinds = traced_kinds(params)
 
     def batch(x):
         x = np.asarray(x)
@@ -108,7 +128,10 @@ def draw(params: Any, distributions: Dict[str, Any], members: int, seed: int) ->
 
     batched = jax.tree.map(batch, params)
     for name, column in values.items():
+        if len(column) != members:
+            raise ValueError(f"{name}: {len(column)} values for {members} members")
         dtype = np.asarray(getattr(batched, name)).dtype
+        column = [coerce_scalar(kinds[name], v, f"env parameter {name}") for v in column]
         batched = batched.replace(**{name: np.asarray(column, dtype)})
     return batched
 

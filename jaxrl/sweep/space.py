@@ -11,7 +11,9 @@ Every parameter is checked against the algorithm before anything compiles: the f
 must exist and be one a sweep may vary (a static ``Config`` field splits the sweep into
 compiled groups; a traced ``HParams`` field varies inside one program; run settings
 cannot vary), its values must have the field's type, and the ends of a range must be
-valid values of the field.
+valid values of the field. ``env.NAME`` varies an env parameter per member inside one
+program, as ``--env-set NAME={distribution: ...}`` does for `jaxrl train`: only params
+that are pytree leaves (``jaxrl.envs.per_member``).
 """
 from __future__ import annotations
 
@@ -20,13 +22,15 @@ import itertools
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from jaxrl import registry
-from jaxrl.config import ConfigError, coerce, field_paths, path_type, split_overrides
+from jaxrl.config import (ConfigError, coerce, coerce_scalar, field_paths, path_type,
+                          split_overrides)
 
 # the dimensions a space is made of (re-exported: jaxrl.sweep.Uniform, ...)
 from jaxrl.dimensions import (Choice, Fixed, IntUniform, LogUniform, Param,  # noqa: F401
                               QUniform, Uniform, _plain, parse_param)
 
-STATIC, TRACED = "static", "traced"
+STATIC, TRACED, ENV = "static", "traced", "env"
+ENV_PREFIX = "env."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +39,18 @@ class SearchSpace:
 
     algorithm: str
     params: Tuple[Param, ...]
-    kinds: Tuple[Tuple[str, str], ...]  # (name, STATIC | TRACED)
+    kinds: Tuple[Tuple[str, str], ...]  # (name, STATIC | TRACED | ENV)
+    env_types: Tuple[Tuple[str, type], ...] = ()  # ENV parameters' value types
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], algorithm: str,
                   where: str = "search space",
-                  base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
+                  base: Optional[Mapping[str, Any]] = None, env: Optional[str] = None,
+                  env_base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
         """``spec``: a W&B sweep mapping (``parameters:``; ``method``, ``metric``, ``name``
-        and ``description`` are allowed and left to the caller) or the parameters alone."""
+        and ``description`` are allowed and left to the caller) or the parameters alone.
+        ``env`` (an env id, its fixed overrides ``env_base``): where ``env.NAME``
+        parameters may vary (None: they are refused)."""
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{where}: expected a mapping with a 'parameters:' section")
         params_spec = spec.get("parameters", spec) if "parameters" in spec else spec
@@ -50,19 +58,37 @@ class SearchSpace:
             raise ConfigError(f"{where}: 'parameters:' must map field names to "
                               f"{{value: x}}, {{values: [...]}} or {{distribution: ..., "
                               f"min: a, max: b}}")
-        params = tuple(parse_param(_bare_name(name, algorithm, where), p, f"{where}: {name}")
+        params = tuple(parse_param(_bare_name(name, algorithm, where, env is not None), p,
+                                   f"{where}: {name}")
                        for name, p in params_spec.items())
-        return cls.build(algorithm, params, where, base)
+        return cls.build(algorithm, params, where, base, env, env_base)
 
     @classmethod
     def build(cls, algorithm: str, params: Sequence[Param], where: str = "search space",
-              base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
+              base: Optional[Mapping[str, Any]] = None, env: Optional[str] = None,
+              env_base: Optional[Mapping[str, Any]] = None) -> "SearchSpace":
         """``base``: the sweep's other field values (``--set``, ``--config``), against
         which each value of the space is checked."""
         entry = registry.get(algorithm)
         static, traced = field_paths(entry.Config), field_paths(entry.HParams)
-        kinds, checked = [], []
+        kinds, checked, env_types = [], [], []
+        env_kinds = None
         for p in params:
+            if p.name.startswith(ENV_PREFIX):
+                from jaxrl.envs import per_member
+
+                if env_kinds is None:
+                    env_kinds = per_member.env_kinds(env, dict(env_base or {}))
+                name = p.name[len(ENV_PREFIX):]
+                per_member.check(env, env_kinds, name, f"{where}: {p.name}", p)
+                tp = env_kinds[name]
+                for value in [p.value] if isinstance(p, Fixed) else (
+                        p.values if isinstance(p, Choice) else [p.low, p.high]):
+                    coerce_scalar(tp, _plain(value), f"{where}: {p.name}")
+                checked.append(p)
+                kinds.append((p.name, ENV))
+                env_types.append((p.name, tp))
+                continue
             if p.name in static or p.name in traced:  # named by its path from here on
                 p = dataclasses.replace(p, name={**static, **traced}[p.name])
             if p.name in static:
@@ -89,7 +115,7 @@ class SearchSpace:
         names = [p.name for p in checked]
         if len(set(names)) != len(names):
             raise ConfigError(f"{where}: a field appears twice")
-        space = cls(algorithm, tuple(checked), tuple(kinds))
+        space = cls(algorithm, tuple(checked), tuple(kinds), tuple(env_types))
         space._check_values(entry, where, dict(base or {}))
         return space
 
@@ -113,6 +139,11 @@ class SearchSpace:
     def traced_names(self) -> List[str]:
         return [n for n, k in self.kinds if k == TRACED]
 
+    @property
+    def env_names(self) -> List[str]:
+        """``env.NAME`` parameters (drawn per member, one program)."""
+        return [n for n, k in self.kinds if k == ENV]
+
     def param(self, name: str) -> Param:
         return {p.name: p for p in self.params}[name]
 
@@ -132,7 +163,9 @@ class SearchSpace:
 
     def coerce(self, values: Dict[str, Any]) -> Dict[str, Any]:
         entry = registry.get(self.algorithm)
-        return {n: coerce(entry.Config if self.kind(n) == STATIC else entry.HParams, n, v)
+        env_types = dict(self.env_types)
+        return {n: (coerce_scalar(env_types[n], _plain(v), n) if n in env_types else
+                    coerce(entry.Config if self.kind(n) == STATIC else entry.HParams, n, v))
                 for n, v in values.items()}
 
     def _check_values(self, entry, where: str, base: Dict[str, Any]) -> None:
@@ -141,6 +174,8 @@ class SearchSpace:
 
         defaults = {**dict(entry.defaults), **base}
         for p in self.params:
+            if self.kind(p.name) == ENV:
+                continue  # checked against the env's params in build
             probes = p.grid() if isinstance(p, (Fixed, Choice)) else [p.low, p.high]
             for value in probes:
                 values = {**defaults, p.name: value}
@@ -156,19 +191,25 @@ class SearchSpace:
                                       f"value: {exc}")
 
 
-def _bare_name(name: str, algorithm: str, where: str) -> str:
+def _bare_name(name: str, algorithm: str, where: str, env_may_vary: bool = False) -> str:
     """A space's parameter named with its namespace (``ppo.learning_rate``) or without;
-    only the algorithm's own fields can vary between members (nested ones by path)."""
+    the algorithm's own fields (nested ones by path) and, where ``env_may_vary``, env
+    parameters (``env.NAME``, kept so) can vary between members."""
     namespace, dot, bare = str(name).partition(".")
     if not dot:
         return name
     if namespace == algorithm:
         return bare
-    if namespace in ("run", "env"):
-        what = "run setting" if namespace == "run" else "env parameter"
-        raise ConfigError(f"{where}: {name} is a {what}"
-                          f", which a search space cannot vary; set it with "
-                          f"{'--set' if namespace == 'run' else '--env-set'} instead")
+    if namespace == "env" and env_may_vary:
+        return name
+    if namespace == "run":
+        raise ConfigError(f"{where}: {name} is a run setting, which a search space cannot "
+                          f"vary; set it with --set instead")
+    if namespace == "env":
+        raise ConfigError(f"{where}: {name} is an env parameter, which only `jaxrl sweep` "
+                          f"varies between members (and `jaxrl train --env-set "
+                          f"'{bare}={{distribution: ...}}'`); give it one value with "
+                          f"--env-set {bare}=VALUE here")
     from jaxrl import registry
 
     if namespace in registry.names():

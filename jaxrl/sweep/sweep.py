@@ -81,7 +81,8 @@ class SweepSpec:
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_dict({"parameters": self.space}, self.algorithm,
-                                     "--space", self.base_values)
+                                     "--space", self.base_values, env=self.env,
+                                     env_base=self.env_overrides)
 
     @property
     def tuning_seeds(self) -> List[int]:
@@ -198,9 +199,27 @@ class Sweep:
 
     # ---- planning --------------------------------------------------------------------
     def experiment(self, config_values: Dict[str, Any], num_seeds: int, seed: int) -> Experiment:
+        """A configuration's experiment on the sweep's own env params (its ``env.``
+        values are the members' own: ``member_env_params``)."""
+        env_names = set(self.space.env_names)
         return make_experiment(self.spec.algorithm, self.spec.env,
-                               {**self.spec.base_values, **config_values},
+                               {**self.spec.base_values,
+                                **{k: v for k, v in config_values.items() if k not in env_names}},
                                dict(self.spec.env_overrides), num_seeds, seed)
+
+    def member_env_params(self, algo, unit: "Unit"):
+        """The members' env params for ``unit`` (config-major, as ``from_configs``
+        orders members), or None where the space varies none."""
+        if not self.space.env_names:
+            return None
+        from jaxrl.envs import per_member
+        from jaxrl.sweep.space import ENV_PREFIX
+
+        return per_member.columns(
+            algo.env_params,
+            {name[len(ENV_PREFIX):]: [self.configs[c][name] for c in unit.config_ids
+                                      for _ in unit.seeds]
+             for name in self.space.env_names}, unit.members)
 
     def units(self, config_ids: List[int], seeds: List[int], phase: str,
               first_group: int = 0) -> List[Unit]:
@@ -327,6 +346,7 @@ class Sweep:
         exp = exps[0]
         algo = self._algo(exp)
         population = Population.from_configs([e.hparams.validate() for e in exps], unit.seeds)
+        population.env_params = self.member_env_params(algo, unit)
         devices = dividing_devices(population.size,
                                    data_parallel=exp.run_config.data_parallel)
         key = (exp.config, exp.run_config, exp.env, tuple(sorted(exp.env_overrides.items())),
