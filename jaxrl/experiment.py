@@ -62,7 +62,8 @@ class Experiment:
             names = sorted(self.env_distributions)
             where = (f"; a sweep varies them in its space (env.{names[0]}: {{distribution: "
                      f"...}} under --space's parameters)" if command == "sweep" else
-                     f"; given as a distribution they are for `jaxrl train`")
+                     f"; distributions are drawn per member by `jaxrl train` and per inner "
+                     f"run by `jaxrl meta`")
             raise ConfigError(f"jaxrl {command} takes one value for each env parameter from "
                               f"--env-set (e.g. --env-set {names[0]}=VALUE): "
                               f"{', '.join(names)} given as a distribution{where}")

@@ -143,3 +143,52 @@ def test_a_sweep_space_refuses_env_params_that_cannot_vary_and_pbt_refuses_any()
                               "learning_rate": {"values": [1e-4, 1e-3]}}).search_space()
     with pytest.raises(ConfigError, match="a sweep varies them in its space"):
         make_experiment("ppo", "CartPole-v1", TINY, GRAVITY).shared_env_params("sweep")
+
+
+# ------------------------------------------------------------ meta over a task distribution
+def test_the_traced_sampler_draws_each_field_from_its_quantiles():
+    import jaxrl.envs
+    from jaxrl.dimensions import Choice, Uniform
+    from jaxrl.envs import per_member
+
+    _, params = jaxrl.envs.make("CartPole-v1")
+    draw = jax.jit(jax.vmap(per_member.sampler(
+        params, {"gravity": Uniform("gravity", 5.0, 15.0),
+                 "force_mag": Choice("force_mag", (5.0, 20.0))}, resolution=8)))
+    drawn = draw(jax.random.split(jax.random.PRNGKey(0), 4000))
+    gravity, force = np.asarray(drawn.gravity), np.asarray(drawn.force_mag)
+    # 8 quantiles of U(5, 15): 5.625, 6.875, ..., 14.375, each about 1/8 of the draws
+    np.testing.assert_allclose(np.unique(gravity), 5.0 + 10.0 * (np.arange(8) + 0.5) / 8)
+    assert set(np.unique(force)) == {5.0, 20.0} and 0.45 < np.mean(force == 5.0) < 0.55
+    assert abs(np.corrcoef(gravity, force)[0, 1]) < 0.1  # drawn independently
+    np.testing.assert_array_equal(draw(jax.random.split(jax.random.PRNGKey(0), 4000)).gravity,
+                                  gravity)  # a function of the key
+
+
+def test_a_meta_task_over_a_distribution_trains_each_inner_run_on_its_drawn_env():
+    """fitness(p, key) on a gravity distribution equals fitness on the gravity drawn from
+    the key's first half, fixed, with the key's second half."""
+    import jaxrl.envs
+    from jaxrl.envs import per_member
+    from jaxrl.meta.tasks import training_task
+
+    values = {**TINY, "total_timesteps": 512}
+    inject = lambda hp, p: hp.replace(learning_rate=hp.learning_rate * jnp_exp(p))  # noqa: E731
+    task = training_task("ppo", "CartPole-v1", inject, values, GRAVITY, eval_episodes=2)
+    key = jax.random.PRNGKey(7)
+    task_key, run_key = jax.random.split(key)
+    _, params = jaxrl.envs.make("CartPole-v1")
+    _, distributions = per_member.split("CartPole-v1", GRAVITY)
+    gravity = float(per_member.sampler(params, distributions)(task_key).gravity)
+    assert 5.0 <= gravity <= 15.0
+    fixed = training_task("ppo", "CartPole-v1", inject, values, {"gravity": gravity},
+                          eval_episodes=2)
+    p = np.float32(0.3)
+    assert float(jax.jit(task.fitness)(p, key)) == pytest.approx(
+        float(jax.jit(fixed.fitness)(p, run_key)), rel=1e-5)
+
+
+def jnp_exp(x):
+    import jax.numpy as jnp
+
+    return jnp.exp(x)

@@ -40,8 +40,9 @@ from jaxrl.config import ConfigError, check_seed_range, replace_path, static_fie
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.meta.es import (STRATEGIES, MetaResult, make_strategy, meta_train,
                            population_sharding)
-from jaxrl.meta.tasks import (LEARNED_OBJECTIVES, check_schedulable, inner_ppo,
-                              ppo_clip_like_init, ppo_objective_task, schedule_task)
+from jaxrl.meta.tasks import (LEARNED_OBJECTIVES, check_schedulable, env_sampler, inner_ppo,
+                              on_drawn_env, ppo_clip_like_init, ppo_objective_task,
+                              schedule_task)
 
 TARGETS = ("lpo", "schedule")
 
@@ -158,14 +159,18 @@ def _scorer(env_id: str, values: str, env_overrides: str, eval_episodes: int):
     from jaxrl.evaluation import evaluate
 
     algo, exp = inner_ppo(env_id, json.loads(values), json.loads(env_overrides))
+    draw = env_sampler(algo, exp)
 
     def one(key, hp):
-        train_key, eval_key = jax.random.split(key)
-        init = algo.init(train_key, hp)
-        state, _ = algo.train(train_key, hp)
-        score = lambda s: evaluate(algo.eval_env, algo.env_params, algo.policy(s),  # noqa: E731
-                                   eval_key, eval_episodes).mean()
-        return score(init), score(state)
+        def run(key):
+            train_key, eval_key = jax.random.split(key)
+            init = algo.init(train_key, hp)
+            state, _ = algo.train(train_key, hp)
+            score = lambda s: evaluate(algo.eval_env, algo.env_params,  # noqa: E731
+                                       algo.policy(s), eval_key, eval_episodes).mean()
+            return score(init), score(state)
+
+        return on_drawn_env(algo, draw, run)(key)
 
     return jax.jit(jax.vmap(one, in_axes=(0, None))), exp.hparams
 

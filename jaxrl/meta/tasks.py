@@ -32,10 +32,37 @@ def inner_algorithm(algorithm: str, env_id: str, values: Optional[Dict[str, Any]
     """The algorithm and (validated) experiment of ``jaxrl train ALGORITHM``."""
     import jaxrl.envs
 
-    exp = make_experiment(algorithm, env_id, dict(values or {}),
-                          dict(env_overrides or {})).shared_env_params("meta")
+    exp = make_experiment(algorithm, env_id, dict(values or {}), dict(env_overrides or {}))
     env, env_params = jaxrl.envs.make(exp.env, **exp.env_overrides)
     return registry.get(algorithm).make(env, env_params, exp.config), exp
+
+
+def env_sampler(algo, exp) -> Optional[Callable[[Any], Any]]:
+    """Where the experiment gives env parameters as distributions (``--env-set
+    'gravity={distribution: ...}'``: a task distribution), a traced ``draw(key) ->
+    env_params`` (built before tracing); else None."""
+    if not exp.env_distributions:
+        return None
+    from jaxrl.envs import per_member
+
+    _, distributions = per_member.split(exp.env, {**exp.env_overrides,
+                                                  **exp.env_distributions})
+    return per_member.sampler(algo.env_params, distributions)
+
+
+def on_drawn_env(algo, draw, run: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``run(key)``, an inner run traced on ``algo``; with an ``env_sampler`` ``draw``,
+    each call first draws its own env params from its key."""
+    if draw is None:
+        return run
+    from jaxrl.contract import member_env
+
+    def on_a_task(key):
+        task_key, key = jax.random.split(key)
+        with member_env(algo, draw(task_key)):
+            return run(key)
+
+    return on_a_task
 
 
 def inner_ppo(env_id: str, values: Optional[Dict[str, Any]] = None,
@@ -49,13 +76,16 @@ def training_task(algorithm: str, env_id: str, inject: Callable[[Any, Any], Any]
                   reference=None, name: Optional[str] = None) -> Task:
     """``inject(hparams, meta_params) -> hparams`` places the meta-parameters (traced)."""
     algo, exp = inner_algorithm(algorithm, env_id, values, env_overrides)
-    hp = exp.hparams
+    hp, draw = exp.hparams, env_sampler(algo, exp)
 
     def fitness(meta_params, key):
-        train_key, eval_key = jax.random.split(key)
-        state, _ = algo.train(train_key, inject(hp, meta_params))
-        return evaluate(algo.eval_env, algo.env_params, algo.policy(state), eval_key,
-                        eval_episodes).mean()
+        def run(key):
+            train_key, eval_key = jax.random.split(key)
+            state, _ = algo.train(train_key, inject(hp, meta_params))
+            return evaluate(algo.eval_env, algo.env_params, algo.policy(state), eval_key,
+                            eval_episodes).mean()
+
+        return on_drawn_env(algo, draw, run)(key)
 
     return Task(name or env_id, fitness, reference,
                 algo.num_updates * algo.env_steps_per_update)
