@@ -62,9 +62,9 @@ def random_returns(env_id: str, env_values: dict, episodes: int = 64, seed: int 
     def rollout(key):
         obs, state = venv.reset(key, params)
 
-        def body(carry, k):
-            obs, state, done_before, ret = carry
-            act_key, step_key = jax.random.split(k)
+        def body(carry):
+            obs, state, done_before, ret, t, k = carry
+            k, act_key, step_key = jax.random.split(k, 3)
             if isinstance(obs, dict) and MASK_KEY in obs:
                 actions = random_legal(act_key, obs[MASK_KEY].reshape(episodes, -1) > 0.5)
             else:
@@ -72,10 +72,14 @@ def random_returns(env_id: str, env_values: dict, episodes: int = 64, seed: int 
             obs, state, _, _, _, info = venv.step(step_key, state, actions, params)
             first = info["episode_done"] & ~done_before
             return (obs, state, done_before | info["episode_done"],
-                    jnp.where(first, info["episode_return"], ret)), None
+                    jnp.where(first, info["episode_return"], ret), t + 1, k)
 
-        init = (obs, state, jnp.zeros(episodes, bool), jnp.zeros(episodes, jnp.float32))
-        (_, _, done, ret), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
+        def running(carry):  # until every copy has finished its first episode
+            return (carry[4] < steps) & ~jnp.all(carry[2])
+
+        init = (obs, state, jnp.zeros(episodes, bool), jnp.zeros(episodes, jnp.float32),
+                0, key)
+        _, _, done, ret, _, _ = jax.lax.while_loop(running, body, init)
         return ret, done
 
     ret, done = rollout(jax.random.PRNGKey(seed))

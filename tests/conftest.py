@@ -28,8 +28,9 @@ jaxrl.platform.configure()
 # (most tests first) left the costliest files (few tests, long runs) to the end, where one
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
-    "tests/test_learning_value_based.py",  # ~670 s: four default configs, PQN on MinAtar
-    "tests/test_learning_actor_critic.py",  # ~440 s
+    "tests/test_learning_value_based.py",  # ~550 s: four default configs
+    "tests/test_learning_actor_critic.py",  # ~300 s
+    "tests/test_learning_suites.py",  # ~300 s: one env per suite
     "tests/contract/test_sharding.py",  # ~240 s: two fresh 8-device processes
     "tests/test_meta.py",
     "tests/test_learning.py",
