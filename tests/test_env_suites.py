@@ -130,7 +130,7 @@ def _leaves_match_space(space, obs, batch):
         return
     assert isinstance(space, Box), space
     obs = np.asarray(obs)
-    assert obs.shape == batch + space.shape and obs.dtype == np.float32
+    assert obs.shape == batch + space.shape and obs.dtype == space.dtype
     assert np.all(np.isfinite(obs))
     assert np.all(obs >= space.low) and np.all(obs <= space.high)
 
@@ -229,6 +229,27 @@ def test_suite_conformance_wider_sample(env_id):
 @pytest.mark.parametrize("env_id", ["xminigrid/MiniGrid-Empty-5x5", "pgx/minatar-breakout"])
 def test_first_state_reset_replays_the_first_observation(env_id):
     _check_start_of_episode(env_id)
+
+
+def test_uint8_grid_observations_stay_uint8_in_replay():
+    """XLand-MiniGrid's [7, 7, 2] uint8 views: DQN with the CNN stores them as uint8 (a
+    quarter of float32's bytes) and trains on them."""
+    from jaxrl.experiment import make_experiment
+    from jaxrl.runner import RunConfig, train
+
+    values = {"torso": "cnn", "num_envs": 2, "total_timesteps": 64, "learning_starts": 16,
+              "buffer_size": 64, "batch_size": 8}
+    exp = make_experiment("dqn", "xminigrid/MiniGrid-Empty-5x5", values, {})
+    algo, population = exp.build()
+    assert algo.train_env.observation_space(algo.env_params).dtype == np.uint8
+    stored = algo._example_step()
+    assert stored.obs.dtype == np.uint8 and stored.final_obs.dtype == np.uint8
+    # obs and final_obs: 2 x 98 bytes, then the action (int32), reward (f32), two flags
+    assert algo.transition_bytes() == 2 * 98 + 4 + 4 + 2
+    result = train(algo, population, RunConfig(num_chunks=1, eval_episodes=1),
+                   progress=False)
+    assert result.carry.state.replay.data.obs.dtype == np.uint8
+    assert np.isfinite(result.summary["final_eval_return"]).all()
 
 
 def test_every_builtin_suite_is_installed_by_the_test_command():

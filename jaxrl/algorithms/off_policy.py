@@ -230,7 +230,11 @@ class OffPolicyLearner(Learner):
                 f"learning_starts below {steps} or raise total_timesteps")
 
     def _example_step(self) -> Stored:
-        obs = jnp.zeros(self.obs_shape, jnp.float32)
+        """One env's stored step: observations in the env's own dtype where it is an
+        integer one (uint8 images stay uint8 in replay), else float32."""
+        space = self.train_env.observation_space(self.env_params)
+        dtype = space.dtype if np.issubdtype(space.dtype, np.integer) else jnp.float32
+        obs = jnp.zeros(self.obs_shape, dtype)
         action = jnp.zeros(self.env.action_space(self.env_params).shape,
                            self._action_dtype())
         flag = jnp.zeros((), bool)

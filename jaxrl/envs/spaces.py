@@ -53,6 +53,9 @@ class Box:
     def sample(self, key: jax.Array) -> jax.Array:
         low = np.where(np.isfinite(self.low), self.low, -1.0)
         high = np.where(np.isfinite(self.high), self.high, 1.0)
+        if np.issubdtype(self.dtype, np.integer):  # e.g. uint8 images
+            return jax.random.randint(key, self.shape, low.astype(np.int32),
+                                      high.astype(np.int32) + 1).astype(self.dtype)
         return jax.random.uniform(key, self.shape, self.dtype, low, high)
 
     def contains(self, x) -> jax.Array:

@@ -5,7 +5,8 @@ truncation (``t >= max_steps``, a constructor argument: the ``max_steps`` option
 100 by default), 2 a termination. Navix's ``step`` resets inside a ``lax.cond``, which
 under vmap computes both branches; the adapter steps with ``_step`` (one transition)
 and the shared auto-reset does the rest. Observations are Navix's default symbolic
-grids (uint8 ``[H, W, 3]``), given as float32.
+grids (uint8 ``[H, W, 3]``), kept uint8 (a quarter of float32's bytes in replay
+buffers and rollouts; networks and ``FlattenObservation`` read them as floats).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def convert_space(space) -> spaces.Space:
     is bounded by its dtype."""
     shape = tuple(space.shape)
     if np.dtype(space.dtype) == np.uint8:
-        return spaces.Box(0.0, 255.0, shape)
+        return spaces.Box(0.0, 255.0, shape, np.dtype(np.uint8))
     return spaces.Box(np.asarray(space.minimum, np.float32),
                       np.asarray(space.maximum, np.float32), shape)
 
@@ -49,12 +50,15 @@ class NavixEnv(Adapter):
 
     def reset_env(self, key, params):
         timestep = self.navix_env.reset(key)
-        return jnp.asarray(timestep.observation, jnp.float32), timestep
+        return self._obs(timestep), timestep
 
     def step_env(self, key, state, action, params):
         timestep = self.navix_env._step(state, action)
-        return (jnp.asarray(timestep.observation, jnp.float32), timestep, timestep.reward,
+        return (self._obs(timestep), timestep, timestep.reward,
                 timestep.step_type == 2, timestep.step_type == 1)
+
+    def _obs(self, timestep):
+        return jnp.asarray(timestep.observation, self._observation_space.dtype)
 
     def observation_space(self, params):
         return self._observation_space
