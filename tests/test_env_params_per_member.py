@@ -192,3 +192,63 @@ def jnp_exp(x):
     import jax.numpy as jnp
 
     return jnp.exp(x)
+
+
+# ------------------------------------------------- resume and sharding with drawn params
+def test_a_run_with_drawn_params_resumes_bitwise_from_its_record(tmp_path):
+    """Killed after its first chunk and resumed the way `jaxrl train --resume` does (the
+    experiment rebuilt from config.json, so the members' params are drawn again from the
+    seed): bitwise the uninterrupted run."""
+    from jaxrl.experiment import read_run_config
+
+    values = {**TINY, "num_chunks": 2}
+    exp = make_experiment("ppo", "CartPole-v1", values, GRAVITY, num_seeds=2, seed=5)
+    algo, population = exp.build()
+    full = train(algo, population, exp.run_config, progress=False)
+    run_dir = str(tmp_path / "run")
+    partial = train(algo, population, exp.run_config, run_dir=run_dir, progress=False,
+                    config_record=exp.record(), stop_after_chunks=1)
+    assert partial.summary is None
+    again = read_run_config(run_dir)
+    algo2, population2 = again.build()
+    np.testing.assert_array_equal(population2.env_params.gravity, population.env_params.gravity)
+    resumed = train(algo2, population2, again.run_config, run_dir=run_dir, resume=True,
+                    progress=False)
+    for a, b in zip(jax.tree.leaves(full.carry.state), jax.tree.leaves(resumed.carry.state)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert resumed.summary["final_eval_return"] == full.summary["final_eval_return"]
+
+
+SHARDED = """
+import json, jax, numpy as np
+from jaxrl.experiment import make_experiment
+from jaxrl.runner import Run, train
+assert len(jax.devices()) == 2
+exp = make_experiment("ppo", "CartPole-v1", {tiny!r}, {gravity!r}, num_seeds=4, seed=1)
+algo, population = exp.build()
+out = {{}}
+for name, devices in (("one", jax.devices()[:1]), ("two", jax.devices())):
+    run = Run(algo, population, exp.run_config, devices=devices)
+    result = train(algo, population, exp.run_config, progress=False, run=run)
+    out[name] = {{"params": [np.asarray(x, np.float64).ravel().tolist()
+                            for x in jax.tree.leaves(result.carry.state.params)],
+                 "eval": list(result.summary["final_eval_return"])}}
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_members_with_drawn_params_sharded_over_two_devices_equal_one_device():
+    import subprocess
+    import sys
+
+    from cli_processes import host_devices_env
+
+    script = SHARDED.format(tiny={**TINY, "num_chunks": 1, "eval_episodes": 2},
+                            gravity=GRAVITY)
+    proc = subprocess.run([sys.executable, "-c", script], env=host_devices_env(2),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
+    for one, two in zip(out["one"]["params"], out["two"]["params"]):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)  # as test_sharding
+    np.testing.assert_allclose(out["two"]["eval"], out["one"]["eval"], rtol=1e-4)
