@@ -231,6 +231,61 @@ def test_first_state_reset_replays_the_first_observation(env_id):
     _check_start_of_episode(env_id)
 
 
+class _Tagged(envs.core.Adapter):
+    """Each episode draws a tag in [0, 1e6); obs = 10 * tag + step. Even tags end after
+    one step, odd ones never: which copies reset, and from what, is visible."""
+
+    def __init__(self, reset_mode):
+        self.reset_mode = reset_mode
+
+    @property
+    def default_params(self):
+        return envs.core.EpisodeParams(100)
+
+    def reset_env(self, key, params):
+        tag = jax.random.randint(key, (), 0, 1_000_000)
+        return jnp.float32(10.0 * tag)[None], (tag, jnp.int32(0))
+
+    def step_env(self, key, state, action, params):
+        tag, t = state
+        return (jnp.float32(10.0 * tag + t + 1)[None], (tag, t + 1), 0.0, tag % 2 == 0,
+                False)
+
+    def observation_space(self, params):
+        return Box(0.0, 1e7, (1,))
+
+    def action_space(self, params):
+        return Discrete(2)
+
+
+@pytest.mark.parametrize("num_envs, resets", [(8, 1), (64, 4)])
+def test_optimistic_reset_shares_a_few_fresh_resets_among_the_copies_that_ended(num_envs,
+                                                                                 resets):
+    env = _Tagged("optimistic")
+    params = env.default_params
+    venv = VecEnv(env, num_envs)
+    assert venv.resets_per_step == resets
+    obs0, state = venv.reset(jax.random.PRNGKey(0), params)
+    obs, state, _, term, _, info = jax.jit(venv.step)(
+        jax.random.PRNGKey(1), state, jnp.zeros(num_envs, jnp.int32), params)
+    obs0, obs, term = np.asarray(obs0)[:, 0], np.asarray(obs)[:, 0], np.asarray(term)
+    np.testing.assert_array_equal(np.asarray(info["final_observation"])[:, 0], obs0 + 1)
+    np.testing.assert_array_equal(term, (obs0 / 10) % 2 == 0)
+    np.testing.assert_array_equal(obs[~term], obs0[~term] + 1)  # still running
+    ended = obs[term]  # fresh starts (step 0), the k-th ended copy on reset k mod resets
+    assert np.all(ended % 10 == 0) and term.sum() > resets
+    np.testing.assert_array_equal(ended, np.resize(ended[:resets], ended.size))
+    assert len(set(ended[:resets])) == resets
+    assert not set(ended) & set(obs0)  # not the copies' own first states replayed
+    # alone, an optimistic env replays its first state; evaluation does so too
+    _, s = env.reset(jax.random.PRNGKey(2), params)
+    o, *_ = env.step(jax.random.PRNGKey(3), s, 0, params)
+    first = float(env.reset(jax.random.PRNGKey(2), params)[0][0])
+    assert float(o[0]) == (first if (first / 10) % 2 == 0 else first + 1)
+    assert env.for_evaluation().reset_mode == "first_state"
+    assert VecEnv(_Tagged("fresh"), num_envs).resets_per_step is None
+
+
 def test_uint8_grid_observations_stay_uint8_in_replay():
     """XLand-MiniGrid's [7, 7, 2] uint8 views: DQN with the CNN stores them as uint8 (a
     quarter of float32's bytes) and trains on them."""

@@ -116,7 +116,10 @@ class Wrapper(Env):
         return getattr(self.env, name)
 
 
-RESET_MODES = ("fresh", "first_state")
+RESET_MODES = ("fresh", "first_state", "optimistic")
+# reset_mode="optimistic": VecEnv draws one fresh reset per this many copies per step
+# (at least one), as Craftax's baselines do.
+OPTIMISTIC_RESET_RATIO = 16
 
 
 @struct.dataclass
@@ -148,6 +151,9 @@ class Adapter(Env):
       (computed every step under vmap, selected where an episode ended);
       ``"first_state"`` replays the state drawn at ``reset``: the cheap reset for a
       suite whose reset is expensive (brax, MJX physics; Craftax world generation);
+      ``"optimistic"`` steps as ``"first_state"`` alone, and under ``VecEnv`` each
+      copy whose episode ended takes one of a few fresh resets drawn for the whole
+      batch that step (``VecEnv``);
     - a time limit, for a suite with none of its own (``keeps_time_limit``): ``truncated``
       after ``params.max_steps_in_episode`` steps unless the step terminated;
     - the key: ``step``'s key is split into the step's and the reset's as gymnax does,
@@ -167,14 +173,18 @@ class Adapter(Env):
         raise NotImplementedError
 
     @property
+    def _replays_first(self) -> bool:
+        return self.reset_mode in ("first_state", "optimistic")
+
+    @property
     def _wraps_state(self) -> bool:
-        return self.keeps_time_limit or self.reset_mode == "first_state"
+        return self.keeps_time_limit or self._replays_first
 
     def reset(self, key, params):
         obs, state = self.reset_env(key, params)
         if not self._wraps_state:
             return obs, state
-        first = (obs, state) if self.reset_mode == "first_state" else None
+        first = (obs, state) if self._replays_first else None
         return obs, EpisodeState(state, jnp.zeros((), jnp.int32), first)
 
     def step(self, key, state, action, params):
@@ -192,7 +202,7 @@ class Adapter(Env):
             truncated = truncated | (time >= params.max_steps_in_episode)
         truncated = truncated & ~terminated
         done = terminated | truncated
-        if self.reset_mode == "first_state":
+        if self._replays_first:
             obs_re, inner_re = state.first
         else:
             obs_re, inner_re = self.reset_env(key_reset, params)

@@ -124,19 +124,47 @@ class RescaleAction(Wrapper):
 
 
 class VecEnv(Wrapper):
-    """Batches ``num_envs`` copies: keys are split per copy, params are shared."""
+    """Batches ``num_envs`` copies: keys are split per copy, params are shared.
+
+    Over an env with ``reset_mode="optimistic"`` (a suite whose reset is costly), each
+    step draws ``resets_per_step`` fresh resets of the whole env stack (one per
+    ``OPTIMISTIC_RESET_RATIO`` copies, at least one) instead of one per copy, and the
+    k-th copy (in index order) whose episode ended takes reset ``k mod
+    resets_per_step``: copies share a start only when more episodes end in one step
+    than there are resets. ``info["final_observation"]`` is the step's own."""
 
     def __init__(self, env: Env, num_envs: int):
+        from jaxrl.envs.core import OPTIMISTIC_RESET_RATIO
+
         super().__init__(env)
         self.num_envs = int(num_envs)
+        self.resets_per_step = (max(1, self.num_envs // OPTIMISTIC_RESET_RATIO)
+                                if getattr(env, "reset_mode", None) == "optimistic" else None)
 
     def reset(self, key, params):
         keys = jax.random.split(key, self.num_envs)
         return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)
 
     def step(self, key, state, action, params):
-        keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, params)
+        if self.resets_per_step is None:
+            keys = jax.random.split(key, self.num_envs)
+            return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action,
+                                                                   params)
+        step_key, reset_key = jax.random.split(key)
+        obs, state, reward, terminated, truncated, info = jax.vmap(
+            self.env.step, in_axes=(0, 0, 0, None))(
+            jax.random.split(step_key, self.num_envs), state, action, params)
+        pool = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(reset_key, self.resets_per_step), params)
+        done = terminated | truncated
+        slot = (jnp.cumsum(done) - 1) % self.resets_per_step
+
+        def take(fresh, stepped):
+            where = done.reshape(done.shape + (1,) * (stepped.ndim - 1))
+            return jnp.where(where, fresh[slot], stepped)
+
+        obs, state = jax.tree.map(take, pool, (obs, state))
+        return obs, state, reward, terminated, truncated, info
 
 
 class JointDiscreteActions(Wrapper):
