@@ -5,7 +5,9 @@ bootstrap CIs across seeds as JSON.
 
     python benchmarks/suite_learning.py --json benchmarks/results/suite_learning.json [CASE ...]
 
-Budgets are small (CPU): these are "learns something", not tuned results.
+Budgets are small (CPU): these are "learns something", not tuned results. The first six
+cases are tests/test_learning_suites.py's configurations (the tests evaluate fewer episodes
+where episodes are long).
 """
 from __future__ import annotations
 
@@ -17,26 +19,31 @@ import time
 # name -> (algorithm, env id, settings, env settings, seeds)
 CASES = {
     "navix_empty_ppo": ("ppo", "navix/Navix-Empty-5x5-v0",
-                        {"total_timesteps": 200_000, "torso": "mlp"}, {}, 8),
+                        {"total_timesteps": 100_000, "torso": "mlp"}, {}, 4),
     "xminigrid_empty_ppo": ("ppo", "xminigrid/MiniGrid-Empty-5x5",
-                            {"total_timesteps": 200_000, "torso": "mlp"}, {}, 8),
-    "jumanji_snake_ppo": ("ppo", "jumanji/Snake-v1",
-                          {"total_timesteps": 300_000}, {"max_steps_in_episode": 500}, 8),
+                            {"total_timesteps": 100_000, "torso": "mlp"}, {}, 4),
     "jumanji_2048_ppo": ("ppo", "jumanji/Game2048-v1",
                          {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
                           "num_minibatches": 8, "normalize_observations": True}, {}, 4),
-    "jumanji_knapsack_ppo": ("ppo", "jumanji/Knapsack-v1",
-                             {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
-                              "num_minibatches": 8, "hidden_sizes": (128, 128)}, {}, 4),
-    "pgx_breakout_pqn": ("pqn", "pgx/minatar-breakout", {"total_timesteps": 500_000}, {}, 4),
+    "pgx_breakout_pqn": ("pqn", "pgx/minatar-breakout",
+                         {"total_timesteps": 150_000, "num_envs": 64, "num_steps": 32,
+                          "num_minibatches": 8, "num_epochs": 2, "hidden_sizes": (128,),
+                          "epsilon_fraction": 0.2, "learning_rate": 1e-3}, {}, 2),
     "playground_cartpole_ppo": ("ppo", "playground/CartpoleBalance",
-                                {"total_timesteps": 200_000, "num_envs": 16, "num_steps": 64,
+                                {"total_timesteps": 300_000, "num_envs": 16, "num_steps": 64,
                                  "num_minibatches": 8, "normalize_observations": True,
-                                 "learning_rate": 1e-3, "ent_coef": 0.0}, {}, 4),
+                                 "normalize_rewards": True, "learning_rate": 1e-3,
+                                 "gamma": 0.995, "ent_coef": 0.0}, {}, 8),
     "playground_cartpole_sac": ("sac", "playground/CartpoleBalance",
                                 {"total_timesteps": 20_000, "eval_episodes": 4}, {}, 4),
+    # not yet learning at these budgets (kept to measure the next attempt against)
+    "jumanji_snake_ppo": ("ppo", "jumanji/Snake-v1",
+                          {"total_timesteps": 300_000}, {"max_steps_in_episode": 500}, 8),
     "craftax_classic_ppo": ("ppo", "craftax/Craftax-Classic-Symbolic-v1",
-                            {"total_timesteps": 500_000}, {}, 4),
+                            {"total_timesteps": 500_000, "num_envs": 16, "num_steps": 64,
+                             "num_minibatches": 8, "hidden_sizes": (256, 256),
+                             "learning_rate": 2e-4, "gae_lambda": 0.8},
+                            {"reset_mode": "first_state"}, 4),
 }
 
 

@@ -387,9 +387,10 @@ def _space_and_base(args):
         raise ConfigError(f"jaxrl {args.command} needs --space FILE (W&B format), e.g. "
                           f"parameters: {{learning_rate: {{distribution: log_uniform_values, "
                           f"min: 1e-4, max: 3e-3}}}}")
-    exp = base_values(args)
+    exp = base_values(args).shared_env_params(args.command)
     values = _field_values(exp)
-    space, extra = load_space(args.space, exp.algorithm, values)
+    env = {"env": exp.env, "env_base": exp.env_overrides} if args.command == "sweep" else {}
+    space, extra = load_space(args.space, exp.algorithm, values, **env)
     return exp, space, extra, {k: v for k, v in values.items() if k not in space.names}
 
 
@@ -575,7 +576,8 @@ def cmd_meta(args) -> int:
         if "schedule" in given:
             given["schedule"] = tuple(given["schedule"])
         spec = MetaSpec(args.target, eval_episodes=exp.run_config.eval_episodes,
-                        values=values, env_overrides=dict(exp.env_overrides), **given)
+                        values=values, env_overrides={**exp.env_overrides,
+                                                      **exp.env_distributions}, **given)
     out = args.out or os.path.join("meta", f"{args.target}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     summary = run_meta(spec, out, resume=args.resume, console=console,
                        progress=leader and not args.no_progress)

@@ -69,6 +69,13 @@ def test_distributions_that_cannot_differ_per_member_are_refused():
     with pytest.raises(ConfigError, match="cannot differ per member"):
         make_experiment("ppo", "xminigrid/MiniGrid-Empty-5x5", TINY,
                         {"view_size": {"values": [3, 5]}})
+    from jaxrl.dimensions import IntUniform, LogUniform, QUniform
+    from jaxrl.envs import per_member
+
+    for bad in (LogUniform("n", 1.0, 10.0), QUniform("n", 0.0, 1.0, 0.5)):
+        with pytest.raises(ConfigError, match="n is a int: use int_uniform"):
+            per_member.check("x", {"n": int}, "n", "n", bad)
+    assert per_member.check("x", {"n": int}, "n", "n", IntUniform("n", 1, 3)) is not None
     with pytest.raises(ConfigError, match="distribution 'gauss' is not one of"):
         make_experiment("ppo", "CartPole-v1", TINY, {"gravity": {"distribution": "gauss",
                                                                   "min": 1, "max": 2}})
@@ -252,3 +259,43 @@ def test_members_with_drawn_params_sharded_over_two_devices_equal_one_device():
     for one, two in zip(out["one"]["params"], out["two"]["params"]):
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)  # as test_sharding
     np.testing.assert_allclose(out["two"]["eval"], out["one"]["eval"], rtol=1e-4)
+
+
+def test_the_cli_sweeps_env_params_and_hands_meta_its_distribution(tmp_path, monkeypatch,
+                                                                    capsys):
+    import yaml
+
+    from jaxrl import cli
+    import jaxrl.meta.pipeline as pipeline
+
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"parameters": {"env.gravity": {"values": [5.0, 15.0]}}}))
+    out = str(tmp_path / "sweep")
+    flags = [f"--set={k}={v}" for k, v in SWEEP_TINY.items()]
+    assert cli.main(["sweep", "ppo", "--env", "CartPole-v1", "--space", str(space),
+                     "--sampler", "grid", "--seeds-per-config", "1", "--test-seeds", "0",
+                     "--out", out, "--no-progress", *flags]) == 0
+    configs = json.load(open(os.path.join(out, "sweep.json")))["configs"]
+    assert [c["env.gravity"] for c in configs] == [5.0, 15.0]
+    # pbt refuses env params in its space; a distribution given to sweep says where it goes
+    capsys.readouterr()
+    assert cli.main(["pbt", "ppo", "--env", "CartPole-v1", "--space", str(space),
+                     "--out", str(tmp_path / "pbt"), *flags]) != 0
+    assert "only `jaxrl sweep` varies" in capsys.readouterr().err
+    assert cli.main(["sweep", "ppo", "--space", str(space), "--out", str(tmp_path / "s2"),
+                     "--env-set", "force_mag={distribution: uniform, min: 5, max: 15}",
+                     *flags]) != 0
+    assert "a sweep varies them in its space" in capsys.readouterr().err
+
+    class Captured(Exception):
+        pass
+
+    def capture(spec, *args, **kwargs):
+        raise Captured(spec)
+
+    monkeypatch.setattr(pipeline, "run_meta", capture)
+    with pytest.raises(Captured) as caught:
+        cli.main(["meta", "lpo", "--env", "CartPole-v1", "--out", str(tmp_path / "m"),
+                  "--env-set", "gravity={distribution: uniform, min: 5, max: 15}", *flags])
+    assert caught.value.args[0].env_overrides["gravity"] == {
+        "distribution": "uniform", "min": 5.0, "max": 15.0}

@@ -89,7 +89,7 @@ def env_kinds(env_id: str, fixed: Dict[str, Any]) -> Dict[str, type]:
 def check(env_id: str, kinds: Dict[str, type], name: str, where: str, param: Any = None):
     """``param`` (a sweep-space ``Param`` over env parameter ``name``, or None to check the
     name alone) if ``name`` may differ per member and ``param`` suits its type."""
-    from jaxrl.dimensions import Uniform
+    from jaxrl.dimensions import IntUniform, QUniform, Uniform
 
     if name in FIXED_PER_RUN:
         raise ConfigError(f"{where}: a time limit is the same for every member (evaluation "
@@ -98,10 +98,13 @@ def check(env_id: str, kinds: Dict[str, type], name: str, where: str, param: Any
         raise ConfigError(f"{where} cannot differ per member: {env_id}'s per-member "
                           f"params are {', '.join(sorted(kinds)) or 'none'} (a static "
                           f"field decides shapes or the program)")
-    if param is not None and (kinds[name] is bool or (
-            kinds[name] is int and isinstance(param, Uniform) and type(param) is Uniform)):
-        raise ConfigError(f"{where} is a {kinds[name].__name__}: use int_uniform or "
-                          f"values: [...]")
+    whole_steps = isinstance(param, IntUniform) or (
+        isinstance(param, QUniform) and float(param.q).is_integer()
+        and float(param.low).is_integer())
+    if isinstance(param, Uniform) and (kinds[name] is bool or (kinds[name] is int
+                                                               and not whole_steps)):
+        raise ConfigError(f"{where} is a {kinds[name].__name__}: use "
+                          f"{'int_uniform or ' if kinds[name] is int else ''}values: [...]")
     return param
 
 
@@ -118,22 +121,26 @@ def columns(params: Any, values: Dict[str, Any], members: int) -> Any:
     """``params`` with a leading member axis on every leaf (float32 / int32 / bool) and
     the fields in ``values`` set to their ``members`` per-member values (a sweep's
     configurations, or draws)."""
-    kinds = traced_kinds(params)
-
-    def batch(x):
-        x = np.asarray(x)
-        dtype = (np.float32 if np.issubdtype(x.dtype, np.floating) else
-                 np.int32 if np.issubdtype(x.dtype, np.integer) else x.dtype)
-        return np.broadcast_to(x.astype(dtype), (members,) + x.shape).copy()
-
-    batched = jax.tree.map(batch, params)
+    batched = jax.tree.map(lambda x: np.broadcast_to(_typed(x), (members,) + np.shape(x)).copy(),
+                           params)
     for name, column in values.items():
         if len(column) != members:
             raise ValueError(f"{name}: {len(column)} values for {members} members")
-        dtype = np.asarray(getattr(batched, name)).dtype
-        column = [coerce_scalar(kinds[name], v, f"env parameter {name}") for v in column]
-        batched = batched.replace(**{name: np.asarray(column, dtype)})
+        batched = batched.replace(**{name: _column(params, name, column)})
     return batched
+
+
+def _typed(x) -> np.ndarray:
+    x = np.asarray(x)
+    return x.astype(np.float32 if np.issubdtype(x.dtype, np.floating) else
+                    np.int32 if np.issubdtype(x.dtype, np.integer) else x.dtype)
+
+
+def _column(params: Any, name: str, values) -> np.ndarray:
+    """Per-member values of field ``name``, coerced to its kind, in its batched dtype."""
+    kind = traced_kinds(params)[name]
+    dtype = _typed(getattr(params, name)).dtype
+    return np.asarray([coerce_scalar(kind, v, f"env parameter {name}") for v in values], dtype)
 
 
 def sampler(params: Any, distributions: Dict[str, Any], resolution: int = 1024):
@@ -144,9 +151,9 @@ def sampler(params: Any, distributions: Dict[str, Any], resolution: int = 1024):
 
     names = sorted(distributions)
     quantiles = (np.arange(resolution) + 0.5) / resolution
-    table = columns(params, {name: [distributions[name].from_unit(u) for u in quantiles]
-                             for name in names}, resolution)
-    tables = {name: jnp.asarray(getattr(table, name)) for name in names}
+    tables = {name: jnp.asarray(_column(params, name, [distributions[name].from_unit(u)
+                                                       for u in quantiles]))
+              for name in names}
 
     def draw(key):
         keys = jax.random.split(key, len(names))

@@ -141,6 +141,10 @@ class VecEnv(Wrapper):
         self.resets_per_step = (max(1, self.num_envs // OPTIMISTIC_RESET_RATIO)
                                 if getattr(env, "reset_mode", None) == "optimistic" else None)
 
+    def for_evaluation(self):
+        inner = self.env.for_evaluation()
+        return self if inner is self.env else VecEnv(inner, self.num_envs)
+
     def reset(self, key, params):
         keys = jax.random.split(key, self.num_envs)
         return jax.vmap(self.env.reset, in_axes=(0, None))(keys, params)

@@ -245,9 +245,11 @@ def _check_param(p: Param, owner: type, where: str) -> Param:
     return p
 
 
-def load_space(path: str, algorithm: str, base: Optional[Mapping[str, Any]] = None
+def load_space(path: str, algorithm: str, base: Optional[Mapping[str, Any]] = None,
+               env: Optional[str] = None, env_base: Optional[Mapping[str, Any]] = None
                ) -> Tuple[SearchSpace, Dict[str, Any]]:
-    """A space file and its other top-level keys (``method``, ``metric``, ...)."""
+    """A space file and its other top-level keys (``method``, ``metric``, ...); ``env``:
+    where ``env.NAME`` parameters may vary (``SearchSpace.from_dict``)."""
     from jaxrl.experiment import load_config_file
 
     data = load_config_file(path, flag="--space")
@@ -256,4 +258,4 @@ def load_space(path: str, algorithm: str, base: Optional[Mapping[str, Any]] = No
         raise ConfigError(f"{where}: no 'parameters:' section (W&B sweep format: "
                           f"parameters: {{learning_rate: {{values: [1e-4, 3e-4]}}}})")
     extra = {k: v for k, v in data.items() if k != "parameters"}
-    return SearchSpace.from_dict(data, algorithm, where, base), extra
+    return SearchSpace.from_dict(data, algorithm, where, base, env, env_base), extra
