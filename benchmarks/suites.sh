@@ -1,7 +1,8 @@
 # PPO on each environment suite's representative env at 1, 16 and 256 members
 # (throughput budgets, not learning results), and the cost of a fresh reset against the
-# cheap one (reset_mode=first_state) where resets are expensive (Craftax's world
-# generation, Playground's physics). JSON in benchmarks/results/suite_*.json.
+# cheap ones (reset_mode=first_state; reset_mode=optimistic, one fresh reset per 16 copies
+# per step, at least one: here 1 for each member's 4 envs) where resets are expensive
+# (Craftax's world generation, Playground's physics). JSON in benchmarks/results/suite_*.json.
 #   bash benchmarks/suites.sh [MEMBERS]     (default 1,16,256)
 set -e
 cd "$(dirname "$0")/.."
@@ -20,3 +21,4 @@ run playground_cartpole playground/CartpoleBalance
 run playground_cartpole_first_state playground/CartpoleBalance --env-set reset_mode=first_state
 run craftax_classic craftax/Craftax-Classic-Symbolic-v1
 run craftax_classic_first_state craftax/Craftax-Classic-Symbolic-v1 --env-set reset_mode=first_state
+run craftax_classic_optimistic craftax/Craftax-Classic-Symbolic-v1 --env-set reset_mode=optimistic
