@@ -7,7 +7,9 @@ them apart: ``terminated`` is Craftax's own game-over test with the time limit l
 (death, lava, the final boss beaten), ``truncated`` a ``done`` that is not that. Craftax
 generates a world at every reset, the costliest part of a step under vmap: with
 ``reset_mode="first_state"`` every episode of a copy replays the world drawn at
-``reset`` (cheap, less diverse).
+``reset`` (cheap, less diverse); ``reset_mode="optimistic"`` generates one fresh world per
+16 copies per step and hands them to the copies whose episodes ended (``VecEnv``): at
+256 PPO members here, 3.2k env steps/s fresh, 6.4k optimistic, 10.4k first_state.
 """
 from __future__ import annotations
 
