@@ -7,6 +7,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -180,7 +181,7 @@ def test_a_meta_task_over_a_distribution_trains_each_inner_run_on_its_drawn_env(
     from jaxrl.meta.tasks import training_task
 
     values = {**TINY, "total_timesteps": 512}
-    inject = lambda hp, p: hp.replace(learning_rate=hp.learning_rate * jnp_exp(p))  # noqa: E731
+    inject = lambda hp, p: hp.replace(learning_rate=hp.learning_rate * jnp.exp(p))  # noqa: E731
     task = training_task("ppo", "CartPole-v1", inject, values, GRAVITY, eval_episodes=2)
     key = jax.random.PRNGKey(7)
     task_key, run_key = jax.random.split(key)
@@ -194,11 +195,6 @@ def test_a_meta_task_over_a_distribution_trains_each_inner_run_on_its_drawn_env(
     assert float(jax.jit(task.fitness)(p, key)) == pytest.approx(
         float(jax.jit(fixed.fitness)(p, run_key)), rel=1e-5)
 
-
-def jnp_exp(x):
-    import jax.numpy as jnp
-
-    return jnp.exp(x)
 
 
 # ------------------------------------------------- resume and sharding with drawn params

@@ -72,9 +72,9 @@ def split(env_id: str, overrides: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[
     distributions = {}
     for name, value in drawn.items():
         where = f"env parameter {name}"
-        check(env_id, kinds, name, where)  # the name first, then its distribution
-        distributions[name] = check(env_id, kinds, name, where,
-                                    parse_param(name, _as_mapping(name, value), where))
+        check(env_id, kinds, name, where)  # the name before its distribution's syntax
+        param = parse_param(name, _as_mapping(name, value), where)
+        distributions[name] = check(env_id, kinds, name, where, param)
     return fixed, distributions
 
 
