@@ -1,5 +1,6 @@
 """The learning tests' one measurement: train a population with an algorithm's default
-configuration (plus the given fields) and read its final greedy evaluation.
+configuration (plus the given fields) and read its final greedy evaluation (or, with
+``measure="train"``, the sampling policy's episodes in the last chunk).
 
 Each measurement runs in a fresh process with one XLA host device per core, as `jaxrl
 train` does, so the population trains on every core. The test process itself keeps one
@@ -8,8 +9,10 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 from cli_processes import host_devices_env
 
+from jaxrl import stats
 from jaxrl.platform import host_device_count
 
 CHILD = """
@@ -25,14 +28,16 @@ result = train(algo, population, exp.run_config, progress=False)
 print("RESULT" + json.dumps({
     "returns": np.asarray(result.summary["final_eval_return"]).tolist(),
     "iqm": float(result.summary["final_eval_return_iqm"]),
+    "train_returns": result.summary["final_train_return"],
     "diverged": list(result.summary["diverged_members"])}))
 """
 
 
 def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
-                  devices=None, **values):
-    """``devices``: host devices for the run (default: one per core that divides the
-    seeds)."""
+                  devices=None, measure="eval", **values):
+    """(IQM, per-member returns) of the final greedy evaluation (``measure="eval"``) or of
+    the training episodes of the last chunk (``"train"``). ``devices``: host devices for
+    the run (default: one per core that divides the seeds)."""
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
     spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
@@ -41,8 +46,12 @@ def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=
                           capture_output=True, text=True, timeout=880)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
-    returns = out["returns"]
-    print(f"{algorithm} {env} final eval returns:", [round(r, 1) for r in returns],
-          "IQM", round(out["iqm"], 1))
     assert not out["diverged"], out["diverged"]
-    return out["iqm"], returns
+    if measure == "train":
+        returns = out["train_returns"]
+        iqm = stats.iqm(np.asarray(returns, float))
+    else:
+        returns, iqm = out["returns"], out["iqm"]
+    print(f"{algorithm} {env} final {measure} returns:", [round(r, 2) for r in returns],
+          "IQM", round(iqm, 2))
+    return iqm, returns

@@ -29,6 +29,11 @@ def test_train_writes_run_directory(cli_run):
     assert glob.glob(os.path.join(cli_run, "tensorboard", "events.out.tfevents.*"))
     summary = json.load(open(os.path.join(cli_run, "summary.json")))
     assert summary["members"] == 2 and summary["total_timesteps"] == 256
+    with open(os.path.join(cli_run, "metrics.jsonl")) as f:
+        last = [json.loads(line) for line in f][-1]
+    # the sampling policy's episodes in the last chunk, per member (Craftax's measure)
+    assert summary["final_train_return"] == last["episode_return"]
+    assert all(r > 0 for r in summary["final_train_return"])
 
 
 def test_existing_run_needs_resume(cli_run, capsys):

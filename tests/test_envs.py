@@ -44,6 +44,7 @@ GYMNAX_IDS = list(envs.registry.suites()[""].names())
 if os.environ.get("JAXRL_ALL_BRAX_IDS"):
     SLOW_BRAX = [i for i in BRAX_IDS if i != FAST_BRAX]
 
+
 # --------------------------------------------------------------------------- helpers
 def brax_kwargs(env_id, **kw):
     return {"episode_length": 5, "backend": BRAX_BACKEND.get(env_id, "spring"), **kw}

@@ -44,12 +44,6 @@ def test_ppo_pendulum_iqm_above_minus_250():
     assert iqm >= -250.0, returns
 
 
-@pytest.mark.slow
-def test_ppo_brax_inverted_pendulum_improves():
-    _, returns = final_returns(
-        "ppo", "brax/inverted_pendulum", 65_536, num_seeds=4,
-        env_values={"episode_length": 200}, num_envs=16, num_steps=32, num_epochs=4,
-        num_minibatches=4, normalize_observations=True, learning_rate=1e-3, ent_coef=0.0,
-        num_chunks=4, eval_interval=1, eval_episodes=8)
-    # A random policy keeps the pole up for ~5-10 steps; require a clear improvement.
-    assert np.median(returns) >= 100.0, returns
+# brax's adapter is the PhysicsEnv that Playground's is: PPO and SAC learn through it on
+# CartpoleBalance (test_learning_suites.py). PPO on brax/inverted_pendulum (65k steps, 4
+# seeds: median 100+ against a random policy's 5-10) left CI for Craftax's learning test.

@@ -2,9 +2,9 @@
 evaluation beats a uniform random policy (over the legal actions where the suite masks
 them) by a stated margin. The random figures and the trained ones are measured by
 ``benchmarks/suite_learning.py`` (its JSON has IQMs with 95% CIs); the thresholds sit
-well between them. Craftax is not here: on this machine's CPU a run long enough to beat
-random (more than 500k steps per seed, where PPO still scored 1.07 against random's 1.27)
-costs over ten minutes, so CI checks Craftax by its conformance tests only."""
+well between them. Craftax is scored as its own papers score it: by the sampling
+policy's training episodes (achievements, less 0.1 per health point lost), since a
+greedy Craftax policy soon stands still and lives out the time limit."""
 import pytest
 from learning import final_returns
 
@@ -59,9 +59,22 @@ def test_ppo_balances_playground_cartpole():
 
 
 # SAC, 20k steps (20 episodes): 562-836 on 4 seeds (IQM 634), 113 s. It replaced SAC on
-# brax/inverted_pendulum (145 s): both adapters are one PhysicsEnv, and PPO still
-# learns brax (test_learning.py).
+# brax/inverted_pendulum (145 s): both adapters are one PhysicsEnv.
 def test_sac_balances_playground_cartpole():
     iqm, returns = final_returns("sac", "playground/CartpoleBalance", 20_000, num_seeds=4,
                                  eval_episodes=4)
     assert iqm >= 500.0, returns
+
+
+# Random (first episodes of 64 copies, the same 2,000-step limit): 1.27 [1.04, 1.54]. PPO's
+# training episodes in the last chunk (the sampling policy, Craftax's own measure), 2 seeds
+# x 150k steps with optimistic resets: see the assertion message. The 2,000-step limit
+# keeps the final greedy evaluation short (a greedy policy lives it out).
+def test_ppo_gains_achievements_on_craftax_classic():
+    iqm, returns = final_returns("ppo", "craftax/Craftax-Classic-Symbolic-v1", 150_000,
+                                 num_seeds=2, measure="train", num_envs=64, num_steps=64,
+                                 num_minibatches=8, hidden_sizes=(256, 256),
+                                 learning_rate=3e-4, gae_lambda=0.8, eval_episodes=1,
+                                 env_values={"max_timesteps": 2000,
+                                             "reset_mode": "optimistic"})
+    assert iqm >= 2.0, returns

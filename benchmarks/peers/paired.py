@@ -1,18 +1,22 @@
-"""jaxrl against rejax, paired: both compiled once in two long-lived workers, then timed
+"""jaxrl against a peer, paired: both compiled once in two long-lived workers, then timed
 alternately, round after round, so each ratio compares two runs seconds apart.
 
 Separate processes run one after another (``ppo_side_by_side.sh``) put a compile and up
 to a minute between the two runs of a round; this machine's speed moves by a third
 within minutes, so such rounds read 1.75x-2.51x for the same two programs. Here a round
 is one whole training run of each (the same keys and work every time), in ABBA order
-(rejax first in odd rounds, jaxrl first in even ones) so a steady drift cancels; the
+(the peer first in odd rounds, jaxrl first in even ones) so a steady drift cancels; the
 summary is the median per-round ratio, its spread and the share of rounds at or above
 ``--target``.
 
     python benchmarks/peers/paired.py ppo --members 16 --rounds 8 \\
         --json benchmarks/results/peers/paired_ppo_cartpole.json
+    python benchmarks/peers/paired.py craftax-ppo --members 1 --rounds 6 \\
+        --json benchmarks/results/peers/paired_craftax_ppo.json
 
-Needs /work/rejax-venv (``rejax_algorithms.py``); stdlib only.
+Pairings (``PAIRINGS``): ``ppo`` is rejax's PPO (needs /work/rejax-venv,
+``rejax_algorithms.py``); ``craftax-ppo`` is Craftax's own PPO baseline script
+(``craftax_ppo.py``, a Craftax_Baselines checkout). stdlib only.
 """
 import argparse
 import json
@@ -27,10 +31,38 @@ from rows import RESULT, write_json
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-# jaxrl's side of rejax's PPO config (rejax_algorithms.CONFIGS["ppo"]): env, env steps per
-# member, --set overrides. Other algorithms' pairings go here once measured; their flags
-# live in value_based_side_by_side.sh and actor_critic_side_by_side.sh today.
-JAXRL_SIDE = {"ppo": ("CartPole-v1", 262_144, {"anneal_lr": "false"})}
+CRAFTAX_ENVS = 256  # env copies per seed: Craftax_Baselines runs 1,024 on a GPU
+
+
+def _rejax_ppo(members, args):
+    spec = {"algo_name": "ppo", "members": members, "total_timesteps": 262_144,
+            "eval_freq": 0}
+    return [args.rejax_python, os.path.join(HERE, "rejax_algorithms.py"), "--serve",
+            json.dumps(spec)]
+
+
+def _craftax_ppo(members, args):
+    spec = {"baselines": args.craftax_baselines, "env_name": "Craftax-Classic-Symbolic-v1",
+            "num_envs": CRAFTAX_ENVS, "members": members,
+            "total_timesteps": CRAFTAX_ENVS * 64 * 4}
+    return [os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(HERE, "craftax_ppo.py"),
+            "--serve", json.dumps(spec)]
+
+
+# name -> (peer, its worker's argv(members, args), jaxrl's side: env, env steps per
+# member, --set overrides, --env-set overrides). The Craftax side is Craftax_Baselines
+# ppo.py's defaults (craftax_ppo.DEFAULTS) in jaxrl's fields, four updates per member.
+PAIRINGS = {
+    "ppo": ("rejax 0.1.3", _rejax_ppo, ("CartPole-v1", 262_144, {"anneal_lr": "false"}, {})),
+    "craftax-ppo": ("Craftax_Baselines ppo.py @7ce36fa", _craftax_ppo, (
+        "craftax/Craftax-Classic-Symbolic-v1", CRAFTAX_ENVS * 64 * 4,
+        {"num_envs": str(CRAFTAX_ENVS), "num_steps": "64", "num_epochs": "4",
+         "num_minibatches": "8", "learning_rate": "2e-4", "gamma": "0.99",
+         "gae_lambda": "0.8", "clip_eps": "0.2", "vf_clip_eps": "0.2", "ent_coef": "0.01",
+         "vf_coef": "0.5", "max_grad_norm": "1.0", "hidden_sizes": "512,512,512",
+         "activation": "tanh", "anneal_lr": "true"},
+        {"reset_mode": "optimistic"})),
+}
 
 
 class Worker:
@@ -66,15 +98,13 @@ def summarise(ratios: list, target: float) -> dict:
             "rounds_at_target": sum(r >= target for r in ratios), "target": target}
 
 
-def paired(algo: str, members: int, rounds: int, rejax_python: str, target: float) -> dict:
-    env_id, steps, overrides = JAXRL_SIDE[algo]
+def paired(pairing: str, members: int, rounds: int, args) -> dict:
+    _, peer_argv, (env_id, steps, overrides, env_overrides) = PAIRINGS[pairing]
+    algo = pairing.split("-")[-1]
     spec = {"algorithm": algo, "env_id": env_id, "members": members,
-            "total_timesteps": steps, "overrides": overrides}
+            "total_timesteps": steps, "overrides": overrides, "env_overrides": env_overrides}
     # compiled one after the other, so neither compile is slowed by the other
-    peer = Worker("rejax", [rejax_python, os.path.join(HERE, "rejax_algorithms.py"),
-                            "--serve", json.dumps({"algo_name": algo, "members": members,
-                                                   "total_timesteps": steps,
-                                                   "eval_freq": 0})])
+    peer = Worker("peer", peer_argv(members, args))
     ours = Worker("jaxrl", [os.path.join(ROOT, ".venv", "bin", "python"), "-m",
                             "jaxrl.bench", "--serve", json.dumps(spec)])
     rows = []
@@ -83,48 +113,52 @@ def paired(algo: str, members: int, rounds: int, rejax_python: str, target: floa
             order = [peer, ours] if r % 2 == 0 else [ours, peer]
             timed = {w.name: w.time_run() for w in order}
             ratio = (timed["jaxrl"]["env_steps_per_second"]
-                     / timed["rejax"]["env_steps_per_second"])
+                     / timed["peer"]["env_steps_per_second"])
             rows.append({"round": r + 1, "first": order[0].name, **{
                 f"{k}_env_steps_per_second": v["env_steps_per_second"]
                 for k, v in timed.items()}, "ratio": ratio,
                 "load_average_1min": timed["jaxrl"]["load_average_1min"]})
-            print(f"{algo} x {members}, round {r + 1} ({order[0].name} first): rejax "
-                  f"{timed['rejax']['env_steps_per_second']:,.0f}, jaxrl "
+            print(f"{pairing} x {members}, round {r + 1} ({order[0].name} first): peer "
+                  f"{timed['peer']['env_steps_per_second']:,.0f}, jaxrl "
                   f"{timed['jaxrl']['env_steps_per_second']:,.0f} env steps/s: "
                   f"{ratio:.2f}x", flush=True)
     finally:
         peer.close()
         ours.close()
-    summary = summarise([row["ratio"] for row in rows], target)
-    print(f"{algo} x {members}: median {summary['median_ratio']:.2f}x (quartiles "
+    summary = summarise([row["ratio"] for row in rows], args.target)
+    target = args.target
+    print(f"{pairing} x {members}: median {summary['median_ratio']:.2f}x (quartiles "
           f"{summary['quartiles'][0]:.2f}-{summary['quartiles'][2]:.2f}, range "
           f"{summary['min_ratio']:.2f}-{summary['max_ratio']:.2f}), "
           f"{summary['rounds_at_target']} of {len(rows)} rounds at {target}x or more",
           flush=True)
     return {"algorithm": algo, "env": env_id, "members": members,
             "total_timesteps": steps, "jaxrl_overrides": overrides,
-            "compile_seconds": {"rejax": peer.ready["compile_seconds"],
+            "jaxrl_env_overrides": env_overrides,
+            "compile_seconds": {"peer": peer.ready["compile_seconds"],
                                 "jaxrl": ours.ready["compile_seconds"]},
             "jaxrl_device_count": ours.ready["device_count"], "per_round": rows, **summary}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("algorithm", choices=sorted(JAXRL_SIDE))
+    parser.add_argument("pairing", choices=sorted(PAIRINGS))
     parser.add_argument("--members", default="16", help="comma-separated population sizes")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--target", type=float, default=2.0, help="ratio to count rounds at")
     parser.add_argument("--rejax-python",
                         default=os.environ.get("REJAX_PYTHON", "/work/rejax-venv/bin/python"))
+    parser.add_argument("--craftax-baselines", default=os.environ.get(
+        "CRAFTAX_BASELINES", "/work/craftax-baselines"), help="a Craftax_Baselines checkout")
     parser.add_argument("--json", "--out", dest="json")
     args = parser.parse_args()
     if args.rounds < 1:
         sys.exit(f"--rounds {args.rounds}: at least one round")
     start = time.strftime("%Y-%m-%dT%H:%M:%S")
-    results = [paired(args.algorithm, int(m), args.rounds, args.rejax_python, args.target)
+    results = [paired(args.pairing, int(m), args.rounds, args)
                for m in args.members.split(",")]
     if args.json:
-        write_json(args.json, {"peer": "rejax 0.1.3", "protocol": "paired, ABBA",
+        write_json(args.json, {"peer": PAIRINGS[args.pairing][0], "protocol": "paired, ABBA",
                                "date": start}, results)
 
 

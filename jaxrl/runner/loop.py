@@ -142,7 +142,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
 
     total_steps = algo.num_updates * steps_per_update
     progress_state = {"updates": sum(chunks[:start_chunk]), "alive": to_host(carry.alive),
-                      "accepted": accepted_updates(carry), "last_eval": None}
+                      "accepted": accepted_updates(carry), "last_eval": None,
+                      "last_train_returns": None}
 
     def chunk(chunk_index: int, carry: Carry):
         """One compiled chunk, its divergence reports and its record."""
@@ -190,6 +191,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),
                           eval_return_iqm=stats.iqm(eval_returns))
         progress_state["alive"], progress_state["accepted"] = alive, new_accepted
+        progress_state["last_train_returns"] = returns
         return carry, record
 
     def checkpoint_meta(chunk_index: int) -> Dict[str, Any]:
@@ -211,6 +213,11 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     if finished:
         summary = summarize(population, env_id, last_eval, total_steps, totals, session,
                             start_chunk, diverged, run_dir, progress_state["alive"])
+        # The sampling policy's own episodes in the last chunk (the measure Craftax and
+        # most on-policy papers report); absent when a resume found the run finished.
+        train_returns = progress_state["last_train_returns"]
+        summary["final_train_return"] = (None if train_returns is None else [
+            None if not np.isfinite(x) else float(x) for x in np.asarray(train_returns)])
         summary["final_eval_episodes"] = {
             "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
             "episodes": run_config.eval_episodes,
