@@ -28,19 +28,19 @@ jaxrl.platform.configure()
 # (most tests first) left the costliest files (few tests, long runs) to the end, where one
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
-    "tests/test_learning_value_based.py",  # ~550 s: four default configs
+    "tests/test_learning_suites.py",  # ~700 s: one env per suite, Craftax included
+    "tests/test_learning_value_based.py",  # ~420 s: four default configs
     "tests/test_learning_actor_critic.py",  # ~300 s
-    "tests/test_learning_suites.py",  # ~300 s: one env per suite
-    "tests/contract/test_sharding.py",  # ~240 s: two fresh 8-device processes
     "tests/test_meta.py",
-    "tests/test_learning.py",
+    "tests/contract/test_sharding.py",  # ~170 s: two fresh 8-device processes
     "tests/test_distributed.py",
-    "tests/test_envs.py",  # brax conformance in two processes
+    "tests/sweep/test_ray.py",  # ~200 s: a Ray cluster's workers, each compiling
+    "tests/test_learning.py",
     "tests/test_notebook.py",
     "tests/contract/test_contract.py",
     "tests/test_memory.py",
     "tests/sweep/test_kill_resume.py",
-    "tests/sweep/test_ray.py",
+    "tests/test_envs.py",  # brax conformance in two processes
     "tests/sweep/test_pbt.py",
     "tests/contract/test_data_parallel.py",
 )
