@@ -32,6 +32,7 @@ from flax import struct
 
 from jaxrl.components.counters import StepCount
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
+from jaxrl.components.optim import clipped_adam, linear_decay
 from jaxrl.components.replay import ReplayBuffer, ReplayState
 from jaxrl.components.rollout import collect, episode_metrics, learner_envs
 from jaxrl.components.targets import n_step_return
@@ -166,10 +167,8 @@ class OffPolicyState:
 
 
 def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam, built from traced values inside the program, so
-    every member can differ."""
-    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
-                       optax.adam(learning_rate))
+    """Global-norm clipping then Adam (``jaxrl.components.optim``)."""
+    return clipped_adam(hp.max_grad_norm, learning_rate)
 
 
 PRIORITY_EPS = 1e-6  # keeps every sampled transition's probability above zero
@@ -217,7 +216,7 @@ class OffPolicyLearner(Learner):
         if not self.config.anneal_lr:
             return hp.learning_rate
         total = float(self.config.num_updates * self.config.gradient_steps)  # may pass int32
-        return hp.learning_rate * jnp.maximum(1.0 - grad_step / total, 0.0)
+        return linear_decay(hp.learning_rate, grad_step, total)
 
     # ---- the contract -------------------------------------------------------------
     def check_hparams(self, hp) -> None:

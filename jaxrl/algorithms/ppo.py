@@ -7,22 +7,21 @@ population member). ``make(env, env_params, config)`` returns a ``PPO`` whose
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
+from jaxrl.algorithms.on_policy import OnPolicyLearner
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
 from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, ObjectiveHParams,
                                          PolicyObjective, ppo_clip_like_params)
-from jaxrl.components.normalization import (ObservationNormalization, RewardScaler,
-                                            RunningMeanStd)
-from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
-                                     shuffled_minibatches)
+from jaxrl.components.normalization import RewardScaler, RunningMeanStd
+from jaxrl.components.optim import clipped_adam
+from jaxrl.components.rollout import flatten_steps
 from jaxrl.components.schedules import (apply_schedules, check_schedule_params,
                                         scheduled_values)
 from jaxrl.components.value_heads import check_value_fields
@@ -30,7 +29,6 @@ from jaxrl.components.value_losses import HLGauss
 from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError,
                           RolloutShape, check_fields, check_ranges, choice, static_field,
                           traced_field)
-from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import ActorCritic
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
@@ -135,21 +133,11 @@ class PPOState:
                     "env": ("env_state", "obs")}
 
 
-def make_optimizer(hp: PPOHParams, learning_rate, adam_eps: float):
-    """Built from traced values inside the program, so every member can differ."""
-    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
-                       optax.adam(learning_rate, eps=adam_eps))
-
-
-class PPO(Learner):
+class PPO(OnPolicyLearner):
     name, Config, HParams = "ppo", PPOConfig, PPOHParams
 
     def __init__(self, env: Env, env_params: Any, config: PPOConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, torso, action_mask = envs
-        self.obs_norm = ObservationNormalization(config.normalize_observations, action_mask)
-        self.torso = torso
         self.action_dist = distributions.for_space(self.env.action_space(env_params),
                                                    config.continuous_actions)
         self.objective = OBJECTIVES[config.policy_objective]
@@ -161,91 +149,24 @@ class PPO(Learner):
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-            init_log_std=config.init_log_std, torso=torso, value_bins=config.hl_gauss,
-            action_mask=action_mask)
+            init_log_std=config.init_log_std, torso=self.torso_kind,
+            value_bins=config.hl_gauss, action_mask=self.action_mask)
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
         net_key, env_key, key = jax.random.split(key, 3)
         params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
-        opt_state = make_optimizer(hp, hp.learning_rate, self.config.adam_eps).init(params)
+        opt_state = self.optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PPOState(params, opt_state, env_state, obs, key,
                         self.obs_norm.init(self.obs_shape),
                         RewardScaler.create(self.config.num_envs),
                         jnp.zeros((), jnp.int32), StepCount.zero())
 
-    def update(self, state: PPOState, hp: PPOHParams) -> Tuple[PPOState, Dict[str, jax.Array]]:
-        cfg = self.config
-        rollout_key, epoch_key, key = jax.random.split(state.key, 3)
-        norm_obs = self._obs_normalizer(state.obs_stats)
-
-        def act(obs, act_key):
-            outputs = self.network.apply(state.params, norm_obs(obs),
-                                         method=ActorCritic.policy_outputs)
-            raw, log_prob = self.action_dist.sample(act_key, outputs)
-            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob}
-
-        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
-                                        state.obs, rollout_key, cfg.num_steps)
-        # The critic is not needed to act: its values of the rollout's observations are
-        # one batched pass here, not one small pass per step inside the scan.
-        rollout_obs = norm_obs(batch.obs)  # the statistics the rollout acted with
-        values = self.network.apply(state.params, rollout_obs, method=ActorCritic.value)
-
-        rewards, reward_scaler = batch.reward, state.reward_scaler
-        if cfg.normalize_rewards:
-            reward_scaler, rewards = reward_scaler.update_and_scale(
-                rewards, batch.terminated | batch.truncated, hp.gamma)
-        next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
-                                         method=ActorCritic.value)
-        advantages, returns = compute_gae(rewards, values, next_values,
-                                          batch.terminated, batch.truncated, hp.gamma,
-                                          hp.gae_lambda)
-
-        progress = state.update_count / cfg.num_updates  # n/N for schedules and drifts
-        hp = apply_schedules(hp, progress)
-        learning_rate = hp.learning_rate
-        if cfg.anneal_lr:
-            learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
-        optimizer = make_optimizer(hp, learning_rate, cfg.adam_eps)
-        # Only what the loss reads is shuffled into minibatches (gathers are not free);
-        # observations are normalised once here, with the statistics the rollout used.
-        data = flatten_steps((rollout_obs, batch.action, batch.extras["log_prob"],
-                              values, advantages, returns))
-        grad_fn = jax.value_and_grad(self._loss, has_aux=True)
-        if self.default_drift_params is not None and hp.objective.drift_params is None:
-            hp = hp.replace(objective=hp.objective.replace(
-                drift_params=self.default_drift_params))
-
-        def minibatch_step(carry, minibatch):
-            params, opt_state = carry
-            (_, stats), grads = grad_fn(params, hp, progress, *minibatch)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            stats["grad_norm"] = optax.global_norm(grads)
-            return (optax.apply_updates(params, updates), opt_state), stats
-
-        def epoch(carry, perm_key):
-            return jax.lax.scan(minibatch_step, carry,
-                                shuffled_minibatches(perm_key, data, cfg.num_minibatches))
-
-        (params, opt_state), stats = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))
-
-        obs_stats = self.obs_norm.update(state.obs_stats, batch.obs)
-        new_state = PPOState(params, opt_state, env_state, obs, key, obs_stats, reward_scaler,
-                             state.update_count + 1, state.env_steps.add(cfg.batch_size))
-        metrics = jax.tree.map(jnp.mean, stats)
-        metrics.update(episode_metrics(batch))
-        metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
-        for name, value in scheduled_values(hp).items():
-            metrics.setdefault(name, jnp.asarray(value, jnp.float32))
-        return new_state, metrics
-
     def policy(self, state: PPOState):
         """Deterministic policy (greedy / mean action) on ``eval_env`` observations
         (normalisation, if any, is applied inside)."""
-        norm_obs = self._obs_normalizer(state.obs_stats)
+        norm_obs = self.normalizer(state.obs_stats)
 
         def act(obs):
             outputs = self.network.apply(state.params, norm_obs(obs),
@@ -254,9 +175,57 @@ class PPO(Learner):
 
         return act
 
+    # ---- the on-policy update's parts ------------------------------------------------
+    def rollout_policy(self, state: PPOState, hp: PPOHParams):
+        norm_obs = self.normalizer(state.obs_stats)
+
+        def act(obs, act_key):
+            outputs = self.network.apply(state.params, norm_obs(obs),
+                                         method=ActorCritic.policy_outputs)
+            raw, log_prob = self.action_dist.sample(act_key, outputs)
+            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob}
+
+        return act, {}
+
+    def targets(self, state: PPOState, hp: PPOHParams, batch):
+        norm_obs = self.normalizer(state.obs_stats)
+        # The critic is not needed to act: its values of the rollout's observations are
+        # one batched pass here, not one small pass per step inside the scan.
+        rollout_obs = norm_obs(batch.obs)  # the statistics the rollout acted with
+        values = self.network.apply(state.params, rollout_obs, method=ActorCritic.value)
+
+        rewards, reward_scaler = batch.reward, state.reward_scaler
+        if self.config.normalize_rewards:
+            reward_scaler, rewards = reward_scaler.update_and_scale(
+                rewards, batch.terminated | batch.truncated, hp.gamma)
+        next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
+                                         method=ActorCritic.value)
+        advantages, returns = compute_gae(rewards, values, next_values,
+                                          batch.terminated, batch.truncated, hp.gamma,
+                                          hp.gae_lambda)
+        # Only what the loss reads is shuffled into minibatches (gathers are not free);
+        # observations are normalised once here, with the statistics the rollout used.
+        data = flatten_steps((rollout_obs, batch.action, batch.extras["log_prob"],
+                              values, advantages, returns))
+        hp = apply_schedules(hp, self._progress(state))
+        return data, hp, state.replace(reward_scaler=reward_scaler)
+
+    def minibatch_loss(self, state: PPOState, hp: PPOHParams):
+        if self.default_drift_params is not None and hp.objective.drift_params is None:
+            hp = hp.replace(objective=hp.objective.replace(
+                drift_params=self.default_drift_params))
+        progress = self._progress(state)
+        return lambda params, *minibatch: self._loss(params, hp, progress, *minibatch)
+
+    def optimizer(self, hp: PPOHParams, learning_rate):
+        return clipped_adam(hp.max_grad_norm, learning_rate, self.config.adam_eps)
+
+    def schedule_metrics(self, hp: PPOHParams):
+        return scheduled_values(hp)
+
     # ---- pieces ----------------------------------------------------------------------
-    def _obs_normalizer(self, stats: RunningMeanStd):
-        return lambda obs: self.obs_norm.apply(stats, obs)
+    def _progress(self, state: PPOState):
+        return state.update_count / self.config.num_updates  # n/N: schedules and drifts
 
     def _loss(self, params, hp: PPOHParams, progress, obs, actions, old_log_probs,
               old_values, advantages, returns):

@@ -8,23 +8,22 @@ same returns by classification.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
+from jaxrl.algorithms.on_policy import OnPolicyLearner
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
-from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
-from jaxrl.components.rollout import (collect, episode_metrics, flatten_steps, learner_envs,
-                                     shuffled_minibatches)
+from jaxrl.components.normalization import RunningMeanStd
+from jaxrl.components.optim import clipped_adam
+from jaxrl.components.rollout import flatten_steps
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
                           check_fields, check_ranges, choice, static_field, traced_field)
-from jaxrl.contract import Learner
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
@@ -101,39 +100,35 @@ class PQNState:
                     "env": ("env_state", "obs")}
 
 
-def make_optimizer(hp: PQNHParams, learning_rate) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm),
-                       optax.radam(learning_rate))
-
-
-class PQN(Learner):
+class PQN(OnPolicyLearner):
     name, Config, HParams = "pqn", PQNConfig, PQNHParams
 
     def __init__(self, env: Env, env_params: Any, config: PQNConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
         space = self.discrete_action_space(use_instead="ppo")
-        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, torso_kind, self.action_mask = envs
-        self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.value_head = ValueHead(config.value_distribution, config.num_atoms,
                                     config.v_min, config.v_max)
-        torso = make_torso(torso_kind, self.obs_shape, config.hidden_sizes, config.activation,
-                           config.layer_norm)
+        torso = make_torso(self.torso_kind, self.obs_shape, config.hidden_sizes,
+                           config.activation, config.layer_norm)
         self.network = QNetwork(torso, space.n, self.value_head.outputs)
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)
         params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
-        opt_state = make_optimizer(hp, hp.learning_rate).init(params)
+        opt_state = self.optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
                         key, jnp.zeros((), jnp.int32), StepCount.zero())
 
-    def update(self, state: PQNState, hp: PQNHParams) -> Tuple[PQNState, Dict[str, jax.Array]]:
-        cfg, head = self.config, self.value_head
-        rollout_key, epoch_key, key = jax.random.split(state.key, 3)
-        norm = self._normalizer(state.obs_stats)
+    def policy(self, state: PQNState):
+        norm = self.normalizer(state.obs_stats)
+        return lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
+                                      axis=-1).astype(jnp.int32)
+
+    # ---- the on-policy update's parts ------------------------------------------------
+    def rollout_policy(self, state: PQNState, hp: PQNHParams):
+        norm = self.normalizer(state.obs_stats)
         epsilon = self.epsilon(hp, state.env_steps)
 
         def act(obs, act_key):
@@ -141,53 +136,29 @@ class PQN(Learner):
                                     self.action_mask.legal(obs))
             return action, action, {}
 
-        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
-                                        state.obs, rollout_key, cfg.num_steps)
+        return act, {"epsilon": epsilon}
+
+    def targets(self, state: PQNState, hp: PQNHParams, batch):
+        norm = self.normalizer(state.obs_stats)
         next_values = jnp.max(self.q_values(state.params, norm(batch.final_obs)), axis=-1)
         returns = q_lambda_returns(batch.reward, batch.terminated, batch.truncated,
                                    jax.lax.stop_gradient(next_values), hp.gamma, hp.q_lambda)
+        return flatten_steps((norm(batch.obs), batch.action, returns)), hp, state
 
-        learning_rate = hp.learning_rate
-        if cfg.anneal_lr:
-            learning_rate = learning_rate * (1.0 - state.update_count / cfg.num_updates)
-        optimizer = make_optimizer(hp, learning_rate)
-        data = flatten_steps((norm(batch.obs), batch.action, returns))
+    def minibatch_loss(self, state: PQNState, hp: PQNHParams):
+        head = self.value_head
 
-        def loss_fn(params, obs, actions, targets):
+        def loss(params, obs, actions, targets):
             out = self.network.apply(params, obs)[jnp.arange(actions.shape[0]), actions]
             losses, _ = jax.vmap(lambda o, t: head.loss(o, t, squared=True))(out, targets)
-            return jnp.mean(losses), head.q_values(out[:, None])[:, 0]
+            loss = jnp.mean(losses)
+            q_taken = head.q_values(out[:, None])[:, 0]
+            return loss, {"loss": loss, "q_mean": jnp.mean(q_taken)}
 
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        return loss
 
-        def minibatch_step(carry, minibatch):
-            params, opt_state = carry
-            (loss, q_taken), grads = grad_fn(params, *minibatch)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            stats = {"loss": loss, "q_mean": jnp.mean(q_taken),
-                     "grad_norm": optax.global_norm(grads)}
-            return (optax.apply_updates(params, updates), opt_state), stats
-
-        def epoch(carry, perm_key):
-            return jax.lax.scan(minibatch_step, carry,
-                                shuffled_minibatches(perm_key, data, cfg.num_minibatches))
-
-        (params, opt_state), stats = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, cfg.num_epochs))
-
-        new_state = PQNState(params, opt_state, self.obs_norm.update(state.obs_stats, batch.obs),
-                             env_state, obs, key, state.update_count + 1,
-                             state.env_steps.add(cfg.batch_size))
-        metrics = jax.tree.map(jnp.mean, stats)
-        metrics.update(episode_metrics(batch))
-        metrics["epsilon"] = epsilon
-        metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
-        return new_state, metrics
-
-    def policy(self, state: PQNState):
-        norm = self._normalizer(state.obs_stats)
-        return lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
-                                      axis=-1).astype(jnp.int32)
+    def optimizer(self, hp: PQNHParams, learning_rate):
+        return clipped_adam(hp.max_grad_norm, learning_rate, rectified=True)
 
     # ---- pieces ----------------------------------------------------------------------
     def q_values(self, params, obs) -> jax.Array:
@@ -199,9 +170,6 @@ class PQN(Learner):
     def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
         return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,
                               self.config.total_timesteps, env_steps)
-
-    def _normalizer(self, stats: RunningMeanStd):
-        return lambda obs: self.obs_norm.apply(stats, obs)
 
 
 def make(env: Env, env_params: Any, config: PQNConfig = PQNConfig(),

@@ -1,0 +1,114 @@
+"""The on-policy update, written once: collect a rollout -> compute its targets -> epochs
+of shuffled minibatches -> metrics. PPO and PQN are configurations of it: each says how
+its rollout acts, what its targets are, its minibatch loss and its optimiser.
+
+A learner's state is a ``flax.struct`` dataclass with at least ``params``, ``opt_state``,
+``env_state``, ``obs``, ``key``, ``obs_stats``, ``update_count`` and ``env_steps``; its
+config is a ``RolloutShape`` with ``num_epochs``, ``num_minibatches`` and ``anneal_lr``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
+from jaxrl.components.optim import linear_decay
+from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
+                                      learner_envs, shuffled_minibatches)
+from jaxrl.contract import Learner
+from jaxrl.envs import Env
+
+# (params, *minibatch) -> (loss, {metric: value})
+MinibatchLoss = Callable[..., Tuple[jax.Array, Dict[str, jax.Array]]]
+
+
+def fit_epochs(loss: MinibatchLoss, optimizer: optax.GradientTransformation, params: Any,
+               opt_state: Any, data: Any, key: jax.Array, num_epochs: int,
+               num_minibatches: int):
+    """``num_epochs`` passes over ``data`` (a pytree of ``[batch, ...]`` arrays), each
+    in ``num_minibatches`` shuffled minibatches, one optimiser step per minibatch.
+    Returns ``((params, opt_state), stats)``, stats stacked ``[epochs, minibatches]``
+    with the gradient's global norm added."""
+    grad_fn = jax.value_and_grad(loss, has_aux=True)
+
+    def minibatch_step(carry, minibatch):
+        params, opt_state = carry
+        (_, stats), grads = grad_fn(params, *minibatch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        stats["grad_norm"] = optax.global_norm(grads)
+        return (optax.apply_updates(params, updates), opt_state), stats
+
+    def epoch(carry, perm_key):
+        return jax.lax.scan(minibatch_step, carry,
+                            shuffled_minibatches(perm_key, data, num_minibatches))
+
+    return jax.lax.scan(epoch, (params, opt_state), jax.random.split(key, num_epochs))
+
+
+class OnPolicyLearner(Learner):
+    """The update loop; a learner fills in the four methods below."""
+
+    def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):
+        super().__init__(env, env_params, config, name)
+        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
+        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        self.obs_norm = ObservationNormalization(config.normalize_observations,
+                                                 self.action_mask)
+
+    # ---- what a learner fills in ------------------------------------------------------
+    def rollout_policy(self, state, hp) -> Tuple[ActFn, Dict[str, jax.Array]]:
+        """How the rollout acts (``act(obs, key) -> raw, env_action, extras``), and
+        metrics of it (PQN's epsilon)."""
+        raise NotImplementedError
+
+    def targets(self, state, hp, batch: Transition) -> Tuple[Any, Any, Any]:
+        """``(data, hp, state)``: what the minibatches are cut from (a tuple of
+        ``[batch, ...]`` arrays), the hyperparameters the epochs use (after any
+        schedule) and the state with what the targets changed (PPO's reward scaler)."""
+        raise NotImplementedError
+
+    def minibatch_loss(self, state, hp) -> MinibatchLoss:
+        raise NotImplementedError
+
+    def optimizer(self, hp, learning_rate) -> optax.GradientTransformation:
+        raise NotImplementedError
+
+    def schedule_metrics(self, hp) -> Dict[str, jax.Array]:
+        """Values of scheduled hyperparameters to log (where a metric has no such name)."""
+        return {}
+
+    # ---- the update -------------------------------------------------------------------
+    def update(self, state, hp):
+        cfg = self.config
+        rollout_key, epoch_key, key = jax.random.split(state.key, 3)
+        act, metrics_of_acting = self.rollout_policy(state, hp)
+        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
+                                        state.obs, rollout_key, cfg.num_steps)
+        data, hp, state = self.targets(state, hp, batch)
+
+        learning_rate = hp.learning_rate
+        if cfg.anneal_lr:
+            learning_rate = linear_decay(learning_rate, state.update_count, cfg.num_updates)
+        (params, opt_state), stats = fit_epochs(
+            self.minibatch_loss(state, hp), self.optimizer(hp, learning_rate), state.params,
+            state.opt_state, data, epoch_key, cfg.num_epochs, cfg.num_minibatches)
+
+        new_state = state.replace(
+            params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
+            obs_stats=self.obs_norm.update(state.obs_stats, batch.obs),
+            update_count=state.update_count + 1,
+            env_steps=state.env_steps.add(cfg.batch_size))
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics.update(episode_metrics(batch))
+        metrics.update(metrics_of_acting)
+        metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
+        for name, value in self.schedule_metrics(hp).items():
+            metrics.setdefault(name, jnp.asarray(value, jnp.float32))
+        return new_state, metrics
+
+    # ---- pieces -----------------------------------------------------------------------
+    def normalizer(self, stats: RunningMeanStd):
+        return lambda obs: self.obs_norm.apply(stats, obs)
