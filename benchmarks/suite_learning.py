@@ -39,7 +39,7 @@ CASES = {
     "playground_cartpole_sac": ("sac", "playground/CartpoleBalance",
                                 {"total_timesteps": 20_000, "eval_episodes": 4}, {}, 4),
     "craftax_classic_ppo": ("ppo", "craftax/Craftax-Classic-Symbolic-v1",
-                            {"total_timesteps": 150_000, "num_envs": 64, "num_steps": 64,
+                            {"total_timesteps": 100_000, "num_envs": 64, "num_steps": 64,
                              "num_minibatches": 8, "hidden_sizes": (256, 256),
                              "learning_rate": 3e-4, "gae_lambda": 0.8, "eval_episodes": 1},
                             {"max_timesteps": 2000, "reset_mode": "optimistic"}, 4),

@@ -32,9 +32,9 @@ COSTLIEST_FIRST = (
     "tests/test_learning_value_based.py",  # ~420 s: four default configs
     "tests/test_learning_actor_critic.py",  # ~300 s
     "tests/test_meta.py",
-    "tests/contract/test_sharding.py",  # ~170 s: two fresh 8-device processes
+    "tests/contract/test_sharding.py",  # ~100 s: two fresh 8-device processes
     "tests/test_distributed.py",
-    "tests/sweep/test_ray.py",  # ~200 s: a Ray cluster's workers, each compiling
+    "tests/sweep/test_ray.py",  # ~150 s: a Ray cluster's workers, each compiling
     "tests/test_learning.py",
     "tests/test_notebook.py",
     "tests/contract/test_contract.py",

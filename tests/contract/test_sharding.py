@@ -1,7 +1,6 @@
 """The member axis sharded over 8 (simulated) devices equals the single-device run, for
-every learner module in each of its forms (the first registered name of each module, its
-registry ``smoke`` configuration on each of its smoke envs), checked in fresh 8-device
-processes."""
+each update skeleton in each of its action forms (``SKELETONS``: a registered learner's
+``smoke`` configuration), checked in fresh 8-device processes."""
 import sys
 import textwrap
 
@@ -9,6 +8,9 @@ import pytest
 from cli_processes import check_in_two_processes, host_devices_env
 
 from jaxrl import registry
+from jaxrl.algorithms.off_policy import OffPolicyLearner
+from jaxrl.algorithms.off_policy_ac import OffPolicyActorCritic
+from jaxrl.algorithms.on_policy import OnPolicyLearner
 
 
 SCRIPT = textwrap.dedent("""
@@ -60,13 +62,14 @@ SCRIPT = textwrap.dedent("""
 # smoke runs) wherever a gradient element is near zero and changes sign; on this
 # machine's CPU SAC's parameters differed by up to 2.6e-5 after its 120 smoke steps.
 RTOL, ATOL = 1e-4, 1e-4
-# One name per module: c51 and qrdqn are dqn's module, ddpg is td3's, with the same
-# state layout under other settings; the single-device contract suite runs every name.
-# Each case costs about 20 s of compile in these processes.
-FIRST_OF_MODULE = {}
-for _entry in registry.entries():
-    FIRST_OF_MODULE.setdefault(_entry.module_name, _entry.name)
-CASES = [(n, e) for n, e in registry.smoke_cases() if n in FIRST_OF_MODULE.values()]
+# One case per update skeleton and action form: the sharded member axis meets each kind
+# of learner state once (on-policy: PPO, as PQN; replay value-based: DQN, as C51 and
+# QR-DQN; replay actor-critic: SAC continuous, as TD3 and DDPG, and discrete). Each costs
+# about 20 s of compile in these processes; the single-device contract suite runs every
+# name, and test_every_learner_is_on_a_skeleton_checked_here keeps the list complete.
+SKELETONS = {"ppo@CartPole-v1": "OnPolicyLearner", "dqn@CartPole-v1": "OffPolicyLearner",
+             "sac@Pendulum-v1": "OffPolicyActorCritic", "sac@CartPole-v1": "OffPolicyActorCritic"}
+CASES = [tuple(case.split("@")) for case in SKELETONS]
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +92,17 @@ def test_eight_device_sharding_matches_single_device(case, sharded_runs):
     np.testing.assert_allclose(out["sharded"]["eval"], out["single"]["eval"], rtol=1e-4)
     assert "not a multiple of the 8 devices" in out["error"]  # devices given explicitly
     assert out["default_devices"] == 6  # by default, the devices that divide it
+
+
+def test_every_learner_is_on_a_skeleton_checked_here():
+    """A learner on a new skeleton needs its own case above."""
+    import jaxrl.envs
+    from jaxrl.experiment import make_experiment
+
+    checked = (OnPolicyLearner, OffPolicyLearner, OffPolicyActorCritic)
+    assert {cls.__name__ for cls in checked} == set(SKELETONS.values())
+    for name, env_id in registry.smoke_cases():
+        entry = registry.get(name)
+        exp = make_experiment(name, env_id, entry.smoke, {})
+        algo = entry.make(*jaxrl.envs.make(exp.env), exp.config)
+        assert isinstance(algo, checked), (name, type(algo).__mro__)
