@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from rows import RESULT
+from rows import serve_compiled
 
 # Craftax_Baselines ppo.py's argparse defaults at 7ce36fa, in the upper-case keys its
 # run_ppo hands make_train (exploration bonuses off, as in its default run).
@@ -49,18 +49,9 @@ def serve(baselines: str, env_name: str, num_envs: int, members: int,
     train = jax.jit(jax.vmap(ppo.make_train(config)))  # its run_ppo: vmap(jit(train))
     rngs = jax.random.split(jax.random.PRNGKey(config["SEED"]), members)
     compiled = train.lower(rngs).compile()
-    steps = members * config["NUM_UPDATES"] * num_envs * config["NUM_STEPS"]
-    print("READY " + json.dumps({"compile_seconds": time.perf_counter() - start,
-                                 "env_steps": steps, "device_count": 1}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        begin = time.perf_counter()
-        jax.block_until_ready(compiled(rngs))
-        seconds = time.perf_counter() - begin
-        print(RESULT + json.dumps({"train_seconds": seconds,
-                                   "env_steps_per_second": steps / seconds,
-                                   "load_average_1min": os.getloadavg()[0]}), flush=True)
+    serve_compiled(lambda: compiled(rngs),
+                   members * config["NUM_UPDATES"] * num_envs * config["NUM_STEPS"],
+                   time.perf_counter() - start)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import os
 import resource
 import time
 
-from rows import RESULT, answer_single, run_row, write_json
+from rows import answer_single, run_row, serve_compiled, write_json
 
 CONFIGS = {
     # PureJaxRL's CartPole PPO (what jaxrl's PPOConfig defaults to); rejax does not
@@ -80,25 +80,10 @@ def compiled_train(algo_name, members, total_timesteps, eval_freq):
 def serve(algo_name, members, total_timesteps, eval_freq):
     """The peer's side of ``paired.py``: compile once, say ``READY``, then time one whole
     training call per ``run`` line on stdin (the same protocol as ``jaxrl.bench``)."""
-    import json
-    import sys
-
-    import jax
-
     config, compiled, keys, compile_seconds = compiled_train(algo_name, members,
                                                              total_timesteps, eval_freq)
-    steps = members * config["total_timesteps"]
-    print("READY " + json.dumps({"compile_seconds": compile_seconds, "env_steps": steps,
-                                 "device_count": 1}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(keys))
-        seconds = time.perf_counter() - start
-        print(RESULT + json.dumps({
-            "train_seconds": seconds, "env_steps_per_second": steps / seconds,
-            "load_average_1min": os.getloadavg()[0]}), flush=True)
+    serve_compiled(lambda: compiled(keys), members * config["total_timesteps"],
+                   compile_seconds)
 
 
 def single(algo_name, members, total_timesteps, eval_freq):

@@ -28,6 +28,26 @@ def run_row(script: str, spec: dict, label: str) -> dict:
     return json.loads(lines[-1][4:])
 
 
+def serve_compiled(run, steps: int, compile_seconds: float, lines=None) -> None:
+    """The peer's side of ``paired.py`` (the protocol of ``python -m jaxrl.bench --serve``):
+    say ``READY``, then time one whole training call ``run()`` per ``run`` line read."""
+    import time
+
+    import jax
+
+    print("READY " + json.dumps({"compile_seconds": compile_seconds, "env_steps": steps,
+                                 "device_count": 1}), flush=True)
+    for line in (sys.stdin if lines is None else lines):
+        if line.strip() != "run":
+            break
+        start = time.perf_counter()
+        jax.block_until_ready(run())
+        seconds = time.perf_counter() - start
+        print(RESULT + json.dumps({"train_seconds": seconds,
+                                   "env_steps_per_second": steps / seconds,
+                                   "load_average_1min": os.getloadavg()[0]}), flush=True)
+
+
 def write_json(path: str, header: dict, rows: list) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
