@@ -31,11 +31,11 @@ def main(members: int = 16):
     state = jax.jit(jax.vmap(algo.init, in_axes=(0, None)))(keys, hp)
 
     def rollout(s):
-        def act(obs, k):
+        def act(carry, obs, k):
             outputs = algo.network.apply(s.params, obs, method=ActorCritic.policy_outputs)
             raw, logp = algo.action_dist.sample(k, outputs)
-            return raw, raw, {"log_prob": logp}
-        return collect(algo.train_env, params, act, s.env_state, s.obs, s.key, 128)[2]
+            return carry, raw, raw, {"log_prob": logp}
+        return collect(algo.train_env, params, act, s.env_state, s.obs, s.key, 128)[3]
 
     t_rollout, batch = timed(jax.jit(jax.vmap(rollout)), state)
     t_update, _ = timed(jax.jit(jax.vmap(algo.update, in_axes=(0, None))), state, hp)

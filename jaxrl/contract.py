@@ -16,7 +16,8 @@ isolation, bitwise resume, 8 devices == 1 device, no PRNG key reuse.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ClassVar, Dict, Optional, Protocol, Tuple, runtime_checkable
+from typing import (Any, Callable, ClassVar, Dict, NamedTuple, Optional, Protocol, Tuple,
+                    runtime_checkable)
 
 import jax
 import jax.numpy as jnp
@@ -76,8 +77,9 @@ class Algorithm(Protocol):
         (completed training episodes) among them; ``summed_metrics`` are summed over a
         chunk, the rest averaged."""
 
-    def policy(self, state: Any) -> Callable[[jax.Array], jax.Array]:
-        """Deterministic (greedy / mean) action for one ``eval_env`` observation."""
+    def policy(self, state: Any) -> "Policy":
+        """The deterministic (greedy / mean) policy on batches of ``eval_env``
+        observations, with its carry (empty for a feed-forward learner)."""
 
     def train(self, key: jax.Array, hp: Any) -> Tuple[Any, Metrics]:
         """Fused ``init`` + scan of ``num_updates`` updates: the unit an ES inner loop vmaps."""
@@ -97,6 +99,34 @@ class Algorithm(Protocol):
     def fork(self, state: Any, salt: jax.Array) -> Any:
         """``state`` with its future randomness split off by ``salt``: when PBT copies one
         member's state into another, the copy must not replay the original's keys."""
+
+
+class Policy(NamedTuple):
+    """A policy with memory: ``act(carry, obs) -> (carry, action)`` over a batch of
+    observations (leading axis), starting from ``initial_carry(batch_size)``. A
+    feed-forward policy's carry is ``()`` (``stateless``). The caller resets a carry to
+    its initial value where an episode starts (``reset_carry``)."""
+
+    act: Callable[[Any, jax.Array], Tuple[Any, jax.Array]]
+    initial_carry: Callable[[int], Any] = lambda batch_size: ()
+
+    @staticmethod
+    def stateless(act: Callable[[jax.Array], jax.Array]) -> "Policy":
+        """A feed-forward ``act(obs) -> action`` as a ``Policy`` with an empty carry."""
+        return Policy(lambda carry, obs: (carry, act(obs)))
+
+
+def as_policy(policy: Any) -> Policy:
+    """``policy`` itself, or a plain ``act(obs) -> action`` as a stateless one."""
+    return policy if isinstance(policy, Policy) else Policy.stateless(policy)
+
+
+def reset_carry(done: jax.Array, carry: Any, initial: Any) -> Any:
+    """``carry`` with the rows where ``done`` (``[batch]``) set back to ``initial``."""
+    def reset(c, c0):
+        return jnp.where(done.reshape(done.shape + (1,) * (c.ndim - done.ndim)), c0, c)
+
+    return jax.tree.map(reset, carry, initial)
 
 
 def state_bytes_by_part(state: Any) -> Dict[str, int]:

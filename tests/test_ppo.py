@@ -167,5 +167,5 @@ def test_continuous_ppo_runs_with_normalisers():
     state, metrics = jax.jit(algo.train)(jax.random.PRNGKey(0), hp)
     assert np.all(np.isfinite(np.asarray(metrics["loss"])))
     assert float(state.obs_stats.count) > 256  # updated with every rollout observation
-    action = algo.policy(state)(jnp.zeros((5, 3)))
+    action = algo.policy(state).act((), jnp.zeros((5, 3)))[1]
     assert action.shape == (5, 1) and bool(jnp.all(jnp.abs(action) <= 2.0))

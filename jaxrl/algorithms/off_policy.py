@@ -39,7 +39,7 @@ from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
                           traced_field)
-from jaxrl.contract import Learner, all_finite, any_member, select
+from jaxrl.contract import Learner, Policy, all_finite, any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
@@ -261,13 +261,13 @@ class OffPolicyLearner(Learner):
         collect_key, learn_key, key = jax.random.split(state.key, 3)
         norm = self._normalizer(state.obs_stats)
 
-        def act(obs, act_key):
+        def act(carry, obs, act_key):
             action = self.explore(state.learner, norm(obs), act_key, hp, state.env_steps)
-            return action, self.to_env(action), {}
+            return carry, action, self.to_env(action), {}
 
-        env_state, obs, rollout = collect(self.train_env, self.env_params, act,
-                                          state.env_state, state.obs, collect_key,
-                                          cfg.rollout_steps)
+        env_state, obs, _, rollout = collect(self.train_env, self.env_params, act,
+                                             state.env_state, state.obs, collect_key,
+                                             cfg.rollout_steps)
         replay = self.buffer.add(state.replay, Stored(
             rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
             rollout.final_obs))
@@ -318,7 +318,7 @@ class OffPolicyLearner(Learner):
 
     def policy(self, state: OffPolicyState):
         norm = self._normalizer(state.obs_stats)
-        return lambda obs: self.to_env(self.greedy(state.learner, norm(obs)))
+        return Policy.stateless(lambda obs: self.to_env(self.greedy(state.learner, norm(obs))))
 
     def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
         return all_finite((state.learner, state.obs_stats)) & \

@@ -3,8 +3,15 @@ of shuffled minibatches -> metrics. PPO and PQN are configurations of it: each s
 its rollout acts, what its targets are, its minibatch loss and its optimiser.
 
 A learner's state is a ``flax.struct`` dataclass with at least ``params``, ``opt_state``,
-``env_state``, ``obs``, ``key``, ``obs_stats``, ``update_count`` and ``env_steps``; its
-config is a ``RolloutShape`` with ``num_epochs``, ``num_minibatches`` and ``anneal_lr``.
+``env_state``, ``obs``, ``key``, ``obs_stats``, ``update_count``, ``env_steps`` and
+``carry`` (the policy's memory per env); its config is a ``RolloutShape`` with
+``num_epochs``, ``num_minibatches`` and ``anneal_lr``, and, for recurrent forms,
+``memory`` (a ``MemorySpec``) and ``sequence_length``.
+
+A recurrent learner acts with a carry that ``collect`` resets where an episode ends
+(terminated or truncated) and trains on whole sequences (``components.sequences``):
+``targets`` returns per-sequence data, leading axis the sequence, and the same epochs of
+shuffled minibatches draw whole sequences.
 """
 from __future__ import annotations
 
@@ -18,7 +25,10 @@ from jaxrl.components.normalization import ObservationNormalization, RunningMean
 from jaxrl.components.optim import linear_decay
 from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
                                       learner_envs, shuffled_minibatches)
-from jaxrl.contract import Learner
+from jaxrl.components.sequences import (carries_in, episode_starts, sequence_starts,
+                                        to_sequences)
+from jaxrl.contract import Learner, split_batch
+from jaxrl.networks.memory import MemorySpec
 from jaxrl.envs import Env
 
 # (params, *minibatch) -> (loss, {metric: value})
@@ -57,6 +67,18 @@ class OnPolicyLearner(Learner):
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations,
                                                  self.action_mask)
+        self.memory: MemorySpec = getattr(config, "memory", MemorySpec())
+
+    def initial_carry(self, batch_size: int) -> Any:
+        """The policy's memory at an episode's start, for ``batch_size`` envs."""
+        return self.memory.initial_carry((batch_size,)) if self.memory.recurrent else ()
+
+    def init_params(self, key: jax.Array) -> Any:
+        obs = jnp.zeros(self.obs_shape, jnp.float32)
+        if not self.memory.recurrent:
+            return self.network.init(key, obs)
+        return self.network.init(key, self.initial_carry(1), obs[None, None],
+                                 jnp.zeros((1, 1), bool))
 
     # ---- what a learner fills in ------------------------------------------------------
     def rollout_policy(self, state, hp) -> Tuple[ActFn, Dict[str, jax.Array]]:
@@ -85,8 +107,9 @@ class OnPolicyLearner(Learner):
         cfg = self.config
         rollout_key, epoch_key, key = jax.random.split(state.key, 3)
         act, metrics_of_acting = self.rollout_policy(state, hp)
-        env_state, obs, batch = collect(self.train_env, self.env_params, act, state.env_state,
-                                        state.obs, rollout_key, cfg.num_steps)
+        env_state, obs, carry, batch = collect(
+            self.train_env, self.env_params, act, state.env_state, state.obs, rollout_key,
+            cfg.num_steps, state.carry, self.initial_carry(cfg.num_envs))
         data, hp, state = self.targets(state, hp, batch)
 
         learning_rate = hp.learning_rate
@@ -97,7 +120,8 @@ class OnPolicyLearner(Learner):
             state.opt_state, data, epoch_key, cfg.num_epochs, cfg.num_minibatches)
 
         new_state = state.replace(
-            params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
+            params=params, opt_state=opt_state, env_state=env_state, obs=obs, carry=carry,
+            key=key,
             obs_stats=self.obs_norm.update(state.obs_stats, batch.obs),
             update_count=state.update_count + 1,
             env_steps=state.env_steps.add(cfg.batch_size))
@@ -112,3 +136,39 @@ class OnPolicyLearner(Learner):
     # ---- pieces -----------------------------------------------------------------------
     def normalizer(self, stats: RunningMeanStd):
         return lambda obs: self.obs_norm.apply(stats, obs)
+
+    def sequences(self, initial_carry: Any, batch: Transition, per_step: Tuple) -> Tuple:
+        """A recurrent rollout's training data: ``(carry, obs, starts, *rest)`` per
+        sequence of ``sequence_length`` steps, where ``per_step = (obs, *rest)`` are
+        ``[T, N, ...]`` and ``batch.extras["carry"]`` holds each step's output carry."""
+        length = self.config.sequence_length or self.config.num_steps
+        done = batch.terminated | batch.truncated
+        carries = carries_in(initial_carry, batch.extras["carry"], done)
+        obs, *rest = per_step
+        return split_batch((sequence_starts(carries, length),
+                            *to_sequences((obs, episode_starts(done), *rest), length)))
+
+
+def check_sequence_fields(config) -> None:
+    """A recurrent config's ``memory`` and ``sequence_length``: whole sequences must
+    fill the rollout and the minibatches."""
+    from jaxrl.config import ConfigError
+
+    config.memory.validate("memory")
+    if config.sequence_length < 0:
+        raise ConfigError(f"sequence_length={config.sequence_length} must be >= 0 (0: whole "
+                          f"rollouts)")
+    if not config.memory.recurrent:
+        if config.sequence_length:
+            raise ConfigError(f"sequence_length={config.sequence_length} is for recurrent "
+                              f"policies: set memory.cell (gru, lstm, lru) or leave it 0")
+        return
+    length = config.sequence_length or config.num_steps
+    if config.num_steps % length:
+        raise ConfigError(f"sequence_length={length} must divide num_steps="
+                          f"{config.num_steps}")
+    count = config.num_envs * (config.num_steps // length)
+    if count % config.num_minibatches:
+        raise ConfigError(f"num_minibatches={config.num_minibatches} must divide the "
+                          f"{count} training sequences (num_envs * num_steps / "
+                          f"sequence_length) of a recurrent policy")

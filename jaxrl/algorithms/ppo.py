@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import OnPolicyLearner
+from jaxrl.algorithms.on_policy import OnPolicyLearner, check_sequence_fields
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
@@ -22,6 +22,7 @@ from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, ObjectiveHPar
 from jaxrl.components.normalization import RewardScaler, RunningMeanStd
 from jaxrl.components.optim import clipped_adam
 from jaxrl.components.rollout import flatten_steps
+from jaxrl.components.sequences import time_major
 from jaxrl.components.schedules import (apply_schedules, check_schedule_params,
                                         scheduled_values)
 from jaxrl.components.value_heads import check_value_fields
@@ -30,7 +31,10 @@ from jaxrl.config import (FINITE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigE
                           RolloutShape, check_fields, check_ranges, choice, static_field,
                           traced_field)
 from jaxrl.envs import Env
+from jaxrl.contract import Policy
 from jaxrl.networks import ActorCritic
+from jaxrl.networks.actor_critic import RecurrentActorCritic
+from jaxrl.networks.memory import MemorySpec
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")
@@ -66,6 +70,12 @@ class PPOConfig(RolloutShape):
     adam_eps: float = static_field(1e-5, "Adam epsilon")
     policy_objective: ObjectiveName = static_field(
         "clip", "policy objective (mirror learning)")
+    memory: MemorySpec = static_field(
+        MemorySpec(), "recurrent core between torso and heads (memory.cell='gru', 'lstm' "
+                      "or 'lru'; hidden state reset where an episode ends)")
+    sequence_length: int = static_field(
+        0, "recurrent training sequences: consecutive steps per sequence, from the carry "
+           "stored when they were collected (must divide num_steps); 0: whole rollouts")
 
     def validate(self) -> "PPOConfig":
         self.check_rollout_shape()
@@ -78,6 +88,7 @@ class PPOConfig(RolloutShape):
         if self.policy_objective not in OBJECTIVES:
             raise ConfigError(f"policy_objective={self.policy_objective!r}: choose one of "
                               f"{', '.join(OBJECTIVES)}")
+        check_sequence_fields(self)
         return self
 
     @property
@@ -126,11 +137,12 @@ class PPOState:
     reward_scaler: RewardScaler
     update_count: jax.Array
     env_steps: StepCount
+    carry: Any = ()  # the policy's memory per env (recurrent cores; () feed-forward)
 
     # what the memory model counts each field as (contract.state_bytes_by_part)
     memory_parts = {"parameters": ("params",),
                     "optimiser": ("opt_state",),
-                    "env": ("env_state", "obs")}
+                    "env": ("env_state", "obs", "carry")}
 
 
 class PPO(OnPolicyLearner):
@@ -145,68 +157,99 @@ class PPO(OnPolicyLearner):
         if isinstance(self.objective, LearnedDrift):
             self.default_drift_params = ppo_clip_like_params(
                 temporal=self.objective.temporal)
-        self.network = ActorCritic(
+        network = RecurrentActorCritic if self.memory.recurrent else ActorCritic
+        self.network = network(
             action_dim=self.action_dist.action_dim,
             continuous=isinstance(self.action_dist, distributions.DiagGaussian),
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
             init_log_std=config.init_log_std, torso=self.torso_kind,
-            value_bins=config.hl_gauss, action_mask=self.action_mask)
+            value_bins=config.hl_gauss, action_mask=self.action_mask,
+            **({"memory": self.memory} if self.memory.recurrent else {}))
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
         net_key, env_key, key = jax.random.split(key, 3)
-        params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
+        params = self.init_params(net_key)
         opt_state = self.optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PPOState(params, opt_state, env_state, obs, key,
                         self.obs_norm.init(self.obs_shape),
                         RewardScaler.create(self.config.num_envs),
-                        jnp.zeros((), jnp.int32), StepCount.zero())
+                        jnp.zeros((), jnp.int32), StepCount.zero(),
+                        self.initial_carry(self.config.num_envs))
 
     def policy(self, state: PPOState):
         """Deterministic policy (greedy / mean action) on ``eval_env`` observations
         (normalisation, if any, is applied inside)."""
         norm_obs = self.normalizer(state.obs_stats)
+        if self.memory.recurrent:
+            def act_with_memory(carry, obs):
+                carry, outputs, _ = self.step(state.params, carry, norm_obs(obs))
+                return carry, self.action_dist.to_env(self.action_dist.mode(outputs))
+
+            return Policy(act_with_memory, self.initial_carry)
 
         def act(obs):
             outputs = self.network.apply(state.params, norm_obs(obs),
                                          method=ActorCritic.policy_outputs)
             return self.action_dist.to_env(self.action_dist.mode(outputs))
 
-        return act
+        return Policy.stateless(act)
 
     # ---- the on-policy update's parts ------------------------------------------------
     def rollout_policy(self, state: PPOState, hp: PPOHParams):
         norm_obs = self.normalizer(state.obs_stats)
 
-        def act(obs, act_key):
+        if self.memory.recurrent:
+            def act_with_memory(carry, obs, act_key):
+                # the value is read while acting (it needs the carry); the output carry is
+                # kept to bootstrap from this step's true successor
+                carry, outputs, value = self.step(state.params, carry, norm_obs(obs))
+                raw, log_prob = self.action_dist.sample(act_key, outputs)
+                return carry, raw, self.action_dist.to_env(raw), {
+                    "log_prob": log_prob, "value": value, "carry": carry}
+
+            return act_with_memory, {}
+
+        def act(carry, obs, act_key):
             outputs = self.network.apply(state.params, norm_obs(obs),
                                          method=ActorCritic.policy_outputs)
             raw, log_prob = self.action_dist.sample(act_key, outputs)
-            return raw, self.action_dist.to_env(raw), {"log_prob": log_prob}
+            return carry, raw, self.action_dist.to_env(raw), {"log_prob": log_prob}
 
         return act, {}
 
     def targets(self, state: PPOState, hp: PPOHParams, batch):
         norm_obs = self.normalizer(state.obs_stats)
-        # The critic is not needed to act: its values of the rollout's observations are
-        # one batched pass here, not one small pass per step inside the scan.
         rollout_obs = norm_obs(batch.obs)  # the statistics the rollout acted with
-        values = self.network.apply(state.params, rollout_obs, method=ActorCritic.value)
+        if self.memory.recurrent:
+            values = batch.extras["value"]
+        else:
+            # The critic is not needed to act: its values of the rollout's observations
+            # are one batched pass here, not one small pass per step inside the scan.
+            values = self.network.apply(state.params, rollout_obs, method=ActorCritic.value)
 
         rewards, reward_scaler = batch.reward, state.reward_scaler
         if self.config.normalize_rewards:
             reward_scaler, rewards = reward_scaler.update_and_scale(
                 rewards, batch.terminated | batch.truncated, hp.gamma)
-        next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
-                                         method=ActorCritic.value)
+        if self.memory.recurrent:  # each true successor read with the carry it follows
+            next_values = self.step(state.params, batch.extras["carry"],
+                                    norm_obs(batch.final_obs))[2]
+        else:
+            next_values = self.network.apply(state.params, norm_obs(batch.final_obs),
+                                             method=ActorCritic.value)
         advantages, returns = compute_gae(rewards, values, next_values,
                                           batch.terminated, batch.truncated, hp.gamma,
                                           hp.gae_lambda)
         # Only what the loss reads is shuffled into minibatches (gathers are not free);
         # observations are normalised once here, with the statistics the rollout used.
-        data = flatten_steps((rollout_obs, batch.action, batch.extras["log_prob"],
-                              values, advantages, returns))
+        per_step = (rollout_obs, batch.action, batch.extras["log_prob"], values, advantages,
+                    returns)
+        if self.memory.recurrent:
+            data = self.sequences(state.carry, batch, per_step)
+        else:
+            data = flatten_steps(per_step)
         hp = apply_schedules(hp, self._progress(state))
         return data, hp, state.replace(reward_scaler=reward_scaler)
 
@@ -215,6 +258,9 @@ class PPO(OnPolicyLearner):
             hp = hp.replace(objective=hp.objective.replace(
                 drift_params=self.default_drift_params))
         progress = self._progress(state)
+        if self.memory.recurrent:
+            return lambda params, *sequences: self._recurrent_loss(params, hp, progress,
+                                                                   *sequences)
         return lambda params, *minibatch: self._loss(params, hp, progress, *minibatch)
 
     def optimizer(self, hp: PPOHParams, learning_rate):
@@ -226,6 +272,28 @@ class PPO(OnPolicyLearner):
     # ---- pieces ----------------------------------------------------------------------
     def _progress(self, state: PPOState):
         return state.update_count / self.config.num_updates  # n/N: schedules and drifts
+
+    def step(self, params, carry, obs):
+        """One recurrent step over a batch: ``(carry, policy_outputs, value)``."""
+        carry, outputs, critic = self.network.apply(params, carry, obs[None],
+                                                    jnp.zeros((1,) + carry.shape[:-1], bool))
+        return carry, jax.tree.map(lambda x: x[0], outputs), self._value_of(critic[0])
+
+    def _value_of(self, critic_out):
+        hl_gauss = self.config.hl_gauss
+        return critic_out if hl_gauss is None else hl_gauss.value(critic_out)
+
+    def _recurrent_loss(self, params, hp: PPOHParams, progress, carry, obs, starts, *rest):
+        """``_loss`` over whole sequences (``[B, L, ...]``), replayed from their stored
+        carries with the rollout's resets."""
+        obs, starts, rest = time_major((obs, starts, rest))
+        _, outputs, critic = self.network.apply(params, carry, obs, starts)
+        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+        value_logits = None if self.config.hl_gauss is None else flat(critic)
+        return ppo_loss(self.action_dist, jax.tree.map(flat, outputs),
+                        flat(self._value_of(critic)), *map(flat, rest), hp,
+                        self.config.normalize_advantages, self.config.clip_value_loss,
+                        self.config.hl_gauss, value_logits, self.objective, progress)
 
     def _loss(self, params, hp: PPOHParams, progress, obs, actions, old_log_probs,
               old_values, advantages, returns):

@@ -24,6 +24,7 @@ from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
                           check_fields, check_ranges, choice, static_field, traced_field)
+from jaxrl.contract import Policy
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
@@ -93,6 +94,7 @@ class PQNState:
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount
+    carry: Any = ()  # the policy's memory per env (() feed-forward)
 
     # what the memory model counts each field as (contract.state_bytes_by_part)
     memory_parts = {"parameters": ("params",),
@@ -115,7 +117,7 @@ class PQN(OnPolicyLearner):
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
         net_key, env_key, key = jax.random.split(key, 3)
-        params = self.network.init(net_key, jnp.zeros(self.obs_shape, jnp.float32))
+        params = self.init_params(net_key)
         opt_state = self.optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
@@ -123,18 +125,18 @@ class PQN(OnPolicyLearner):
 
     def policy(self, state: PQNState):
         norm = self.normalizer(state.obs_stats)
-        return lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
-                                      axis=-1).astype(jnp.int32)
+        return Policy.stateless(lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
+                                                       axis=-1).astype(jnp.int32))
 
     # ---- the on-policy update's parts ------------------------------------------------
     def rollout_policy(self, state: PQNState, hp: PQNHParams):
         norm = self.normalizer(state.obs_stats)
         epsilon = self.epsilon(hp, state.env_steps)
 
-        def act(obs, act_key):
+        def act(carry, obs, act_key):
             action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon,
                                     self.action_mask.legal(obs))
-            return action, action, {}
+            return carry, action, action, {}
 
         return act, {"epsilon": epsilon}
 

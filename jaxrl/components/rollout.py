@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.components.action_masks import ActionMask, mask_size
-from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM, split_batch
+from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM, reset_carry, split_batch
 from jaxrl.envs import Env, EpisodeStatistics, FlattenObservation, VecEnv
 from jaxrl.envs.spaces import Box
 
@@ -49,29 +49,35 @@ class Transition:
     episode_done: jax.Array      # validity flag for episode_return
 
 
-# act(obs, key) -> (raw_action, env_action, extras)
-ActFn = Callable[[jax.Array, jax.Array], Tuple[jax.Array, jax.Array, Dict[str, jax.Array]]]
+# act(carry, obs, key) -> (carry, raw_action, env_action, extras); a feed-forward
+# policy's carry is ()
+ActFn = Callable[[Any, jax.Array, jax.Array],
+                 Tuple[Any, jax.Array, jax.Array, Dict[str, jax.Array]]]
 
 
 def collect(env: VecEnv, env_params: Any, act: ActFn, env_state: Any, obs: jax.Array,
-            key: jax.Array, num_steps: int):
-    """Runs ``num_steps`` batched steps; returns (env_state, obs, Transition[T, N])."""
+            key: jax.Array, num_steps: int, carry: Any = (), initial_carry: Any = ()):
+    """Runs ``num_steps`` batched steps; returns (env_state, obs, carry,
+    Transition[T, N]). A policy's ``carry`` (rows per env) goes back to
+    ``initial_carry`` where an episode ended (terminated or truncated), so the next
+    episode's first step starts from it."""
 
-    def step(carry, step_key):
-        env_state, obs = carry
+    def step(loop, step_key):
+        env_state, obs, carry = loop
         act_key, env_key = jax.random.split(step_key)
-        raw, env_action, extras = act(obs, act_key)
+        carry, raw, env_action, extras = act(carry, obs, act_key)
         next_obs, env_state, reward, terminated, truncated, info = env.step(
             env_key, env_state, env_action, env_params)
+        carry = reset_carry(terminated | truncated, carry, initial_carry)
         transition = Transition(obs, raw, reward, terminated, truncated,
                                 info["final_observation"], extras,
                                 info["episode_return"], info["episode_done"])
-        return (env_state, next_obs), transition
+        return (env_state, next_obs, carry), transition
 
     # Under a data-parallel runner each device steps its share of the envs.
-    (env_state, obs), batch = jax.lax.scan(step, split_batch((env_state, obs)),
-                                           jax.random.split(key, num_steps))
-    return env_state, obs, split_batch(batch, axis=1)
+    (env_state, obs, carry), batch = jax.lax.scan(step, split_batch((env_state, obs, carry)),
+                                                  jax.random.split(key, num_steps))
+    return env_state, obs, carry, split_batch(batch, axis=1)
 
 
 def flatten_steps(tree: Any) -> Any:

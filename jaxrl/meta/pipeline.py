@@ -156,7 +156,7 @@ def _train_and_score(spec: MetaSpec, env_id: str, values: Dict[str, Any], seeds:
 def _scorer(env_id: str, values: str, env_overrides: str, eval_episodes: int):
     """One compiled program per inner experiment, the hyperparameters traced: references
     and meta-tests of the same experiment (and a resumed run) share it."""
-    from jaxrl.evaluation import evaluate
+    from jaxrl.evaluation import evaluate_member
 
     algo, exp = inner_ppo(env_id, json.loads(values), json.loads(env_overrides))
     draw = env_sampler(algo, exp)
@@ -166,8 +166,8 @@ def _scorer(env_id: str, values: str, env_overrides: str, eval_episodes: int):
             train_key, eval_key = jax.random.split(key)
             init = algo.init(train_key, hp)
             state, _ = algo.train(train_key, hp)
-            score = lambda s: evaluate(algo.eval_env, algo.env_params,  # noqa: E731
-                                       algo.policy(s), eval_key, eval_episodes).mean()
+            score = lambda s: evaluate_member(  # noqa: E731
+                algo, s, eval_key, eval_episodes).mean()
             return score(init), score(state)
 
         return on_drawn_env(algo, draw, run)(key)

@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxrl import registry
 from jaxrl.config import ConfigError, replace_path
-from jaxrl.evaluation import evaluate
+from jaxrl.evaluation import evaluate_member
 from jaxrl.experiment import make_experiment
 from jaxrl.meta.es import Task
 
@@ -82,8 +82,7 @@ def training_task(algorithm: str, env_id: str, inject: Callable[[Any, Any], Any]
         def run(key):
             train_key, eval_key = jax.random.split(key)
             state, _ = algo.train(train_key, inject(hp, meta_params))
-            return evaluate(algo.eval_env, algo.env_params, algo.policy(state), eval_key,
-                            eval_episodes).mean()
+            return evaluate_member(algo, state, eval_key, eval_episodes).mean()
 
         return on_drawn_env(algo, draw, run)(key)
 

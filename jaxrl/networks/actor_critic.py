@@ -72,3 +72,46 @@ class ActorCritic(nn.Module):
     def value_logits(self, obs):
         """The classification critic's histogram logits (``value_bins`` set)."""
         return self.critic(obs)
+
+
+class RecurrentActorCritic(nn.Module):
+    """A torso (dense layers, or the MinAtar CNN), a memory core shared by actor and
+    critic, then one hidden layer per head (PureJaxRL's recurrent PPO network with
+    ``hidden_sizes=(128,)`` and a 128-wide GRU).
+
+    ``__call__(carry, obs [T, *batch, ...], resets [T, *batch])`` runs a time-major
+    sequence and returns ``(carry, policy_outputs, critic_out)``; acting is ``T = 1``.
+    ``critic_out`` is the value, or with ``value_bins`` the histogram logits (read them
+    with ``value_of``)."""
+
+    action_dim: int
+    continuous: bool
+    memory: Any  # a MemorySpec
+    hidden_sizes: Sequence[int] = (128,)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+    torso: str = "mlp"
+    value_bins: Any = None
+    action_mask: Any = None
+
+    @nn.compact
+    def __call__(self, carry, obs, resets):
+        act = ACTIVATIONS[self.activation]
+        if self.torso == "cnn":
+            x = MinAtarCNN(tuple(self.hidden_sizes), act)(obs)
+        else:
+            x = obs
+            for width in self.hidden_sizes:
+                x = act(dense(width)(x))
+        carry, x = self.memory.core()(carry, x, resets)
+        head = self.hidden_sizes[-1]
+        out = dense(self.action_dim, 0.01)(act(dense(head)(x)))
+        if self.continuous:
+            log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
+                                 (self.action_dim,))
+            outputs = (out, jnp.broadcast_to(log_std, out.shape))
+        else:
+            outputs = (out if self.action_mask is None else self.action_mask.apply(out, obs),)
+        bins = 1 if self.value_bins is None else self.value_bins.num_bins
+        critic = dense(bins, 1.0)(act(dense(head)(x)))
+        return carry, outputs, (critic[..., 0] if self.value_bins is None else critic)

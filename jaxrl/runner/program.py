@@ -14,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxrl.config import ConfigError
 from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm, member_env
 from jaxrl.distributed import put, to_host
-from jaxrl.evaluation import evaluate
+from jaxrl.evaluation import evaluate_member
 from jaxrl.population import Population
 from jaxrl.runner.chunk import Carry, in_member_batches, make_chunk_fn, plan_chunks
 from jaxrl.runner.config import RunConfig
@@ -151,8 +151,7 @@ class Run:
             # ``eval_env``: the env with the observation pipeline the policy was trained
             # on; each member on its own env params where it has them
             with member_env(algo, env_params):
-                return evaluate(algo.eval_env, algo.env_params, algo.policy(state), key,
-                                run_config.eval_episodes, max_steps)
+                return evaluate_member(algo, state, key, run_config.eval_episodes, max_steps)
 
         self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, 0, None)),
                              out_shardings=self.sharding)
