@@ -15,6 +15,15 @@ register("ppo", "jaxrl.algorithms.ppo",
          smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
                        "num_minibatches": 2, "num_epochs": 2})
 
+register("rppo", "jaxrl.algorithms.ppo",
+         "Recurrent PPO: a GRU (or LSTM / LRU: memory.cell) between torso and heads, "
+         "trained on whole sequences",
+         smoke_env="CartPole-v1",
+         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
+                       "num_minibatches": 2, "num_epochs": 2, "hidden_sizes": (16,),
+                       "memory.size": 16, "sequence_length": 8},
+         defaults={"memory.cell": "gru", "hidden_sizes": (128,), "memory.size": 128})
+
 _REPLAY_SMOKE = {"total_timesteps": 512, "num_envs": 4, "rollout_steps": 2,
                  "gradient_steps": 2, "batch_size": 16, "buffer_size": 256,
                  "learning_starts": 64, "hidden_sizes": (32, 32)}
@@ -36,6 +45,14 @@ register("pqn", "jaxrl.algorithms.pqn",
          smoke_env="CartPole-v1",
          smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
                        "num_minibatches": 2, "num_epochs": 2})
+register("rpqn", "jaxrl.algorithms.pqn",
+         "Recurrent PQN: a GRU (or LSTM / LRU: memory.cell) between torso and Q-head, "
+         "Q(lambda) over whole sequences",
+         smoke_env="CartPole-v1",
+         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
+                       "num_minibatches": 2, "num_epochs": 2, "hidden_sizes": (16,),
+                       "memory.size": 16, "sequence_length": 8},
+         defaults={"memory.cell": "gru", "hidden_sizes": (128,), "memory.size": 128})
 
 _ACTOR_CRITIC_SMOKE = {**_REPLAY_SMOKE, "batch_size": 32}
 register("sac", "jaxrl.algorithms.sac",

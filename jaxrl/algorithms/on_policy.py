@@ -28,7 +28,6 @@ from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metric
 from jaxrl.components.sequences import (carries_in, episode_starts, sequence_starts,
                                         to_sequences)
 from jaxrl.contract import Learner, split_batch
-from jaxrl.networks.memory import MemorySpec
 from jaxrl.envs import Env
 
 # (params, *minibatch) -> (loss, {metric: value})
@@ -67,7 +66,7 @@ class OnPolicyLearner(Learner):
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations,
                                                  self.action_mask)
-        self.memory: MemorySpec = getattr(config, "memory", MemorySpec())
+        self.memory = config.memory  # a MemorySpec
 
     def initial_carry(self, batch_size: int) -> Any:
         """The policy's memory at an episode's start, for ``batch_size`` envs."""

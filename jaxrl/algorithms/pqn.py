@@ -14,12 +14,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import OnPolicyLearner
+from jaxrl.algorithms.on_policy import OnPolicyLearner, check_sequence_fields
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import RunningMeanStd
 from jaxrl.components.optim import clipped_adam
 from jaxrl.components.rollout import flatten_steps
+from jaxrl.components.sequences import time_major
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
@@ -27,6 +28,8 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
 from jaxrl.contract import Policy
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
+from jaxrl.networks.heads import RecurrentQNetwork
+from jaxrl.networks.memory import MemorySpec
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train
@@ -54,12 +57,19 @@ class PQNConfig(RolloutShape):
     v_max: float = static_field(100.0, "highest HL-Gauss value")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
+    memory: MemorySpec = static_field(
+        MemorySpec(), "recurrent core between torso and Q-head (memory.cell='gru', 'lstm' "
+                      "or 'lru'; hidden state reset where an episode ends)")
+    sequence_length: int = static_field(
+        0, "recurrent training sequences: consecutive steps per sequence, from the carry "
+           "stored when they were collected (must divide num_steps); 0: whole rollouts")
 
     def validate(self) -> "PQNConfig":
         self.check_rollout_shape()
         check_torso_fields(self)
         check_value_fields(self.value_distribution, PQN_VALUES, self.num_atoms, self.v_min,
                            self.v_max)
+        check_sequence_fields(self)
         return self
 
 
@@ -99,7 +109,7 @@ class PQNState:
     # what the memory model counts each field as (contract.state_bytes_by_part)
     memory_parts = {"parameters": ("params",),
                     "optimiser": ("opt_state",),
-                    "env": ("env_state", "obs")}
+                    "env": ("env_state", "obs", "carry")}
 
 
 class PQN(OnPolicyLearner):
@@ -112,7 +122,11 @@ class PQN(OnPolicyLearner):
                                     config.v_min, config.v_max)
         torso = make_torso(self.torso_kind, self.obs_shape, config.hidden_sizes,
                            config.activation, config.layer_norm)
-        self.network = QNetwork(torso, space.n, self.value_head.outputs)
+        if self.memory.recurrent:
+            self.network = RecurrentQNetwork(torso, self.memory, space.n,
+                                             self.value_head.outputs)
+        else:
+            self.network = QNetwork(torso, space.n, self.value_head.outputs)
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PQNHParams) -> PQNState:
@@ -121,10 +135,17 @@ class PQN(OnPolicyLearner):
         opt_state = self.optimizer(hp, hp.learning_rate).init(params)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
-                        key, jnp.zeros((), jnp.int32), StepCount.zero())
+                        key, jnp.zeros((), jnp.int32), StepCount.zero(),
+                        self.initial_carry(self.config.num_envs))
 
     def policy(self, state: PQNState):
         norm = self.normalizer(state.obs_stats)
+        if self.memory.recurrent:
+            def act(carry, obs):
+                carry, q = self.step(state.params, carry, norm(obs))
+                return carry, jnp.argmax(q, axis=-1).astype(jnp.int32)
+
+            return Policy(act, self.initial_carry)
         return Policy.stateless(lambda obs: jnp.argmax(self.q_values(state.params, norm(obs)),
                                                        axis=-1).astype(jnp.int32))
 
@@ -134,24 +155,44 @@ class PQN(OnPolicyLearner):
         epsilon = self.epsilon(hp, state.env_steps)
 
         def act(carry, obs, act_key):
-            action = epsilon_greedy(act_key, self.q_values(state.params, norm(obs)), epsilon,
-                                    self.action_mask.legal(obs))
-            return carry, action, action, {}
+            if self.memory.recurrent:
+                carry, q = self.step(state.params, carry, norm(obs))
+                extras = {"carry": carry}  # to bootstrap from this step's true successor
+            else:
+                q, extras = self.q_values(state.params, norm(obs)), {}
+            action = epsilon_greedy(act_key, q, epsilon, self.action_mask.legal(obs))
+            return carry, action, action, extras
 
         return act, {"epsilon": epsilon}
 
     def targets(self, state: PQNState, hp: PQNHParams, batch):
         norm = self.normalizer(state.obs_stats)
-        next_values = jnp.max(self.q_values(state.params, norm(batch.final_obs)), axis=-1)
+        if self.memory.recurrent:  # each true successor read with the carry it follows
+            next_q = self.step(state.params, batch.extras["carry"], norm(batch.final_obs))[1]
+        else:
+            next_q = self.q_values(state.params, norm(batch.final_obs))
+        next_values = jnp.max(next_q, axis=-1)
         returns = q_lambda_returns(batch.reward, batch.terminated, batch.truncated,
                                    jax.lax.stop_gradient(next_values), hp.gamma, hp.q_lambda)
-        return flatten_steps((norm(batch.obs), batch.action, returns)), hp, state
+        per_step = (norm(batch.obs), batch.action, returns)
+        if self.memory.recurrent:
+            return self.sequences(state.carry, batch, per_step), hp, state
+        return flatten_steps(per_step), hp, state
 
     def minibatch_loss(self, state: PQNState, hp: PQNHParams):
         head = self.value_head
 
-        def loss(params, obs, actions, targets):
-            out = self.network.apply(params, obs)[jnp.arange(actions.shape[0]), actions]
+        def loss(params, *minibatch):
+            if self.memory.recurrent:  # whole sequences from their stored carries
+                carry, obs, starts, actions, targets = minibatch
+                obs, starts, actions, targets = time_major((obs, starts, actions, targets))
+                out = self.network.apply(params, carry, obs, starts)[1]
+                out, actions, targets = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]),
+                                                     (out, actions, targets))
+            else:
+                obs, actions, targets = minibatch
+                out = self.network.apply(params, obs)
+            out = out[jnp.arange(actions.shape[0]), actions]
             losses, _ = jax.vmap(lambda o, t: head.loss(o, t, squared=True))(out, targets)
             loss = jnp.mean(losses)
             q_taken = head.q_values(out[:, None])[:, 0]
@@ -168,6 +209,12 @@ class PQN(OnPolicyLearner):
         and masked bootstrap targets)."""
         return self.action_mask.apply(self.value_head.q_values(self.network.apply(params, obs)),
                                       obs)
+
+    def step(self, params, carry, obs):
+        """One recurrent step over a batch: ``(carry, q_values)``."""
+        carry, out = self.network.apply(params, carry, obs[None],
+                                        jnp.zeros((1,) + carry.shape[:-1], bool))
+        return carry, self.action_mask.apply(self.value_head.q_values(out[0]), obs)
 
     def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
         return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,

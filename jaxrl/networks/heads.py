@@ -1,6 +1,8 @@
 """Heads: features -> Q-values, action-value distributions, policy outputs, values."""
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -44,3 +46,19 @@ class QNetwork(nn.Module):
     @nn.compact
     def __call__(self, obs):
         return QHead(self.num_actions, self.num_outputs, self.dueling)(self.torso(obs))
+
+
+class RecurrentQNetwork(nn.Module):
+    """A torso, a memory core (``memory``, a ``MemorySpec``), a ``QHead``:
+    ``(carry, obs [T, *batch, ...], resets [T, *batch]) -> (carry, [T, *batch, A, K])``."""
+
+    torso: nn.Module
+    memory: Any
+    num_actions: int
+    num_outputs: int = 1
+    dueling: bool = False
+
+    @nn.compact
+    def __call__(self, carry, obs, resets):
+        carry, features = self.memory.core()(carry, self.torso(obs), resets)
+        return carry, QHead(self.num_actions, self.num_outputs, self.dueling)(features)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import jaxrl.envs
-from jaxrl.algorithms import ppo
+from jaxrl.algorithms import ppo, pqn
 from jaxrl.components import sequences
 from jaxrl.components.rollout import collect
 from jaxrl.config import ConfigError
@@ -184,6 +184,30 @@ def test_recurrent_ppo_training_sequences_replay_the_rollout(cell, length):
     np.testing.assert_allclose(algo.action_dist.log_prob(outputs, tm(actions)), tm(log_probs),
                                rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(replayed_values, tm(values), rtol=1e-4, atol=1e-5)
+
+
+def test_recurrent_pqn_training_sequences_replay_the_rollout():
+    """The same for PQN: the Q-values its sequences replay are the ones it acted on."""
+    env, params = jaxrl.envs.make("CartPole-v1")
+    params = params.replace(max_steps_in_episode=16)
+    algo = pqn.make(env, params, pqn.PQNConfig(**SMALL, memory=MemorySpec("gru", 8),
+                                               sequence_length=8))
+    hp = pqn.PQNHParams()
+    state, _ = algo.update(algo.init(jax.random.key(0), hp), hp)
+
+    def act(carry, obs, key):  # acts as PQN's rollout does, and records its Q-values
+        carry, q = algo.step(state.params, carry, obs)
+        action = jax.random.randint(key, obs.shape[:1], 0, 2)
+        return carry, action, action, {"carry": carry, "q": q}
+
+    _, _, _, batch = collect(algo.train_env, params, act, state.env_state, state.obs,
+                             jax.random.key(1), 32, state.carry, algo.initial_carry(4))
+    assert bool(batch.terminated.any()) and bool(batch.truncated.any())
+    carry0, obs, starts, _, _ = algo.targets(state, hp, batch)[0]
+    tm = sequences.time_major
+    _, out = algo.network.apply(state.params, carry0, tm(obs), tm(starts))
+    acted = tm(sequences.to_sequences(batch.extras["q"], 8))
+    np.testing.assert_allclose(out[..., 0], acted, rtol=1e-4, atol=1e-5)
 
 
 def test_recurrent_policy_acts_from_its_carry():
