@@ -10,9 +10,18 @@ from jaxrl.contract import as_policy
 from jaxrl.envs import Env
 
 
+def trial_episodes(env: Env) -> int:
+    """Episodes per in-context trial (``envs.trials.InContextTrials``); 1 for other envs."""
+    return int(getattr(env, "trial_episodes", 1))
+
+
 def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
-             num_episodes: int, max_steps: Optional[int] = None) -> jax.Array:
-    """Returns the undiscounted return of ``num_episodes`` episodes, one per env copy.
+             num_episodes: int, max_steps: Optional[int] = None,
+             by_trial_episode: bool = False) -> jax.Array:
+    """Returns the undiscounted return of ``num_episodes`` episodes, one per env copy
+    (``[num_episodes]``); with ``by_trial_episode``, split by the index of the episode
+    in an in-context trial (``[num_episodes, trial_episodes]``: the within-trial curve;
+    one column for other envs).
 
     ``policy``: a ``contract.Policy`` (its carry starts at ``initial_carry``), or a plain
     ``act(obs) -> action``. Each copy runs until its first episode ends, so no carry is
@@ -27,7 +36,8 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
     reset_key, step_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(
         jax.random.split(reset_key, num_episodes), env_params)
-    zeros = jnp.zeros((num_episodes,), jnp.float32)
+    slots = trial_episodes(env)
+    zeros = jnp.zeros((num_episodes, slots), jnp.float32)
     active = jnp.ones((num_episodes,), bool)
 
     def cond(carry):
@@ -38,21 +48,26 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
         t, memory, obs, state, returns, active = carry
         keys = jax.random.split(jax.random.fold_in(step_key, t), num_episodes)
         memory, action = policy.act(memory, obs)
-        obs, state, reward, terminated, truncated, _ = jax.vmap(
+        obs, state, reward, terminated, truncated, info = jax.vmap(
             env.step, in_axes=(0, 0, 0, None))(keys, state, action, env_params)
-        returns = returns + jnp.where(active, reward, 0.0)
+        gained = jnp.where(active, reward, 0.0)[:, None]
+        if slots > 1:  # each reward to the trial episode it was earned in
+            gained = gained * jax.nn.one_hot(info["trial_episode"], slots)
+        returns = returns + gained
         active = active & ~(terminated | truncated)
         return t + 1, memory, obs, state, returns, active
 
     init = (0, policy.initial_carry(num_episodes), obs, state, zeros, active)
-    return jax.lax.while_loop(cond, body, init)[4]
+    returns = jax.lax.while_loop(cond, body, init)[4]
+    return returns if by_trial_episode else returns.sum(axis=-1)
 
 
 def evaluate_member(algo: Any, state: Any, key: jax.Array, num_episodes: int,
-                    max_steps: Optional[int] = None) -> jax.Array:
+                    max_steps: Optional[int] = None, by_trial_episode: bool = False
+                    ) -> jax.Array:
     """A learner state's deterministic policy on ``algo.eval_env`` (the observation
     pipeline it was trained with) under ``algo.env_params`` (a member's own inside
     ``contract.member_env``): what the runner, the meta tasks and the meta pipeline
     score."""
     return evaluate(algo.eval_env, algo.env_params, algo.policy(state), key, num_episodes,
-                    max_steps)
+                    max_steps, by_trial_episode)

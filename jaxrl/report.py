@@ -146,7 +146,32 @@ def run_section(path: str, out: str, label: str) -> List[Block]:
         ax.set_title(f"learning curve: {label}")
         blocks.append(("img", _save(plt, fig, out, f"curve_{_slug(label)}.png"),
                        "Learning curve: IQM over members with a 95% bootstrap band"))
+    if summary.get("within_trial_return"):
+        blocks.extend(within_trial_blocks(summary["within_trial_return"], out, label))
     return blocks
+
+
+def within_trial_blocks(per_member, out: str, label: str) -> List[Block]:
+    """In-context trials (RL²): the final evaluation's return per episode index of a
+    trial, IQM over members with 95% CIs; a curve that rises is learning in context."""
+    values = np.asarray([[np.nan if v is None else v for v in member] for member in per_member],
+                        np.float64)  # (members, trial episodes)
+    values = values[np.all(np.isfinite(values), axis=1)]
+    if values.shape[0] == 0:
+        return []
+    points, cis = stats.sample_efficiency_curve(values[:, None, :], num_resamples=500)
+    episodes = np.arange(1, values.shape[1] + 1)
+    plt, fig, (ax,) = _figure()
+    line, = ax.plot(episodes, points, marker="o", label=label)
+    ax.fill_between(episodes, cis[0], cis[1], alpha=0.25, color=line.get_color())
+    ax.set_xlabel("episode of the trial")
+    ax.set_ylabel("return (IQM over members, 95% CI)")
+    ax.set_title(f"within-trial curve: {label}")
+    rows = [[int(e), _ci(float(p), (float(lo), float(hi)))]
+            for e, p, lo, hi in zip(episodes, points, cis[0], cis[1])]
+    return [("table", ["episode of the trial", "return IQM [95% CI]"], rows),
+            ("img", _save(plt, fig, out, f"within_trial_{_slug(label)}.png"),
+             "Within-trial curve: return per episode index of an in-context trial")]
 
 
 def sweep_section(path: str, out: str, label: str) -> List[Block]:

@@ -25,19 +25,14 @@ algorithm, env, values, env_values, num_seeds = ast.literal_eval(sys.argv[1])
 exp = make_experiment(algorithm, env, values, env_values, num_seeds=num_seeds)
 algo, population = exp.build()
 result = train(algo, population, exp.run_config, progress=False)
-print("RESULT" + json.dumps({
-    "returns": np.asarray(result.summary["final_eval_return"]).tolist(),
-    "iqm": float(result.summary["final_eval_return_iqm"]),
-    "train_returns": result.summary["final_train_return"],
-    "diverged": list(result.summary["diverged_members"])}))
+print("RESULT" + json.dumps(result.summary))
 """
 
 
-def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
-                  devices=None, measure="eval", **values):
-    """(IQM, per-member returns) of the final greedy evaluation (``measure="eval"``) or of
-    the training episodes of the last chunk (``"train"``). ``devices``: host devices for
-    the run (default: one per core that divides the seeds)."""
+def run_summary(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
+                devices=None, **values):
+    """The run's summary (``summary.json``'s contents). ``devices``: host devices for the
+    run (default: one per core that divides the seeds)."""
     if total_timesteps is not None:
         values["total_timesteps"] = total_timesteps
     spec = (algorithm, env, {"eval_episodes": 16, **values}, env_values or {}, num_seeds)
@@ -45,13 +40,22 @@ def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=
     proc = subprocess.run([sys.executable, "-c", CHILD, repr(spec)], env=proc_env,
                           capture_output=True, text=True, timeout=880)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
-    assert not out["diverged"], out["diverged"]
+    summary = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
+    assert not summary["diverged_members"], summary["diverged_members"]
+    return summary
+
+
+def final_returns(algorithm, env, total_timesteps=None, num_seeds=8, env_values=None,
+                  devices=None, measure="eval", **values):
+    """(IQM, per-member returns) of the final greedy evaluation (``measure="eval"``) or of
+    the training episodes of the last chunk (``"train"``)."""
+    out = run_summary(algorithm, env, total_timesteps, num_seeds, env_values, devices,
+                      **values)
     if measure == "train":
-        returns = out["train_returns"]
+        returns = out["final_train_return"]
         iqm = stats.iqm(np.asarray(returns, float))
     else:
-        returns, iqm = out["returns"], out["iqm"]
+        returns, iqm = out["final_eval_return"], out["final_eval_return_iqm"]
     print(f"{algorithm} {env} final {measure} returns:", [round(r, 2) for r in returns],
           "IQM", round(iqm, 2))
     return iqm, returns

@@ -1,8 +1,11 @@
 """Learning that needs memory. bsuite's MemoryChain shows a context bit on the first step
 only and asks for it after ``memory_length`` more: a feed-forward policy cannot do better
-than chance (expected return 0), a recurrent one can answer every time (return 1)."""
+than chance (expected return 0), a recurrent one can answer every time (return 1). In
+in-context trials (RL²) a recurrent policy learns, within a trial, which arm of a bandit
+pays."""
 import pytest
-from learning import final_returns
+import numpy as np
+from learning import final_returns, run_summary
 
 pytestmark = pytest.mark.slow
 
@@ -20,3 +23,18 @@ def test_a_gru_policy_remembers_what_a_feed_forward_policy_cannot():
     ff, ff_returns = final_returns("ppo", env, 100_000, env_values=env_values, **MEMORY_CHAIN)
     assert gru >= 0.9, gru_returns
     assert abs(ff) <= 0.25, ff_returns
+
+
+# Two arms paying with probability 0.9 and 0.1, which is which drawn per trial; a trial is
+# 10 one-pull episodes. 8 seeds x 200k steps (`jaxrl train rppo --env BernoulliBandit-misc
+# --env-set max_steps_in_episode=1 --env-set trial_episodes=10` with these settings): the
+# first pull pays 0.48 (chance: 0.5), pulls 2-10 pay 0.72-0.91 (the best arm pays 0.9).
+def test_rl2_learns_within_a_trial_which_arm_pays():
+    summary = run_summary("rppo", "BernoulliBandit-misc", 200_000, num_envs=32, num_steps=20,
+                          hidden_sizes=(32,), learning_rate=1e-3, eval_episodes=64,
+                          env_values={"max_steps_in_episode": 1, "trial_episodes": 10},
+                          **{"memory.size": 32})
+    curve = np.asarray(summary["within_trial_return"]).mean(axis=0)  # over members
+    print("within-trial return by episode:", curve.round(3))
+    assert abs(curve[0] - 0.5) <= 0.15, curve
+    assert curve[4:].mean() >= 0.75, curve

@@ -180,14 +180,17 @@ def param_kinds(env_id: str) -> Dict[str, Optional[type]]:
     (None for an array parameter, which no flag can set)."""
     suite, name = _check_id(env_id)
     if suite is None:
-        return dataclass_kinds(_built_by_factory(env_id)[1])
+        return {**dataclass_kinds(_built_by_factory(env_id)[1]), **WRAPPER_OPTIONS}
     kinds = (suite.param_kinds(name) if suite.param_kinds is not None
              else dataclass_kinds(suite.make(name)[1]))
-    return {**kinds, **suite.options}
+    return {**kinds, **suite.options, **WRAPPER_OPTIONS}
 
+
+#: Options every env takes, applied by a wrapper around it
+WRAPPER_OPTIONS = {"trial_episodes": int}  # in-context trials (envs.trials), RL²
 
 POSITIVE = ("max_steps_in_episode", "episode_length", "n_frames", "max_steps",
-            "max_timesteps", "time_limit")
+            "max_timesteps", "time_limit", "trial_episodes")
 
 
 def coerce_overrides(env_id: str, overrides: Dict[str, Any]) -> Dict[str, Any]:
@@ -232,10 +235,21 @@ def make(env_id: str, **overrides: Any) -> Tuple[Env, Any]:
     Overrides that name a field of the env's params pytree replace it (``make(
     "CartPole-v1", max_steps_in_episode=200)``); the others are the suite's
     constructor options (brax: ``episode_length``, ``reset_mode``, ``backend``,
-    ``n_frames``; ``jaxrl envs --suite NAME`` lists them). Values are typed strictly
-    (``coerce_overrides``).
+    ``n_frames``; ``jaxrl envs --suite NAME`` lists them). ``trial_episodes=K`` (any
+    env) makes trials of K episodes of one task the learner's episodes (in-context
+    meta-RL, ``envs.trials``). Values are typed strictly (``coerce_overrides``).
     """
     overrides = coerce_overrides(env_id, overrides)
+    trials = overrides.pop("trial_episodes", None)
+    env, params = _make(env_id, overrides)
+    if trials is not None:
+        from jaxrl.envs.trials import InContextTrials
+
+        env = InContextTrials(env, trials)
+    return env, params
+
+
+def _make(env_id: str, overrides: Dict[str, Any]) -> Tuple[Env, Any]:
     suite, name = _suite_of(env_id)
     if suite is None:
         env, params = _built_by_factory(env_id)

@@ -186,8 +186,10 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                 record[name] = nanmean(np.where(alive, values, np.nan))
         last_chunk = chunk_index == len(chunks) - 1
         if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:
-            eval_returns = run.evaluate(carry, chunk_index).mean(axis=1)
-            progress_state["last_eval"] = eval_returns
+            by_episode = run.evaluate(carry, chunk_index, by_trial_episode=True)
+            eval_returns = by_episode.sum(axis=-1).mean(axis=1)
+            progress_state["last_eval"], progress_state["last_by_episode"] = (
+                eval_returns, by_episode)
             record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),
                           eval_return_iqm=stats.iqm(eval_returns))
         progress_state["alive"], progress_state["accepted"] = alive, new_accepted
@@ -208,8 +210,10 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     diverged = {int(i): int(frozen_after[i]) for i in np.flatnonzero(frozen_after >= 0)}
     finished = updates_done == algo.num_updates
     summary = None
+    by_episode = progress_state.get("last_by_episode")
     if finished and last_eval is None:  # resumed after the last chunk: same final episodes
-        last_eval = run.evaluate(carry, len(chunks) - 1).mean(axis=1)
+        by_episode = run.evaluate(carry, len(chunks) - 1, by_trial_episode=True)
+        last_eval = by_episode.sum(axis=-1).mean(axis=1)
     if finished:
         summary = summarize(population, env_id, last_eval, total_steps, totals, session,
                             start_chunk, diverged, run_dir, progress_state["alive"])
@@ -218,6 +222,10 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         train_returns = progress_state["last_train_returns"]
         summary["final_train_return"] = (None if train_returns is None else [
             None if not np.isfinite(x) else float(x) for x in np.asarray(train_returns)])
+        if by_episode.shape[-1] > 1:  # in-context trials: return per episode of a trial
+            summary["within_trial_return"] = [
+                [float(x) if np.isfinite(x) else None for x in member]
+                for member in by_episode.mean(axis=1)]
         summary["final_eval_episodes"] = {
             "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
             "episodes": run_config.eval_episodes,

@@ -151,7 +151,8 @@ class Run:
             # ``eval_env``: the env with the observation pipeline the policy was trained
             # on; each member on its own env params where it has them
             with member_env(algo, env_params):
-                return evaluate_member(algo, state, key, run_config.eval_episodes, max_steps)
+                return evaluate_member(algo, state, key, run_config.eval_episodes, max_steps,
+                                       by_trial_episode=True)
 
         self._eval = jax.jit(jax.vmap(eval_member, in_axes=(0, 0, None)),
                              out_shardings=self.sharding)
@@ -240,17 +241,21 @@ class Run:
         return self._chunk_programs[length]
 
     def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None,
-                 env_params: Any = None) -> np.ndarray:
+                 env_params: Any = None, by_trial_episode: bool = False) -> np.ndarray:
         """Returns ``(members, eval_episodes)``: every member on the same episodes, drawn
         from ``fold_in(PRNGKey(eval_seed), index)``. The driver evaluates after chunk
         ``index`` with ``RunConfig.eval_seed``, so (seed, chunk index) names the episodes.
         Each member plays on its own env params; ``env_params`` (one set, unbatched)
-        scores every member on those instead (held-out values; a program of its own)."""
+        scores every member on those instead (held-out values; a program of its own).
+        ``by_trial_episode``: ``(members, eval_episodes, trial_episodes)``, each return
+        split by the episode of an in-context trial it was earned in."""
         seed = self.config.eval_seed if eval_seed is None else eval_seed
         key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
         if env_params is not None:
-            return to_host(self._eval_on(carry.state, env_params, key))
-        return to_host(self._eval(carry.state, self.env_params, key))
+            returns = to_host(self._eval_on(carry.state, env_params, key))
+        else:
+            returns = to_host(self._eval(carry.state, self.env_params, key))
+        return returns if by_trial_episode else returns.sum(axis=-1)
 
     def warm_up(self, from_chunk: int = 0, init: bool = True) -> None:
         """Compile every program still needed before the clock starts (compile time is
