@@ -58,12 +58,10 @@ def test_ppo_balances_playground_cartpole():
     assert iqm >= 500.0, returns
 
 
-# SAC, 20k steps (20 episodes): 562-836 on 4 seeds (IQM 634), 113 s. It replaced SAC on
-# brax/inverted_pendulum (145 s): both adapters are one PhysicsEnv.
-def test_sac_balances_playground_cartpole():
-    iqm, returns = final_returns("sac", "playground/CartpoleBalance", 20_000, num_seeds=4,
-                                 eval_episodes=4)
-    assert iqm >= 500.0, returns
+# SAC on the same env, 20k steps (20 episodes): 562-836 on 4 seeds (IQM 634), 113-157 s;
+# it left CI for the memory tests' time (SAC learns Pendulum in
+# test_learning_actor_critic.py, and the Playground adapter is checked by PPO above):
+# `python benchmarks/suite_learning.py playground_cartpole_sac` measures it.
 
 
 # Random (first episodes of 64 copies, the same 2,000-step limit): 1.35 [1.07, 1.65]. PPO's

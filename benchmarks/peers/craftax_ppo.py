@@ -12,13 +12,11 @@ It runs in jaxrl's venv (craftax, wandb and orbax are there; wandb is off). ``--
 '<json>'`` compiles once, prints ``READY``, then times one whole training run per
 ``run`` line on stdin, like ``python -m jaxrl.bench --serve``.
 """
-import argparse
-import json
 import os
 import sys
 import time
 
-from rows import serve_compiled
+from rows import serve_compiled, serve_main
 
 # Craftax_Baselines ppo.py's argparse defaults at 7ce36fa, in the upper-case keys its
 # run_ppo hands make_train (exploration bonuses off, as in its default run).
@@ -54,11 +52,5 @@ def serve(baselines: str, env_name: str, num_envs: int, members: int,
                    time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve", required=True, help="JSON: serve()'s arguments")
-    serve(**json.loads(parser.parse_args().serve))
-
-
 if __name__ == "__main__":
-    main()
+    serve_main(serve, __doc__)

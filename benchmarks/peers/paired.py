@@ -16,7 +16,8 @@ summary is the median per-round ratio, its spread and the share of rounds at or 
 
 Pairings (``PAIRINGS``): ``ppo`` is rejax's PPO (needs /work/rejax-venv,
 ``rejax_algorithms.py``); ``craftax-ppo`` is Craftax's own PPO baseline script
-(``craftax_ppo.py``, a Craftax_Baselines checkout). stdlib only.
+(``craftax_ppo.py``, a Craftax_Baselines checkout); ``purejaxrl-rppo`` is PureJaxRL's
+recurrent PPO script (``purejaxrl_rnn.py``, a purejaxrl checkout). stdlib only.
 """
 import argparse
 import json
@@ -52,6 +53,15 @@ def _craftax_ppo(members, args):
 # name -> (peer, its worker's argv(members, args), jaxrl's side: env, env steps per
 # member, --set overrides, --env-set overrides). The Craftax side is Craftax_Baselines
 # ppo.py's defaults (craftax_ppo.DEFAULTS) in jaxrl's fields, four updates per member.
+def _purejaxrl_rppo(members, args):
+    spec = {"checkout": args.purejaxrl, "members": members,
+            "total_timesteps": PUREJAXRL_RNN_STEPS}
+    return [os.path.join(ROOT, ".venv", "bin", "python"),
+            os.path.join(HERE, "purejaxrl_rnn.py"), "--serve", json.dumps(spec)]
+
+
+PUREJAXRL_RNN_STEPS = 4 * 128 * 128  # 128 updates of ppo_rnn.py's CartPole settings
+
 PAIRINGS = {
     "ppo": ("rejax 0.1.3", _rejax_ppo, ("CartPole-v1", 262_144, {"anneal_lr": "false"}, {})),
     "craftax-ppo": ("Craftax_Baselines ppo.py @7ce36fa", _craftax_ppo, (
@@ -62,6 +72,13 @@ PAIRINGS = {
          "vf_coef": "0.5", "max_grad_norm": "1.0", "hidden_sizes": "512,512,512",
          "activation": "tanh", "anneal_lr": "true"},
         {"reset_mode": "optimistic"})),
+    "purejaxrl-rppo": ("purejaxrl ppo_rnn.py @31756b1", _purejaxrl_rppo, (
+        "CartPole-v1", PUREJAXRL_RNN_STEPS,
+        {"num_envs": "4", "num_steps": "128", "num_epochs": "4", "num_minibatches": "4",
+         "learning_rate": "2.5e-4", "gamma": "0.99", "gae_lambda": "0.95", "clip_eps": "0.2",
+         "vf_clip_eps": "0.2", "ent_coef": "0.01", "vf_coef": "0.5", "max_grad_norm": "0.5",
+         "hidden_sizes": "128", "activation": "relu", "memory.size": "128",
+         "anneal_lr": "true"}, {})),
 }
 
 
@@ -150,6 +167,8 @@ def main() -> None:
                         default=os.environ.get("REJAX_PYTHON", "/work/rejax-venv/bin/python"))
     parser.add_argument("--craftax-baselines", default=os.environ.get(
         "CRAFTAX_BASELINES", "/work/craftax-baselines"), help="a Craftax_Baselines checkout")
+    parser.add_argument("--purejaxrl", default=os.environ.get("PUREJAXRL", "/work/purejaxrl"),
+                        help="a purejaxrl checkout")
     parser.add_argument("--json", "--out", dest="json")
     args = parser.parse_args()
     if args.rounds < 1:

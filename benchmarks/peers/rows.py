@@ -48,6 +48,15 @@ def serve_compiled(run, steps: int, compile_seconds: float, lines=None) -> None:
                                    "load_average_1min": os.getloadavg()[0]}), flush=True)
 
 
+def serve_main(serve, doc: str) -> None:
+    """A peer worker's command line: ``--serve '<json>'`` holds ``serve``'s arguments."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--serve", required=True, help="JSON: serve()'s arguments")
+    serve(**json.loads(parser.parse_args().serve))
+
+
 def write_json(path: str, header: dict, rows: list) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
