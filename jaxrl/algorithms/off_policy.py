@@ -57,8 +57,9 @@ class OffPolicyConfig:
     prioritized: bool = static_field(False, "prioritised replay (proportional, exact)")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
     activation: Activation = static_field("silu", "hidden-layer activation")
-    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
-                                        "[H, W, C] image observations, else an MLP")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'impala': the IMPALA "
+                                        "ResNet; 'auto': the CNN for [H, W, C] image "
+                                        "observations, else an MLP")
     layer_norm: bool = static_field(False, "LayerNorm after each hidden layer")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(False, "decay the learning rate linearly to 0")

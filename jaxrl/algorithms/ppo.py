@@ -52,8 +52,9 @@ class PPOConfig(RolloutShape):
     num_minibatches: int = static_field(4, "minibatches per epoch; must divide num_envs*num_steps")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of actor and critic")
     activation: Activation = static_field("tanh", "hidden-layer activation")
-    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
-                                        "[H, W, C] image observations, else an MLP")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'impala': the IMPALA "
+                                        "ResNet; 'auto': the CNN for [H, W, C] image "
+                                        "observations, else an MLP")
     continuous_actions: ContinuousActions = static_field(
         "clipped", "Box actions: 'clipped' Gaussian or 'tanh'-squashed Gaussian")
     init_log_std: float = static_field(0.0, "initial log-std of Gaussian policies")

@@ -46,8 +46,9 @@ class PQNConfig(RolloutShape):
                                             "num_envs*num_steps")
     hidden_sizes: Tuple[int, ...] = static_field((64, 64), "dense widths of the torso")
     activation: Activation = static_field("relu", "hidden-layer activation")
-    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'auto': the CNN for "
-                                        "[H, W, C] image observations, else an MLP")
+    torso: Torso = static_field("auto", "'cnn': the MinAtar CNN; 'impala': the IMPALA "
+                                        "ResNet; 'auto': the CNN for [H, W, C] image "
+                                        "observations, else an MLP")
     layer_norm: bool = static_field(True, "LayerNorm after each hidden layer (what makes "
                                           "PQN stable without a target network)")
     value_distribution: PQNValue = static_field("scalar", "what the Q-head learns: "

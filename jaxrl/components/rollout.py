@@ -143,23 +143,24 @@ class LearnerEnvs(NamedTuple):
     eval_env: Env          # what ``policy`` acts on
     train_env: VecEnv
     obs_shape: Tuple[int, ...]
-    torso: str             # 'mlp' or 'cnn' (resolved)
+    torso: str             # 'mlp', 'cnn' or 'impala' (resolved)
     action_mask: ActionMask  # where a legal-action mask sits in the observation
 
 
 def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> LearnerEnvs:
-    """Image observations stay ``[H, W, C]`` for a CNN torso ('auto' or 'cnn'); anything
-    else is flattened for an MLP. Refuses ``torso='cnn'`` on non-image observations."""
+    """Image observations stay ``[H, W, C]`` for an image torso ('auto', 'cnn' or
+    'impala'); anything else is flattened for an MLP. Refuses an image torso on
+    non-image observations."""
     from jaxrl.config import ConfigError
-    from jaxrl.networks.torsos import resolve_torso
+    from jaxrl.networks.torsos import IMAGE_TORSOS, resolve_torso
 
-    images = is_image_env(env, env_params) and torso in ("auto", "cnn")
+    images = is_image_env(env, env_params) and torso in ("auto", *IMAGE_TORSOS)
     train_env = training_env(env, env_params, num_envs, images)
     obs_shape = tuple(train_env.observation_space(env_params).shape)
     kind = resolve_torso(torso, obs_shape)
-    if kind == "cnn" and len(obs_shape) != 3:
-        raise ConfigError(f"torso='cnn' needs [H, W, C] image observations; this env's are "
-                          f"{obs_shape}: use torso='mlp' or 'auto'")
+    if kind in IMAGE_TORSOS and len(obs_shape) != 3:
+        raise ConfigError(f"torso={kind!r} needs [H, W, C] image observations; this env's "
+                          f"are {obs_shape}: use torso='mlp' or 'auto'")
     mask = ActionMask(mask_size(env.observation_space(env_params)))
     actions = env.action_space(env_params)
     if mask.active and getattr(actions, "n", mask.size) != mask.size:

@@ -6,23 +6,24 @@ from typing import Any, Callable, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrl.networks.torsos import ACTIVATIONS, MinAtarCNN, dense
+from jaxrl.networks.torsos import ACTIVATIONS, IMAGE_TORSOS, dense, image_torso
 
 
 class Network(nn.Module):
     """A torso, then a linear output layer: dense hidden layers with orthogonal(sqrt 2)
-    init, or with ``cnn`` the MinAtar CNN (image observations kept 3-D)."""
+    init, or an image torso (``torso``: the MinAtar CNN or the IMPALA ResNet, image
+    observations kept 3-D)."""
 
     hidden_sizes: Sequence[int]
     out_dim: int
     activation: Callable = nn.tanh
     out_scale: float = 1.0
-    cnn: bool = False
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, x):
-        if self.cnn:
-            x = MinAtarCNN(tuple(self.hidden_sizes), self.activation)(x)
+        if self.torso in IMAGE_TORSOS:
+            x = image_torso(self.torso, self.hidden_sizes, self.activation)(x)
         else:
             for width in self.hidden_sizes:
                 x = self.activation(dense(width)(x))
@@ -30,7 +31,8 @@ class Network(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Separate actor and critic networks (MLPs, or MinAtar CNNs with ``torso="cnn"``).
+    """Separate actor and critic networks (MLPs, or image torsos: ``torso="cnn"`` or
+    ``"impala"``).
     The actor outputs logits (discrete) or the mean of a diagonal Gaussian with a
     state-independent log-std (continuous). With ``value_bins`` (an ``HLGauss``) the critic
     outputs histogram logits and ``value`` is their expectation."""
@@ -45,10 +47,10 @@ class ActorCritic(nn.Module):
     action_mask: Any = None  # an ActionMask: illegal actions' logits masked (discrete)
 
     def setup(self):
-        act, cnn = ACTIVATIONS[self.activation], self.torso == "cnn"
-        self.actor = Network(self.hidden_sizes, self.action_dim, act, 0.01, cnn)
+        act = ACTIVATIONS[self.activation]
+        self.actor = Network(self.hidden_sizes, self.action_dim, act, 0.01, self.torso)
         bins = 1 if self.value_bins is None else self.value_bins.num_bins
-        self.critic = Network(self.hidden_sizes, bins, act, 1.0, cnn)
+        self.critic = Network(self.hidden_sizes, bins, act, 1.0, self.torso)
         if self.continuous:
             self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std),
                                       (self.action_dim,))
@@ -97,8 +99,8 @@ class RecurrentActorCritic(nn.Module):
     @nn.compact
     def __call__(self, carry, obs, resets):
         act = ACTIVATIONS[self.activation]
-        if self.torso == "cnn":
-            x = MinAtarCNN(tuple(self.hidden_sizes), act)(obs)
+        if self.torso in IMAGE_TORSOS:
+            x = image_torso(self.torso, self.hidden_sizes, act)(obs)
         else:
             x = obs
             for width in self.hidden_sizes:

@@ -13,7 +13,8 @@ from jaxrl.networks.narrow import dense_dot_general
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
                "silu": nn.silu}
-TORSOS = ("auto", "mlp", "cnn")
+TORSOS = ("auto", "mlp", "cnn", "impala")
+IMAGE_TORSOS = ("cnn", "impala")  # take [H, W, C] observations
 Activation = choice(*ACTIVATIONS)
 Torso = choice(*TORSOS)
 
@@ -93,6 +94,44 @@ class MinAtarCNN(nn.Module):
         return MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
 
 
+class ResidualBlock(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        channels = x.shape[-1]
+        y = nn.Conv(channels, (3, 3), padding="SAME")(nn.relu(x))
+        y = nn.Conv(channels, (3, 3), padding="SAME")(nn.relu(y))
+        return x + y
+
+
+class ImpalaResNet(nn.Module):
+    """The IMPALA network (Espeholt et al., 2018) for pixel observations: per stack a 3x3
+    convolution, a 3x3 max-pool of stride 2 and two residual blocks (channels 16, 32,
+    32), then ReLU, flattened, then the dense hidden layers. Takes ``[..., H, W, C]``."""
+
+    hidden_sizes: Sequence[int] = (256,)
+    activation: Callable = nn.relu
+    layer_norm: bool = False
+    channels: Sequence[int] = (16, 32, 32)
+
+    @nn.compact
+    def __call__(self, x):
+        batch = x.shape[:-3]
+        x = x.reshape((-1,) + x.shape[-3:]).astype(np.float32)
+        for channels in self.channels:
+            x = nn.Conv(channels, (3, 3), padding="SAME")(x)
+            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+            x = ResidualBlock()(ResidualBlock()(x))
+        x = nn.relu(x).reshape(batch + (-1,))
+        return MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
+
+
+def image_torso(kind: str, hidden_sizes: Sequence[int], activation: Callable,
+                layer_norm: bool = False) -> nn.Module:
+    """The torso for ``[H, W, C]`` observations named ``kind`` (one of ``IMAGE_TORSOS``)."""
+    cls = {"cnn": MinAtarCNN, "impala": ImpalaResNet}[kind]
+    return cls(tuple(hidden_sizes), activation, layer_norm)
+
+
 def resolve_torso(kind: str, obs_shape) -> str:
     """``auto``: a CNN for ``[H, W, C]`` observations, an MLP for vectors."""
     if kind == "auto":
@@ -104,10 +143,11 @@ def make_torso(kind: str, obs_shape, hidden_sizes: Sequence[int], activation: st
                layer_norm: bool = False) -> nn.Module:
     kind = resolve_torso(kind, obs_shape)
     act = ACTIVATIONS[activation]
-    if kind == "cnn":
+    if kind in IMAGE_TORSOS:
         if len(obs_shape) != 3:
-            raise ValueError(f"torso='cnn' needs [H, W, C] observations, got shape {obs_shape}")
-        return MinAtarCNN(tuple(hidden_sizes), act, layer_norm)
+            raise ValueError(f"torso={kind!r} needs [H, W, C] observations, got shape "
+                             f"{obs_shape}")
+        return image_torso(kind, hidden_sizes, act, layer_norm)
     return MLPTorso(tuple(hidden_sizes), act, layer_norm)
 
 
