@@ -17,12 +17,12 @@ def test_default_config_learns_pendulum(algorithm):
     assert iqm >= -250.0, returns
 
 
-def test_discrete_sac_learns_cartpole():
-    # 1 env, a gradient step per env step, 50k steps: with the default batch of 256 the
-    # IQM was 480 (272 s); with batches of 64 every seed scored 500 (108 s). A quarter of
-    # the gradient steps (4 envs per step) only reached 239.
-    iqm, returns = final_returns("sac", "CartPole-v1", 50_000, batch_size=64)
-    assert iqm >= 400.0, returns
+# Discrete SAC on CartPole, 1 env, a gradient step per env step, 50k steps: with the
+# default batch of 256 the IQM was 480 (272 s); with batches of 64 every seed scored 500
+# (108 s); a quarter of the gradient steps (4 envs per step) only reached 239. It left CI
+# for the memory tests' time (the categorical form runs the contract suite, and its
+# losses are checked by hand): `jaxrl train sac --env CartPole-v1 --total-timesteps 50000
+# --set batch_size=64 --num-seeds 8` measures it.
 
 
 # SAC on MJX physics: tests/test_learning_suites.py (playground/CartpoleBalance).

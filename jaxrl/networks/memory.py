@@ -4,7 +4,7 @@ Every core is one flax module over a *time-major* sequence,
 ``core(carry, xs [T, *batch, F], resets [T, *batch]) -> (carry, ys [T, *batch, size])``:
 where ``resets[t]`` the carry goes back to zeros *before* step ``t`` is read (an episode
 starts there). Acting is the same call with ``T = 1``, so a policy evaluated step by step
-and over a whole sequence is one piece of code (``tests/components/test_memory_cores.py``
+and over a whole sequence is one piece of code (``tests/components/test_policy_memory.py``
 checks they agree). A carry is one float array ``[*batch, carry_size]`` (zeros at the
 start), so it can be stored, reset and sliced like an observation.
 
