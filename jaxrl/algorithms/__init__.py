@@ -9,20 +9,21 @@ def register(name, module_name, summary, **entry):
     BUILT_IN.append(dict(name=name, module_name=module_name, summary=summary, **entry))
 
 
+# The recurrent variants: a 128-wide GRU (PureJaxRL's recurrent PPO network), smoke
+# sequences of half a rollout (so a stored carry starts the second)
+_ON_POLICY_SMOKE = {"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
+                    "num_minibatches": 2, "num_epochs": 2}
+_RECURRENT_SMOKE = {**_ON_POLICY_SMOKE, "hidden_sizes": (16,), "memory.size": 16,
+                    "sequence_length": 8}
+_RECURRENT = {"memory.cell": "gru", "hidden_sizes": (128,), "memory.size": 128}
+
 register("ppo", "jaxrl.algorithms.ppo",
          "Proximal Policy Optimisation (clipped surrogate, GAE; discrete and continuous)",
-         smoke_env="CartPole-v1",
-         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
-                       "num_minibatches": 2, "num_epochs": 2})
-
+         smoke_env="CartPole-v1", smoke_values=_ON_POLICY_SMOKE)
 register("rppo", "jaxrl.algorithms.ppo",
          "Recurrent PPO: a GRU (or LSTM / LRU: memory.cell) between torso and heads, "
          "trained on whole sequences",
-         smoke_env="CartPole-v1",
-         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
-                       "num_minibatches": 2, "num_epochs": 2, "hidden_sizes": (16,),
-                       "memory.size": 16, "sequence_length": 8},
-         defaults={"memory.cell": "gru", "hidden_sizes": (128,), "memory.size": 128})
+         smoke_env="CartPole-v1", smoke_values=_RECURRENT_SMOKE, defaults=_RECURRENT)
 
 _REPLAY_SMOKE = {"total_timesteps": 512, "num_envs": 4, "rollout_steps": 2,
                  "gradient_steps": 2, "batch_size": 16, "buffer_size": 256,
@@ -42,17 +43,11 @@ register("qrdqn", "jaxrl.algorithms.dqn",
          defaults={"value_distribution": "quantile", "learning_rate": 1e-3})
 register("pqn", "jaxrl.algorithms.pqn",
          "Parallel Q-learning: many envs, LayerNorm, Q(lambda) returns, no replay or target net",
-         smoke_env="CartPole-v1",
-         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
-                       "num_minibatches": 2, "num_epochs": 2})
+         smoke_env="CartPole-v1", smoke_values=_ON_POLICY_SMOKE)
 register("rpqn", "jaxrl.algorithms.pqn",
          "Recurrent PQN: a GRU (or LSTM / LRU: memory.cell) between torso and Q-head, "
          "Q(lambda) over whole sequences",
-         smoke_env="CartPole-v1",
-         smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
-                       "num_minibatches": 2, "num_epochs": 2, "hidden_sizes": (16,),
-                       "memory.size": 16, "sequence_length": 8},
-         defaults={"memory.cell": "gru", "hidden_sizes": (128,), "memory.size": 128})
+         smoke_env="CartPole-v1", smoke_values=_RECURRENT_SMOKE, defaults=_RECURRENT)
 
 _ACTOR_CRITIC_SMOKE = {**_REPLAY_SMOKE, "batch_size": 32}
 register("sac", "jaxrl.algorithms.sac",

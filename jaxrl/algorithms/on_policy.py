@@ -26,9 +26,11 @@ from jaxrl.components.optim import linear_decay
 from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
                                       learner_envs, shuffled_minibatches)
 from jaxrl.components.sequences import (carries_in, episode_starts, sequence_starts,
-                                        to_sequences)
+                                        time_major, to_sequences)
+from jaxrl.config import static_field
 from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
+from jaxrl.networks.memory import MemorySpec
 
 # (params, *minibatch) -> (loss, {metric: value})
 MinibatchLoss = Callable[..., Tuple[jax.Array, Dict[str, jax.Array]]]
@@ -136,6 +138,22 @@ class OnPolicyLearner(Learner):
     def normalizer(self, stats: RunningMeanStd):
         return lambda obs: self.obs_norm.apply(stats, obs)
 
+    def recurrent_step(self, params, carry, obs) -> Tuple[Any, Tuple]:
+        """A recurrent network on one step of a batch (a sequence of one, no reset):
+        ``(carry, outputs)``, the outputs without their time axis."""
+        carry, *outputs = self.network.apply(params, carry, obs[None],
+                                             jnp.zeros((1,) + carry.shape[:-1], bool))
+        return carry, jax.tree.map(lambda x: x[0], tuple(outputs))
+
+    def replay(self, params, carry, obs, starts, *per_step) -> Tuple[Tuple, Tuple]:
+        """Minibatch sequences (``[B, L, ...]``) replayed from their stored carries with
+        the rollout's resets: the network's outputs and ``per_step``, both flattened to
+        ``[L * B, ...]`` in the same (time-major) order, for a per-step loss."""
+        obs, starts, per_step = time_major((obs, starts, per_step))
+        _, *outputs = self.network.apply(params, carry, obs, starts)
+        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+        return jax.tree.map(flat, tuple(outputs)), jax.tree.map(flat, per_step)
+
     def sequences(self, initial_carry: Any, batch: Transition, per_step: Tuple) -> Tuple:
         """A recurrent rollout's training data: ``(carry, obs, starts, *rest)`` per
         sequence of ``sequence_length`` steps, where ``per_step = (obs, *rest)`` are
@@ -146,6 +164,20 @@ class OnPolicyLearner(Learner):
         obs, *rest = per_step
         return split_batch((sequence_starts(carries, length),
                             *to_sequences((obs, episode_starts(done), *rest), length)))
+
+
+def memory_field(between: str):
+    """A config's ``memory`` setting (a nested ``MemorySpec``)."""
+    return static_field(MemorySpec(), f"recurrent core between {between} (memory.cell="
+                                      f"'gru', 'lstm' or 'lru'; hidden state reset where an "
+                                      f"episode ends)")
+
+
+def sequence_length_field():
+    """A config's ``sequence_length`` setting (recurrent training sequences)."""
+    return static_field(0, "recurrent training sequences: consecutive steps per sequence, "
+                           "from the carry stored when they were collected (must divide "
+                           "num_steps); 0: whole rollouts")
 
 
 def check_sequence_fields(config) -> None:

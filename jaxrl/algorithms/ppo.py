@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import OnPolicyLearner, check_sequence_fields
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields, memory_field,
+                                        sequence_length_field)
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
@@ -22,7 +23,6 @@ from jaxrl.components.objectives import (OBJECTIVES, LearnedDrift, ObjectiveHPar
 from jaxrl.components.normalization import RewardScaler, RunningMeanStd
 from jaxrl.components.optim import clipped_adam
 from jaxrl.components.rollout import flatten_steps
-from jaxrl.components.sequences import time_major
 from jaxrl.components.schedules import (apply_schedules, check_schedule_params,
                                         scheduled_values)
 from jaxrl.components.value_heads import check_value_fields
@@ -71,12 +71,8 @@ class PPOConfig(RolloutShape):
     adam_eps: float = static_field(1e-5, "Adam epsilon")
     policy_objective: ObjectiveName = static_field(
         "clip", "policy objective (mirror learning)")
-    memory: MemorySpec = static_field(
-        MemorySpec(), "recurrent core between torso and heads (memory.cell='gru', 'lstm' "
-                      "or 'lru'; hidden state reset where an episode ends)")
-    sequence_length: int = static_field(
-        0, "recurrent training sequences: consecutive steps per sequence, from the carry "
-           "stored when they were collected (must divide num_steps); 0: whole rollouts")
+    memory: MemorySpec = memory_field("torso and heads")
+    sequence_length: int = sequence_length_field()
 
     def validate(self) -> "PPOConfig":
         self.check_rollout_shape()
@@ -276,9 +272,8 @@ class PPO(OnPolicyLearner):
 
     def step(self, params, carry, obs):
         """One recurrent step over a batch: ``(carry, policy_outputs, value)``."""
-        carry, outputs, critic = self.network.apply(params, carry, obs[None],
-                                                    jnp.zeros((1,) + carry.shape[:-1], bool))
-        return carry, jax.tree.map(lambda x: x[0], outputs), self._value_of(critic[0])
+        carry, (outputs, critic) = self.recurrent_step(params, carry, obs)
+        return carry, outputs, self._value_of(critic)
 
     def _value_of(self, critic_out):
         hl_gauss = self.config.hl_gauss
@@ -287,12 +282,9 @@ class PPO(OnPolicyLearner):
     def _recurrent_loss(self, params, hp: PPOHParams, progress, carry, obs, starts, *rest):
         """``_loss`` over whole sequences (``[B, L, ...]``), replayed from their stored
         carries with the rollout's resets."""
-        obs, starts, rest = time_major((obs, starts, rest))
-        _, outputs, critic = self.network.apply(params, carry, obs, starts)
-        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-        value_logits = None if self.config.hl_gauss is None else flat(critic)
-        return ppo_loss(self.action_dist, jax.tree.map(flat, outputs),
-                        flat(self._value_of(critic)), *map(flat, rest), hp,
+        (outputs, critic), rest = self.replay(params, carry, obs, starts, *rest)
+        value_logits = None if self.config.hl_gauss is None else critic
+        return ppo_loss(self.action_dist, outputs, self._value_of(critic), *rest, hp,
                         self.config.normalize_advantages, self.config.clip_value_loss,
                         self.config.hl_gauss, value_logits, self.objective, progress)
 

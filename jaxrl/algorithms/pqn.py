@@ -14,13 +14,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import OnPolicyLearner, check_sequence_fields
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields, memory_field,
+                                        sequence_length_field)
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import RunningMeanStd
 from jaxrl.components.optim import clipped_adam
 from jaxrl.components.rollout import flatten_steps
-from jaxrl.components.sequences import time_major
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.components.value_heads import ValueHead, check_value_fields
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, RolloutShape,
@@ -58,12 +58,8 @@ class PQNConfig(RolloutShape):
     v_max: float = static_field(100.0, "highest HL-Gauss value")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
-    memory: MemorySpec = static_field(
-        MemorySpec(), "recurrent core between torso and Q-head (memory.cell='gru', 'lstm' "
-                      "or 'lru'; hidden state reset where an episode ends)")
-    sequence_length: int = static_field(
-        0, "recurrent training sequences: consecutive steps per sequence, from the carry "
-           "stored when they were collected (must divide num_steps); 0: whole rollouts")
+    memory: MemorySpec = memory_field("torso and Q-head")
+    sequence_length: int = sequence_length_field()
 
     def validate(self) -> "PQNConfig":
         self.check_rollout_shape()
@@ -185,11 +181,7 @@ class PQN(OnPolicyLearner):
 
         def loss(params, *minibatch):
             if self.memory.recurrent:  # whole sequences from their stored carries
-                carry, obs, starts, actions, targets = minibatch
-                obs, starts, actions, targets = time_major((obs, starts, actions, targets))
-                out = self.network.apply(params, carry, obs, starts)[1]
-                out, actions, targets = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]),
-                                                     (out, actions, targets))
+                (out,), (actions, targets) = self.replay(params, *minibatch)
             else:
                 obs, actions, targets = minibatch
                 out = self.network.apply(params, obs)
@@ -213,9 +205,8 @@ class PQN(OnPolicyLearner):
 
     def step(self, params, carry, obs):
         """One recurrent step over a batch: ``(carry, q_values)``."""
-        carry, out = self.network.apply(params, carry, obs[None],
-                                        jnp.zeros((1,) + carry.shape[:-1], bool))
-        return carry, self.action_mask.apply(self.value_head.q_values(out[0]), obs)
+        carry, (out,) = self.recurrent_step(params, carry, obs)
+        return carry, self.action_mask.apply(self.value_head.q_values(out), obs)
 
     def epsilon(self, hp: PQNHParams, env_steps) -> jax.Array:
         return decay_over_run(hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction,

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrl.networks.torsos import ACTIVATIONS, IMAGE_TORSOS, dense, image_torso
+from jaxrl.networks.torsos import ACTIVATIONS, IMAGE_TORSOS, dense, torso_module
 
 
 class Network(nn.Module):
@@ -23,7 +23,7 @@ class Network(nn.Module):
     @nn.compact
     def __call__(self, x):
         if self.torso in IMAGE_TORSOS:
-            x = image_torso(self.torso, self.hidden_sizes, self.activation)(x)
+            x = torso_module(self.torso, self.hidden_sizes, self.activation)(x)
         else:
             for width in self.hidden_sizes:
                 x = self.activation(dense(width)(x))
@@ -77,14 +77,13 @@ class ActorCritic(nn.Module):
 
 
 class RecurrentActorCritic(nn.Module):
-    """A torso (dense layers, or the MinAtar CNN), a memory core shared by actor and
-    critic, then one hidden layer per head (PureJaxRL's recurrent PPO network with
-    ``hidden_sizes=(128,)`` and a 128-wide GRU).
+    """A torso (``torso_module``: dense layers or an image torso), a memory core shared
+    by actor and critic, then one hidden layer per head (PureJaxRL's recurrent PPO
+    network with ``hidden_sizes=(128,)`` and a 128-wide GRU).
 
     ``__call__(carry, obs [T, *batch, ...], resets [T, *batch])`` runs a time-major
     sequence and returns ``(carry, policy_outputs, critic_out)``; acting is ``T = 1``.
-    ``critic_out`` is the value, or with ``value_bins`` the histogram logits (read them
-    with ``value_of``)."""
+    ``critic_out`` is the value, or with ``value_bins`` the histogram logits."""
 
     action_dim: int
     continuous: bool
@@ -99,12 +98,7 @@ class RecurrentActorCritic(nn.Module):
     @nn.compact
     def __call__(self, carry, obs, resets):
         act = ACTIVATIONS[self.activation]
-        if self.torso in IMAGE_TORSOS:
-            x = image_torso(self.torso, self.hidden_sizes, act)(obs)
-        else:
-            x = obs
-            for width in self.hidden_sizes:
-                x = act(dense(width)(x))
+        x = torso_module(self.torso, self.hidden_sizes, act)(obs)
         carry, x = self.memory.core()(carry, x, resets)
         head = self.hidden_sizes[-1]
         out = dense(self.action_dim, 0.01)(act(dense(head)(x)))

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import choice, static_field
+from jaxrl.contract import reset_carry
 
 MEMORY_CELLS = ("none", "gru", "lstm", "lru")
 MemoryCell = choice(*MEMORY_CELLS)
@@ -61,7 +62,17 @@ class MemorySpec:
 
 
 def _reset(resets: jax.Array, carry: jax.Array) -> jax.Array:
-    return jnp.where(resets[..., None], jnp.zeros_like(carry), carry)
+    return reset_carry(resets, carry, jnp.zeros_like(carry))
+
+
+def _gate_weights(cell: nn.Module, xs, gates: int, bias_init=nn.initializers.zeros):
+    """A gated cell's input projection of every step (one matmul) and its recurrent
+    kernel, for ``gates`` blocks of ``cell.size``."""
+    width = gates * cell.size
+    w_in = cell.param("input_kernel", nn.initializers.lecun_normal(), (xs.shape[-1], width))
+    b_in = cell.param("input_bias", bias_init, (width,))
+    w_h = cell.param("hidden_kernel", _stacked_orthogonal(gates), (cell.size, width))
+    return xs @ w_in + b_in, w_h
 
 
 class GRU(nn.Module):
@@ -69,12 +80,8 @@ class GRU(nn.Module):
 
     @nn.compact
     def __call__(self, carry, xs, resets):
-        h_dim, in_dim = self.size, xs.shape[-1]
-        w_in = self.param("input_kernel", nn.initializers.lecun_normal(), (in_dim, 3 * h_dim))
-        b_in = self.param("input_bias", nn.initializers.zeros, (3 * h_dim,))
-        w_h = self.param("hidden_kernel", _stacked_orthogonal(3), (h_dim, 3 * h_dim))
-        b_hn = self.param("hidden_bias", nn.initializers.zeros, (h_dim,))
-        projected = xs @ w_in + b_in  # every step's input projection in one matmul
+        projected, w_h = _gate_weights(self, xs, 3)
+        b_hn = self.param("hidden_bias", nn.initializers.zeros, (self.size,))
 
         def step(h, inputs):
             x, reset = inputs
@@ -94,12 +101,9 @@ class LSTM(nn.Module):
 
     @nn.compact
     def __call__(self, carry, xs, resets):
-        h_dim, in_dim = self.size, xs.shape[-1]
-        w_in = self.param("input_kernel", nn.initializers.lecun_normal(), (in_dim, 4 * h_dim))
-        forget_one = jnp.zeros((4 * h_dim,)).at[h_dim:2 * h_dim].set(1.0)
-        b_in = self.param("input_bias", lambda *_: forget_one, (4 * h_dim,))
-        w_h = self.param("hidden_kernel", _stacked_orthogonal(4), (h_dim, 4 * h_dim))
-        projected = xs @ w_in + b_in
+        size = self.size
+        forget_one = jnp.zeros((4 * size,)).at[size:2 * size].set(1.0)
+        projected, w_h = _gate_weights(self, xs, 4, lambda *_: forget_one)
 
         def step(ch, inputs):
             x, reset = inputs

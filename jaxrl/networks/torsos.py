@@ -125,10 +125,10 @@ class ImpalaResNet(nn.Module):
         return MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
 
 
-def image_torso(kind: str, hidden_sizes: Sequence[int], activation: Callable,
-                layer_norm: bool = False) -> nn.Module:
-    """The torso for ``[H, W, C]`` observations named ``kind`` (one of ``IMAGE_TORSOS``)."""
-    cls = {"cnn": MinAtarCNN, "impala": ImpalaResNet}[kind]
+def torso_module(kind: str, hidden_sizes: Sequence[int], activation: Callable,
+                 layer_norm: bool = False) -> nn.Module:
+    """The torso named ``kind`` (resolved: 'mlp' or one of ``IMAGE_TORSOS``)."""
+    cls = {"mlp": MLPTorso, "cnn": MinAtarCNN, "impala": ImpalaResNet}[kind]
     return cls(tuple(hidden_sizes), activation, layer_norm)
 
 
@@ -147,8 +147,7 @@ def make_torso(kind: str, obs_shape, hidden_sizes: Sequence[int], activation: st
         if len(obs_shape) != 3:
             raise ValueError(f"torso={kind!r} needs [H, W, C] observations, got shape "
                              f"{obs_shape}")
-        return image_torso(kind, hidden_sizes, act, layer_norm)
-    return MLPTorso(tuple(hidden_sizes), act, layer_norm)
+    return torso_module(kind, hidden_sizes, act, layer_norm)
 
 
 def check_torso_fields(config) -> None:
