@@ -25,8 +25,9 @@ from jaxrl.components.normalization import ObservationNormalization, RunningMean
 from jaxrl.components.optim import linear_decay
 from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
                                       learner_envs, shuffled_minibatches)
-from jaxrl.components.sequences import (carries_in, episode_starts, sequence_starts,
-                                        time_major, to_sequences)
+from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, carries_in,
+                                        episode_starts, sequence_starts, time_major,
+                                        to_sequences)
 from jaxrl.config import static_field
 from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
@@ -147,8 +148,11 @@ class OnPolicyLearner(Learner):
 
     def replay(self, params, carry, obs, starts, *per_step) -> Tuple[Tuple, Tuple]:
         """Minibatch sequences (``[B, L, ...]``) replayed from their stored carries with
-        the rollout's resets: the network's outputs and ``per_step``, both flattened to
-        ``[L * B, ...]`` in the same (time-major) order, for a per-step loss."""
+        the rollout's resets (``carry`` a ``BurnIn`` with ``burn_in`` steps): the
+        network's outputs and ``per_step``, both flattened to ``[L * B, ...]`` in the same
+        (time-major) order, for a per-step loss."""
+        if isinstance(carry, BurnIn):
+            carry = burned_carry(lambda *xs: self.network.apply(params, *xs)[0], carry)
         obs, starts, per_step = time_major((obs, starts, per_step))
         _, *outputs = self.network.apply(params, carry, obs, starts)
         flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
@@ -162,8 +166,11 @@ class OnPolicyLearner(Learner):
         done = batch.terminated | batch.truncated
         carries = carries_in(initial_carry, batch.extras["carry"], done)
         obs, *rest = per_step
-        return split_batch((sequence_starts(carries, length),
-                            *to_sequences((obs, episode_starts(done), *rest), length)))
+        starts = episode_starts(done)
+        first = sequence_starts(carries, length)
+        if self.config.burn_in:
+            first = burn_in_windows(carries, obs, starts, length, self.config.burn_in)
+        return split_batch((first, *to_sequences((obs, starts, *rest), length)))
 
 
 def memory_field(between: str):
@@ -180,6 +187,14 @@ def sequence_length_field():
                            "num_steps); 0: whole rollouts")
 
 
+def burn_in_field():
+    """A config's ``burn_in`` setting (R2D2's burn-in of chunked sequences)."""
+    return static_field(0, "steps before each training sequence replayed with the current "
+                           "parameters to refresh its stored carry, no loss on them "
+                           "(needs 0 < sequence_length < num_steps; at most "
+                           "sequence_length)")
+
+
 def check_sequence_fields(config) -> None:
     """A recurrent config's ``memory`` and ``sequence_length``: whole sequences must
     fill the rollout and the minibatches."""
@@ -190,14 +205,22 @@ def check_sequence_fields(config) -> None:
         raise ConfigError(f"sequence_length={config.sequence_length} must be >= 0 (0: whole "
                           f"rollouts)")
     if not config.memory.recurrent:
-        if config.sequence_length:
-            raise ConfigError(f"sequence_length={config.sequence_length} is for recurrent "
-                              f"policies: set memory.cell (gru, lstm, lru) or leave it 0")
+        for name in ("sequence_length", "burn_in"):
+            if getattr(config, name):
+                raise ConfigError(f"{name}={getattr(config, name)} is for recurrent "
+                                  f"policies: set memory.cell (gru, lstm, lru) or leave it 0")
         return
     length = config.sequence_length or config.num_steps
     if config.num_steps % length:
         raise ConfigError(f"sequence_length={length} must divide num_steps="
                           f"{config.num_steps}")
+    if config.burn_in and not 0 < config.sequence_length < config.num_steps:
+        raise ConfigError(f"burn_in={config.burn_in} needs chunked sequences: set "
+                          f"sequence_length between 1 and num_steps={config.num_steps} "
+                          f"(exclusive), or burn_in=0")
+    if not 0 <= config.burn_in <= length:
+        raise ConfigError(f"burn_in={config.burn_in} must be between 0 and "
+                          f"sequence_length={length}")
     count = config.num_envs * (config.num_steps // length)
     if count % config.num_minibatches:
         raise ConfigError(f"num_minibatches={config.num_minibatches} must divide the "

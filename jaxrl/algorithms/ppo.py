@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields, memory_field,
-                                        sequence_length_field)
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, burn_in_field, check_sequence_fields,
+                                        memory_field, sequence_length_field)
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
@@ -73,6 +73,7 @@ class PPOConfig(RolloutShape):
         "clip", "policy objective (mirror learning)")
     memory: MemorySpec = memory_field("torso and heads")
     sequence_length: int = sequence_length_field()
+    burn_in: int = burn_in_field()
 
     def validate(self) -> "PPOConfig":
         self.check_rollout_shape()

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields, memory_field,
-                                        sequence_length_field)
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, burn_in_field, check_sequence_fields,
+                                        memory_field, sequence_length_field)
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import RunningMeanStd
@@ -60,6 +60,7 @@ class PQNConfig(RolloutShape):
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
     memory: MemorySpec = memory_field("torso and Q-head")
     sequence_length: int = sequence_length_field()
+    burn_in: int = burn_in_field()
 
     def validate(self) -> "PQNConfig":
         self.check_rollout_shape()

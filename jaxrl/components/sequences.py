@@ -6,10 +6,16 @@ carry the policy had there when it acted (stored, as R2D2 stores them; Kapturows
 al., 2019), and resetting inside the sequence where an episode ended, exactly as the
 rollout did (``contract.reset_carry``). Minibatches are drawn from whole sequences, so
 the shuffle never breaks one.
+
+A stored carry was computed by the parameters that collected the rollout; after the
+first minibatch step it is stale. R2D2's burn-in refreshes it: each chunk (but a
+rollout's first, which has no steps before it) is preceded by the ``burn_in`` steps
+before it, replayed with the current parameters and no gradient from the carry they
+give the chunk (``BurnIn``).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -54,3 +60,47 @@ def sequence_starts(carries: Any, length: int) -> Any:
 def time_major(tree: Any) -> Any:
     """``[B, L, ...]`` minibatch sequences as ``[L, B, ...]``."""
     return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), tree)
+
+
+class BurnIn(NamedTuple):
+    """What refreshes a sequence's first carry (R2D2's burn-in), per sequence:
+    ``stored`` (the carry stored at its first step, kept where ``has_history`` is
+    False), the carry stored ``burn_in`` steps earlier and those steps' observations and
+    episode starts (``[S, burn_in, ...]``)."""
+    stored: Any
+    carry: Any
+    obs: Any
+    starts: jax.Array
+    has_history: jax.Array
+
+
+def burn_in_windows(carries: Any, obs: Any, starts: jax.Array, length: int,
+                    burn_in: int) -> BurnIn:
+    """For each ``to_sequences`` sequence of ``[T, N, ...]`` steps: the ``burn_in``
+    steps just before it (the previous chunk's last, from the carry stored at their
+    first). A rollout's first chunks have none (``has_history`` False; their windows are
+    placeholders the replay discards)."""
+    def previous(x):  # chunk k - 1 beside chunk k (chunk 0 beside itself)
+        return to_sequences(jnp.concatenate([x[:length], x[:-length]], axis=0), length)
+
+    num_envs = starts.shape[1]
+    count = starts.shape[0] // length * num_envs
+    return BurnIn(
+        stored=sequence_starts(carries, length),
+        carry=jax.tree.map(lambda c: previous(c)[:, length - burn_in], carries),
+        obs=jax.tree.map(lambda o: previous(o)[:, length - burn_in:], obs),
+        starts=previous(starts)[:, length - burn_in:],
+        has_history=jnp.arange(count) >= num_envs)
+
+
+def burned_carry(apply, burn: BurnIn) -> Any:
+    """The carry a minibatch's sequences start from: ``apply(carry, obs, starts) ->
+    carry`` (the network, time-major) over their burn-in steps, gradient stopped, where
+    they have them; the stored carry elsewhere."""
+    warm = jax.lax.stop_gradient(apply(burn.carry, time_major(burn.obs),
+                                       time_major(burn.starts)))
+
+    def pick(w, c):
+        return jnp.where(burn.has_history.reshape((-1,) + (1,) * (c.ndim - 1)), w, c)
+
+    return jax.tree.map(pick, warm, burn.stored)

@@ -133,6 +133,37 @@ def test_sequences_of_a_rollout_and_their_stored_first_carries():
     np.testing.assert_array_equal(whole, [[0, 2, 4, 6], [1, 3, 5, 7]])
 
 
+def test_burn_in_windows_are_the_steps_before_each_sequence():
+    """T=6 steps x N=2 envs in sequences of 2 with a burn-in of 1: each sequence after
+    the first chunk is preceded by its env's step just before it, from the carry
+    stored there; the first chunk's sequences have no history."""
+    t, n = 6, 2
+    steps = jnp.arange(t * n).reshape(t, n)  # value 2*t + env
+    carries = (10 * steps)[..., None].astype(jnp.float32)
+    starts = steps % 7 == 0
+    burn = sequences.burn_in_windows(carries, steps, starts, 2, 1)
+    np.testing.assert_array_equal(burn.has_history, [0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(burn.obs[2:, 0], [2, 3, 6, 7])  # steps 1 and 3
+    np.testing.assert_array_equal(burn.carry[2:, 0], [20, 30, 60, 70])
+    np.testing.assert_array_equal(burn.starts[2:, 0], [0, 0, 0, 1])
+    np.testing.assert_array_equal(burn.stored[:, 0], [0, 10, 40, 50, 80, 90])
+    # two steps of burn-in: the whole previous chunk
+    burn = sequences.burn_in_windows(carries, steps, starts, 2, 2)
+    np.testing.assert_array_equal(burn.obs[2:], [[0, 2], [1, 3], [4, 6], [5, 7]])
+    np.testing.assert_array_equal(burn.carry[2:, 0], [0, 10, 40, 50])
+
+    # the stored carry is kept where there is no history, the burned one elsewhere, and
+    # no gradient reaches the burn-in
+    def apply(carry, obs, starts):
+        return carry + obs.sum(0)[:, None]
+
+    burned = sequences.burned_carry(apply, burn)
+    np.testing.assert_array_equal(burned[:, 0], [0, 10, 2, 14, 50, 62])
+    grad = jax.grad(lambda c: sequences.burned_carry(apply, burn._replace(carry=c)).sum())(
+        burn.carry)
+    np.testing.assert_array_equal(grad, 0.0)
+
+
 def test_reset_carry_resets_only_the_done_rows():
     carry = {"h": jnp.ones((3, 2)), "c": jnp.full((3,), 5.0)}
     initial = jax.tree.map(jnp.zeros_like, carry)
@@ -160,16 +191,25 @@ SMALL = dict(total_timesteps=2048, num_envs=4, num_steps=32, num_minibatches=2,
              num_epochs=1, hidden_sizes=(16,))
 
 
-@pytest.mark.parametrize("cell,length", [("gru", 0), ("lstm", 8), ("lru", 16)])
-def test_recurrent_ppo_training_sequences_replay_the_rollout(cell, length):
+def first_carries(algo, params, first):
+    """A minibatch's first carries as the replay builds them (burned in where set)."""
+    if isinstance(first, sequences.BurnIn):
+        return sequences.burned_carry(lambda *xs: algo.network.apply(params, *xs)[0], first)
+    return first
+
+
+@pytest.mark.parametrize("cell,length,burn_in", [("gru", 0, 0), ("lstm", 8, 4),
+                                                 ("lru", 16, 0)])
+def test_recurrent_ppo_training_sequences_replay_the_rollout(cell, length, burn_in):
     """Replayed from their stored carries with the rollout's resets, the training
     sequences give the rollout's own log-probabilities and values at the rollout's
-    parameters. CartPole's time limit is cut to 16 steps, so episodes end both
-    terminated and truncated inside the rollout."""
+    parameters; burned in, too (at those parameters the burn-in rebuilds the stored
+    carry; at others it does not). CartPole's time limit is cut to 16 steps, so episodes
+    end both terminated and truncated inside the rollout."""
     env, params = jaxrl.envs.make("CartPole-v1")
     params = params.replace(max_steps_in_episode=16)
     algo = ppo.make(env, params, ppo.PPOConfig(**SMALL, memory=MemorySpec(cell, 8),
-                                               sequence_length=length))
+                                               sequence_length=length, burn_in=burn_in))
     hp = ppo.PPOHParams()
     state = algo.init(jax.random.key(0), hp)
     state, _ = algo.update(state, hp)  # a carry mid-episode, not zeros, starts the rollout
@@ -177,21 +217,29 @@ def test_recurrent_ppo_training_sequences_replay_the_rollout(cell, length):
     _, _, _, batch = collect(algo.train_env, params, act, state.env_state, state.obs,
                              jax.random.key(1), 32, state.carry, algo.initial_carry(4))
     assert bool(batch.terminated.any()) and bool(batch.truncated.any())
-    carry0, obs, starts, actions, log_probs, values, _, _ = algo.targets(state, hp, batch)[0]
+    first, obs, starts, actions, log_probs, values, _, _ = algo.targets(state, hp, batch)[0]
+    carry0 = first_carries(algo, state.params, first)
     assert carry0.shape == (4 * 32 // (length or 32), algo.memory.carry_size)
     tm = sequences.time_major
     _, outputs, replayed_values = algo.network.apply(state.params, carry0, tm(obs), tm(starts))
     np.testing.assert_allclose(algo.action_dist.log_prob(outputs, tm(actions)), tm(log_probs),
                                rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(replayed_values, tm(values), rtol=1e-4, atol=1e-5)
+    if burn_in:
+        assert bool(first.has_history.any()) and first.obs.shape[1] == burn_in
+        later = jax.tree.map(lambda p: p * 1.1, state.params)  # stale stored carries
+        stale = first.has_history
+        assert not np.allclose(first_carries(algo, later, first)[stale], first.stored[stale],
+                               atol=1e-3)
 
 
 def test_recurrent_pqn_training_sequences_replay_the_rollout():
-    """The same for PQN: the Q-values its sequences replay are the ones it acted on."""
+    """The same for PQN, burned in: the Q-values its sequences replay are the ones it
+    acted on."""
     env, params = jaxrl.envs.make("CartPole-v1")
     params = params.replace(max_steps_in_episode=16)
     algo = pqn.make(env, params, pqn.PQNConfig(**SMALL, memory=MemorySpec("gru", 8),
-                                               sequence_length=8))
+                                               sequence_length=8, burn_in=4))
     hp = pqn.PQNHParams()
     state, _ = algo.update(algo.init(jax.random.key(0), hp), hp)
 
@@ -203,9 +251,10 @@ def test_recurrent_pqn_training_sequences_replay_the_rollout():
     _, _, _, batch = collect(algo.train_env, params, act, state.env_state, state.obs,
                              jax.random.key(1), 32, state.carry, algo.initial_carry(4))
     assert bool(batch.terminated.any()) and bool(batch.truncated.any())
-    carry0, obs, starts, _, _ = algo.targets(state, hp, batch)[0]
+    first, obs, starts, _, _ = algo.targets(state, hp, batch)[0]
     tm = sequences.time_major
-    _, out = algo.network.apply(state.params, carry0, tm(obs), tm(starts))
+    _, out = algo.network.apply(state.params, first_carries(algo, state.params, first), tm(obs),
+                                tm(starts))
     acted = tm(sequences.to_sequences(batch.extras["q"], 8))
     np.testing.assert_allclose(out[..., 0], acted, rtol=1e-4, atol=1e-5)
 
@@ -225,6 +274,8 @@ def test_recurrent_policy_acts_from_its_carry():
     (dict(memory=MemorySpec("gru"), sequence_length=24), "sequence_length=24 must divide"),
     (dict(memory=MemorySpec("gru"), num_minibatches=8), "num_minibatches=8 must divide"),
     (dict(sequence_length=8), "sequence_length=8 is for recurrent"),
+    (dict(memory=MemorySpec("gru"), burn_in=4), "burn_in=4 needs chunked sequences"),
+    (dict(memory=MemorySpec("gru"), sequence_length=8, burn_in=9), "burn_in=9 must be"),
     (dict(memory=MemorySpec("gru", 0)), "memory.size=0"),
 ])
 def test_bad_sequence_settings_are_refused_by_name(values, field):
