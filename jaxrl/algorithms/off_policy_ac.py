@@ -25,7 +25,7 @@ from jaxrl.envs.spaces import Box, Discrete
 from jaxrl.networks import ACTIVATIONS, make_torso
 from jaxrl.networks.off_policy import (ContinuousCritic, DiscreteCritic, ensemble_apply,
                                        ensemble_init)
-from jaxrl.networks.torsos import Activation
+from jaxrl.networks.torsos import IMAGE_TORSOS, Activation
 
 from flax import struct
 
@@ -48,9 +48,6 @@ class ActorCriticConfig(OffPolicyConfig):
         if self.num_critics < 1:
             raise ConfigError(f"num_critics={self.num_critics} must be >= 1 (2: twin "
                               f"critics, 1: DDPG's single critic)")
-        if self.torso == "cnn":
-            raise ConfigError("torso='cnn' is not supported by the actor-critics yet; "
-                              "use torso='mlp' (image observations are flattened)")
         return self
 
 
@@ -74,8 +71,6 @@ class OffPolicyActorCritic(OffPolicyLearner):
 
     def __init__(self, env: Env, env_params: Any, config: ActorCriticConfig,
                  name: Optional[str] = None):
-        config = dataclasses.replace(config, torso="mlp" if config.torso == "auto"
-                                     else config.torso)
         super().__init__(env, env_params, config, name)
         space = self.env.action_space(env_params)
         self.discrete = isinstance(space, Discrete)
@@ -94,13 +89,17 @@ class OffPolicyActorCritic(OffPolicyLearner):
         self.action_dim = space.n if self.discrete else int(space.shape[0])
         if self.discrete:
             self.critic = DiscreteCritic(self.torso(), space.n)
-        else:
+        else:  # an image is embedded before the action joins it
+            encoder = self.torso() if self.torso_kind in IMAGE_TORSOS else None
             self.critic = ContinuousCritic(tuple(config.hidden_sizes),
-                                           ACTIVATIONS[config.activation], config.layer_norm)
+                                           ACTIVATIONS[config.activation], config.layer_norm,
+                                           encoder)
 
     def torso(self):
+        """A fresh actor or critic torso (``torso``: an MLP, or an image torso for
+        ``[H, W, C]`` observations)."""
         cfg = self.config
-        return make_torso("mlp", self.obs_shape, cfg.hidden_sizes, cfg.activation,
+        return make_torso(self.torso_kind, self.obs_shape, cfg.hidden_sizes, cfg.activation,
                           cfg.layer_norm)
 
     # ---- actions ---------------------------------------------------------------
@@ -114,7 +113,7 @@ class OffPolicyActorCritic(OffPolicyLearner):
         action = self.explore_policy(learner, obs, policy_key, hp, env_steps)
         if not self.config.random_warmup:
             return action
-        batch = obs.shape[:-1]
+        batch = obs.shape[:obs.ndim - len(self.obs_shape)]
         if self.discrete:
             random = jax.random.randint(random_key, batch, 0, self.action_dim, jnp.int32)
         else:

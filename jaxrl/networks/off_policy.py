@@ -8,7 +8,7 @@ module with parameters stacked on a leading axis (``ensemble_init`` / ``ensemble
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
@@ -18,14 +18,18 @@ from jaxrl.networks.torsos import MLPTorso, dense
 
 
 class ContinuousCritic(nn.Module):
-    """Q(s, a): observation and normalised action concatenated into an MLP."""
+    """Q(s, a): observation and normalised action concatenated into an MLP. An image
+    observation is first embedded by ``encoder`` (an image torso)."""
 
     hidden_sizes: Sequence[int]
     activation: Callable = nn.relu
     layer_norm: bool = False
+    encoder: Optional[nn.Module] = None
 
     @nn.compact
     def __call__(self, obs, action):
+        if self.encoder is not None:
+            obs = self.encoder(obs)
         x = jnp.concatenate([obs, action], axis=-1)
         x = MLPTorso(self.hidden_sizes, self.activation, self.layer_norm)(x)
         return dense(1, 1.0)(x)[..., 0]
