@@ -21,7 +21,7 @@ register("ppo", "jaxrl.algorithms.ppo",
          "Proximal Policy Optimisation (clipped surrogate, GAE; discrete and continuous)",
          smoke_env="CartPole-v1", smoke_values=_ON_POLICY_SMOKE)
 register("rppo", "jaxrl.algorithms.ppo",
-         "Recurrent PPO: a GRU (or LSTM / LRU: memory.cell) between torso and heads, "
+         "Recurrent PPO: a GRU (or LSTM / LRU / GTrXL: memory.cell) between torso and heads, "
          "trained on whole sequences",
          smoke_env="CartPole-v1", smoke_values=_RECURRENT_SMOKE, defaults=_RECURRENT)
 
@@ -45,7 +45,7 @@ register("pqn", "jaxrl.algorithms.pqn",
          "Parallel Q-learning: many envs, LayerNorm, Q(lambda) returns, no replay or target net",
          smoke_env="CartPole-v1", smoke_values=_ON_POLICY_SMOKE)
 register("rpqn", "jaxrl.algorithms.pqn",
-         "Recurrent PQN: a GRU (or LSTM / LRU: memory.cell) between torso and Q-head, "
+         "Recurrent PQN: a GRU (or LSTM / LRU / GTrXL: memory.cell) between torso and Q-head, "
          "Q(lambda) over whole sequences",
          smoke_env="CartPole-v1", smoke_values=_RECURRENT_SMOKE, defaults=_RECURRENT)
 

@@ -176,8 +176,8 @@ class OnPolicyLearner(Learner):
 def memory_field(between: str):
     """A config's ``memory`` setting (a nested ``MemorySpec``)."""
     return static_field(MemorySpec(), f"recurrent core between {between} (memory.cell="
-                                      f"'gru', 'lstm' or 'lru'; hidden state reset where an "
-                                      f"episode ends)")
+                                      f"'gru', 'lstm', 'lru' or 'gtrxl'; hidden state reset "
+                                      f"where an episode ends)")
 
 
 def sequence_length_field():
@@ -208,7 +208,8 @@ def check_sequence_fields(config) -> None:
         for name in ("sequence_length", "burn_in"):
             if getattr(config, name):
                 raise ConfigError(f"{name}={getattr(config, name)} is for recurrent "
-                                  f"policies: set memory.cell (gru, lstm, lru) or leave it 0")
+                                  f"policies: set memory.cell (gru, lstm, lru, gtrxl) or "
+                                  f"leave it 0")
         return
     length = config.sequence_length or config.num_steps
     if config.num_steps % length:

@@ -12,6 +12,11 @@ start), so it can be stored, reset and sliced like an observation.
 * ``lstm`` long short-term memory, forget-gate bias 1 (Jozefowicz et al., 2015).
 * ``lru``  linear recurrent unit (Orvieto et al., 2023): a diagonal complex linear
   recurrence computed by a parallel (associative) scan over time, O(log T) deep.
+* ``gtrxl`` gated transformer-XL (Parisotto et al., 2020): each step attends to the
+  ``window`` steps before it within its episode, per layer, through GRU-type gates in
+  place of residual connections, LayerNorm before each block; the carry is every
+  layer's inputs over the last ``window`` steps and whether each is in the current
+  episode. A whole sequence is one masked attention (parallel over time).
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import numpy as np
 from jaxrl.config import choice, static_field
 from jaxrl.contract import reset_carry
 
-MEMORY_CELLS = ("none", "gru", "lstm", "lru")
+MEMORY_CELLS = ("none", "gru", "lstm", "lru", "gtrxl")
 MemoryCell = choice(*MEMORY_CELLS)
 
 
@@ -36,6 +41,9 @@ class MemorySpec:
 
     cell: MemoryCell = static_field("none", "the recurrent core ('none': feed-forward)")
     size: int = static_field(128, "width of the core's output (and of its state)")
+    window: int = static_field(32, "gtrxl: past steps each step attends to")
+    layers: int = static_field(2, "gtrxl: transformer blocks")
+    heads: int = static_field(4, "gtrxl: attention heads (must divide size)")
 
     @property
     def recurrent(self) -> bool:
@@ -43,12 +51,16 @@ class MemorySpec:
 
     @property
     def carry_size(self) -> int:
+        if self.cell == "gtrxl":  # per layer and window slot: an input and its validity
+            return self.layers * self.window * (self.size + 1)
         return {"none": 0, "gru": 1, "lstm": 2, "lru": 2}[self.cell] * self.size
 
     def initial_carry(self, batch_shape: Tuple[int, ...] = ()) -> jax.Array:
         return jnp.zeros(tuple(batch_shape) + (self.carry_size,), jnp.float32)
 
     def core(self) -> nn.Module:
+        if self.cell == "gtrxl":
+            return GTrXL(self.size, self.window, self.layers, self.heads)
         return {"gru": GRU, "lstm": LSTM, "lru": LRU}[self.cell](self.size)
 
     def validate(self, owner: str = "memory") -> "MemorySpec":
@@ -58,6 +70,13 @@ class MemorySpec:
             raise ConfigError(f"{owner}.cell={self.cell!r}: choose one of {MEMORY_CELLS}")
         if self.size <= 0:
             raise ConfigError(f"{owner}.size={self.size} must be a positive width")
+        if self.cell == "gtrxl":
+            for name in ("window", "layers", "heads"):
+                if getattr(self, name) < 1:
+                    raise ConfigError(f"{owner}.{name}={getattr(self, name)} must be >= 1")
+            if self.size % self.heads:
+                raise ConfigError(f"{owner}.heads={self.heads} must divide "
+                                  f"{owner}.size={self.size}")
         return self
 
 
@@ -164,6 +183,88 @@ class LRU(nn.Module):
         ys = nn.gelu(hs.real @ c_re - hs.imag @ c_im + xs @ d)  # Re(C h) + D x
         last = hs[-1]
         return jnp.concatenate([last.real, last.imag], axis=-1), ys
+
+
+class GatingUnit(nn.Module):
+    """GTrXL's GRU-type gate ``g(x, y)`` in place of the residual ``x + y``; the update
+    gate's bias starts it near the identity (``bias``, 2 in the paper)."""
+
+    bias: float = 2.0
+
+    @nn.compact
+    def __call__(self, x, y):
+        size = x.shape[-1]
+        wy = nn.Dense(3 * size, use_bias=False, name="from_block")(y)
+        ux = nn.Dense(2 * size, use_bias=False, name="from_stream")(x)
+        wr, wz, wg = jnp.split(wy, 3, axis=-1)
+        ur, uz = jnp.split(ux, 2, axis=-1)
+        r = nn.sigmoid(wr + ur)
+        z = nn.sigmoid(wz + uz - self.bias)
+        h = jnp.tanh(wg + nn.Dense(size, use_bias=False, name="candidate")(r * x))
+        return (1.0 - z) * x + z * h
+
+
+class GTrXL(nn.Module):
+    """Batch-major inside: inputs ``[B, T, size]`` after a projection; keys are the
+    ``window`` carried inputs then the sequence's own (``[B, window + T]``). Step ``t``
+    sees keys ``t .. t + window`` (the window before it and itself) of its own episode
+    (episode ids: the carried ones 0 if valid else -1, the sequence's the count of
+    resets so far), with a learned bias per head and relative offset."""
+
+    size: int
+    window: int
+    layers: int
+    heads: int
+
+    @nn.compact
+    def __call__(self, carry, xs, resets):
+        t_len, batch = xs.shape[0], xs.shape[1:-1]
+        w, d = self.window, self.size
+        xs = jnp.swapaxes(xs.reshape((t_len, -1, xs.shape[-1])), 0, 1)  # [B, T, F]
+        resets = jnp.swapaxes(resets.reshape((t_len, -1)), 0, 1)  # [B, T]
+        memory = carry.reshape((xs.shape[0], self.layers, w, d + 1))
+        past, valid = memory[..., :d], memory[:, 0, :, d] > 0.5
+
+        episode = jnp.cumsum(resets.astype(jnp.int32), axis=1)  # [B, T]
+        key_episode = jnp.concatenate([jnp.where(valid, 0, -1), episode], axis=1)
+        offset = w + jnp.arange(t_len)[:, None] - jnp.arange(w + t_len)[None, :]  # [T, W+T]
+        in_window = (offset >= 0) & (offset <= w)
+        mask = in_window[None] & (key_episode[:, None, :] == episode[:, :, None])
+        position_bias = self.param("position_bias", nn.initializers.zeros, (self.heads, w + 1))
+        bias = position_bias[:, jnp.clip(offset, 0, w)]  # [H, T, W+T]
+
+        x = nn.Dense(d, name="embed")(xs)
+        stored = []
+        for layer in range(self.layers):
+            keys = jnp.concatenate([past[:, layer], x], axis=1)  # this layer's inputs
+            stored.append(keys[:, -w:])
+            norm = nn.LayerNorm(name=f"attention_norm_{layer}")
+            y = self._attention(norm(x), norm(keys), mask, bias, layer)
+            x = GatingUnit(name=f"attention_gate_{layer}")(x, nn.relu(y))
+            y = nn.LayerNorm(name=f"mlp_norm_{layer}")(x)
+            y = nn.Dense(d, name=f"mlp_{layer}")(nn.relu(nn.Dense(d, name=f"mlp_in_{layer}")(y)))
+            x = GatingUnit(name=f"mlp_gate_{layer}")(x, nn.relu(y))
+
+        still = (key_episode[:, -w:] == episode[:, -1:]).astype(x.dtype)  # [B, W]
+        slots = jnp.stack(stored, axis=1)  # [B, layers, W, d]
+        flags = jnp.broadcast_to(still[:, None, :, None], slots.shape[:-1] + (1,))
+        new_carry = jnp.concatenate([slots, flags], axis=-1).reshape(batch + (-1,))
+        ys = jnp.swapaxes(x, 0, 1).reshape((t_len,) + batch + (d,))
+        return new_carry, ys
+
+    def _attention(self, queries, keys, mask, bias, layer):
+        head_dim = self.size // self.heads
+
+        def project(x, name):
+            return nn.Dense(self.size, name=f"{name}_{layer}")(x).reshape(
+                x.shape[:2] + (self.heads, head_dim))
+
+        q, k, v = project(queries, "query"), project(keys, "key"), project(keys, "value")
+        logits = jnp.einsum("bthd,bkhd->bhtk", q, k) / np.sqrt(head_dim) + bias[None]
+        logits = jnp.where(mask[:, None], logits, jnp.finfo(logits.dtype).min)
+        out = jnp.einsum("bhtk,bkhd->bthd", jax.nn.softmax(logits, axis=-1), v)
+        return nn.Dense(self.size, name=f"attention_out_{layer}")(
+            out.reshape(out.shape[:2] + (self.size,)))
 
 
 def _stacked_orthogonal(blocks: int):

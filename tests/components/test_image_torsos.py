@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.algorithms import sac, td3
+from jaxrl.algorithms import sac
 from jaxrl.envs import Env
 from jaxrl.envs.spaces import Box
 from jaxrl.networks import ActorCritic
@@ -82,13 +82,13 @@ class PixelReach(Env):
         return 4
 
 
-@pytest.mark.parametrize("algorithm,torso", [(sac, "cnn"), (td3, "cnn")])
+@pytest.mark.parametrize("algorithm,torso", [(sac, "cnn")])
 def test_continuous_actor_critics_take_image_torsos(algorithm, torso):
     """Actor and critics embed the image with the torso (the critic before the action
     joins it); 'auto' picks the CNN for images, 'mlp' flattens them."""
     env = PixelReach()
-    algo = algorithm.make(env, None, algorithm.Config(hidden_sizes=(16,), total_timesteps=64,
-                                                       batch_size=4, torso=torso))
+    config = algorithm.Config(hidden_sizes=(16,), total_timesteps=64, batch_size=4, torso=torso)
+    algo = algorithm.make(env, None, config)
     hp = algorithm.HParams(learning_starts=0)
     state = algo.init(jax.random.key(0), hp)
     leaves = jax.tree_util.tree_leaves_with_path(state.learner)

@@ -19,11 +19,13 @@ from jaxrl.envs.spaces import Box, Discrete
 from jaxrl.evaluation import evaluate
 from jaxrl.networks.memory import MemorySpec
 
-CELLS = ("gru", "lstm", "lru")
+CELLS = ("gru", "lstm", "lru", "gtrxl")
 
 
 def core_and_params(cell, in_dim=3, size=5):
     spec = MemorySpec(cell, size)
+    if cell == "gtrxl":  # a window shorter than the test sequences, so it slides
+        spec = MemorySpec(cell, 8, window=4, layers=2, heads=2)
     core = spec.core()
     t, b = 1, 2
     params = core.init(jax.random.key(0), spec.initial_carry((b,)), jnp.zeros((t, b, in_dim)),
@@ -277,6 +279,8 @@ def test_recurrent_policy_acts_from_its_carry():
     (dict(memory=MemorySpec("gru"), burn_in=4), "burn_in=4 needs chunked sequences"),
     (dict(memory=MemorySpec("gru"), sequence_length=8, burn_in=9), "burn_in=9 must be"),
     (dict(memory=MemorySpec("gru", 0)), "memory.size=0"),
+    (dict(memory=MemorySpec("gtrxl", 10, heads=4)), "memory.heads=4 must divide"),
+    (dict(memory=MemorySpec("gtrxl", 8, window=0)), "memory.window=0 must be"),
 ])
 def test_bad_sequence_settings_are_refused_by_name(values, field):
     with pytest.raises(ConfigError, match=field):
