@@ -41,6 +41,15 @@ register("qrdqn", "jaxrl.algorithms.dqn",
          "QR-DQN: DQN with quantile regression (quantile Huber loss)",
          smoke_env="CartPole-v1", smoke_values=_REPLAY_SMOKE,
          defaults={"value_distribution": "quantile", "learning_rate": 1e-3})
+register("rdqn", "jaxrl.algorithms.dqn",
+         "Recurrent DQN (R2D2): a GRU (or LSTM / LRU / GTrXL: memory.cell) between torso and "
+         "Q-head, stored carries, burned-in replayed sequences",
+         smoke_env="CartPole-v1",
+         smoke_values={**_REPLAY_SMOKE, "hidden_sizes": (16,), "memory.size": 16,
+                       "sequence_length": 4, "burn_in": 2, "n_step": 2,
+                       "prioritized": True},
+         defaults={**_RECURRENT, "sequence_length": 20, "burn_in": 10, "n_step": 3,
+                   "batch_size": 32})
 register("pqn", "jaxrl.algorithms.pqn",
          "Parallel Q-learning: many envs, LayerNorm, Q(lambda) returns, no replay or target net",
          smoke_env="CartPole-v1", smoke_values=_ON_POLICY_SMOKE)

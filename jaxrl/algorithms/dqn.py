@@ -5,6 +5,13 @@ representation (``value_distribution``): scalar, categorical (C51, Bellemare et 
 2017), quantile (QR-DQN, Dabney et al., 2018) or HL-Gauss (Farebrother et al., 2024).
 
 ``c51`` and ``qrdqn`` are this learner registered with a distributional default.
+
+With ``memory.cell`` set it is recurrent (R2D2; Kapturowski et al., 2019, ``rdqn``): the
+acting carry is stored beside each step, training samples windows of ``burn_in +
+sequence_length`` steps, replays the burn-in from the stored carry with no gradient, and
+regresses every step of the sequence onto an n-step target (cut at episode ends and at
+the sequence's end), bootstrapping from each step's true successor read with the carry
+that step produced. A sequence's priority is ``0.9 max + 0.1 mean`` of its TD errors.
 """
 from __future__ import annotations
 
@@ -17,13 +24,17 @@ import optax
 from flax import struct
 
 from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParams,
-                                         OffPolicyLearner, make_optimizer)
+                                         OffPolicyLearner, Sequences, make_optimizer)
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
+from jaxrl.components.sequences import episode_starts, time_major
 from jaxrl.components.target_networks import polyak
+from jaxrl.components.targets import n_step_return
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, choice, static_field, traced_field
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
+from jaxrl.networks.heads import RecurrentQNetwork
+from jaxrl.networks.memory import MemorySpec, burn_in_field, memory_field
 
 
 TD_LOSSES = ("huber", "mse")
@@ -44,6 +55,10 @@ class DQNConfig(OffPolicyConfig):
     v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
     td_loss: TDLoss = static_field("huber", "scalar TD loss")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
+    memory: MemorySpec = memory_field("torso and Q-head")
+    sequence_length: int = static_field(0, "recurrent: steps of each replayed training "
+                                           "sequence (after its burn_in)")
+    burn_in: int = burn_in_field()
 
     def validate(self) -> "DQNConfig":
         super().validate()
@@ -51,6 +66,27 @@ class DQNConfig(OffPolicyConfig):
                            self.v_min, self.v_max)
         if self.td_loss not in TD_LOSSES:
             raise ConfigError(f"td_loss={self.td_loss!r}: choose one of {TD_LOSSES}")
+        self.memory.validate("memory")
+        if not self.memory.recurrent:
+            for name in ("sequence_length", "burn_in"):
+                if getattr(self, name):
+                    raise ConfigError(f"{name}={getattr(self, name)} is for recurrent "
+                                      f"policies: set memory.cell (gru, lstm, lru, gtrxl) "
+                                      f"or leave it 0")
+            return self
+        if self.sequence_length < self.n_step:
+            raise ConfigError(f"sequence_length={self.sequence_length} must be at least "
+                              f"n_step={self.n_step} (a recurrent learner replays "
+                              f"sequences; R2D2 used 80)")
+        if not 0 <= self.burn_in <= self.sequence_length:
+            raise ConfigError(f"burn_in={self.burn_in} must be between 0 and "
+                              f"sequence_length={self.sequence_length}")
+        window = self.burn_in + self.sequence_length
+        if self.replay_rows <= window:
+            raise ConfigError(f"buffer_size={self.buffer_size} holds {self.replay_rows} steps "
+                              f"per env, which must exceed burn_in + sequence_length="
+                              f"{window}; raise buffer_size to at least "
+                              f"{(window + 1) * self.num_envs}")
         return self
 
 
@@ -86,11 +122,47 @@ class DQN(OffPolicyLearner):
                                     config.v_min, config.v_max)
         torso = make_torso(self.torso_kind, self.obs_shape, config.hidden_sizes,
                            config.activation, config.layer_norm)
-        self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
+        if self.recurrent:
+            self.network = RecurrentQNetwork(torso, config.memory, space.n,
+                                             self.value_head.outputs, config.dueling)
+        else:
+            self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.config.memory.recurrent
 
     def init_learner(self, key, hp: DQNHParams) -> DQNLearner:
-        params = self.network.init(key, jnp.zeros(self.obs_shape, jnp.float32))
+        obs = jnp.zeros(self.obs_shape, jnp.float32)
+        if self.recurrent:
+            params = self.network.init(key, self.initial_carry(1), obs[None, None],
+                                       jnp.zeros((1, 1), bool))
+        else:
+            params = self.network.init(key, obs)
         return DQNLearner(params, params, make_optimizer(hp, hp.learning_rate).init(params))
+
+    # ---- memory ----------------------------------------------------------------------
+    def initial_carry(self, batch_size: int):
+        return self.config.memory.initial_carry((batch_size,)) if self.recurrent else ()
+
+    def replay_window(self) -> int:
+        cfg = self.config
+        return cfg.burn_in + cfg.sequence_length if self.recurrent else cfg.n_step
+
+    def step(self, params, carry, obs):
+        """One recurrent step over a batch: ``(carry, q_values)``, illegal actions masked."""
+        carry, out = self.network.apply(params, carry, obs[None],
+                                        jnp.zeros((1,) + carry.shape[:-1], bool))
+        return carry, self.action_mask.apply(self.value_head.q_values(out[0]), obs)
+
+    def explore_step(self, learner: DQNLearner, carry, obs, key, hp: DQNHParams, env_steps):
+        carry, q = self.step(learner.params, carry, obs)
+        return carry, epsilon_greedy(key, q, self.epsilon(hp, env_steps),
+                                     self.action_mask.legal(obs))
+
+    def greedy_step(self, learner: DQNLearner, carry, obs):
+        carry, q = self.step(learner.params, carry, obs)
+        return carry, jnp.argmax(q, axis=-1).astype(jnp.int32)
 
     def q_values(self, params, obs) -> jax.Array:
         """Expected returns per action, illegal actions at ``ILLEGAL`` (masked argmax
@@ -112,7 +184,22 @@ class DQN(OffPolicyLearner):
     def exploration_metrics(self, hp, env_steps):
         return {"epsilon": self.epsilon(hp, env_steps)}
 
-    def learn(self, learner: DQNLearner, batch: Batch, hp: DQNHParams, key, grad_step):
+    def learn(self, learner: DQNLearner, batch, hp: DQNHParams, key, grad_step):
+        if isinstance(batch, Sequences):
+            loss_fn = self._sequence_loss(learner, batch, hp)
+        else:
+            loss_fn = self._transition_loss(learner, batch)
+        (loss, (priorities, q_taken)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            learner.params)
+        optimizer = make_optimizer(hp, self.learning_rate(hp, grad_step))
+        updates, opt_state = optimizer.update(grads, learner.opt_state, learner.params)
+        params = optax.apply_updates(learner.params, updates)
+        due = (grad_step + 1) % hp.target_period == 0
+        target_params = polyak(learner.target_params, params, jnp.where(due, hp.target_tau, 0.0))
+        stats = {"loss": loss, "q_mean": jnp.mean(q_taken), "grad_norm": optax.global_norm(grads)}
+        return DQNLearner(params, target_params, opt_state), priorities, stats
+
+    def _transition_loss(self, learner: DQNLearner, batch: Batch):
         head = self.value_head
         index = jnp.arange(batch.action.shape[0])
         next_target = self.network.apply(learner.target_params, batch.next_obs)  # [B, A, K]
@@ -128,15 +215,85 @@ class DQN(OffPolicyLearner):
             q_taken = head.q_values(out[:, None])[:, 0]
             return jnp.mean(batch.weights * losses), (priorities, q_taken)
 
-        (loss, (priorities, q_taken)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            learner.params)
-        optimizer = make_optimizer(hp, self.learning_rate(hp, grad_step))
-        updates, opt_state = optimizer.update(grads, learner.opt_state, learner.params)
-        params = optax.apply_updates(learner.params, updates)
-        due = (grad_step + 1) % hp.target_period == 0
-        target_params = polyak(learner.target_params, params, jnp.where(due, hp.target_tau, 0.0))
-        stats = {"loss": loss, "q_mean": jnp.mean(q_taken), "grad_norm": optax.global_norm(grads)}
-        return DQNLearner(params, target_params, opt_state), priorities, stats
+        return loss_fn
+
+    def sequence_targets(self, learner: DQNLearner, seq: Sequences, hp: DQNHParams):
+        """``[L, B, K]``: each trained step's n-step target (cut at episode ends and at
+        the sequence's last step), bootstrapping from the true successor of the last
+        step used, read by the target net from the carry that step produced."""
+        cfg, head = self.config, self.value_head
+        burn, length = cfg.burn_in, cfg.sequence_length
+        obs, final_obs, action, reward, terminated, truncated = time_major(
+            (seq.obs, seq.final_obs, seq.action, seq.reward, seq.terminated, seq.truncated))
+        starts = episode_starts(terminated | truncated)
+        batch = action.shape[1]
+
+        def at_successors(params):  # [L, B, A, K] at each step's true successor
+            def step(carry, inputs):
+                carry, _ = self.network.apply(params, carry, *(x[None] for x in inputs))
+                return carry, carry  # the carry a step produced, before any reset
+
+            after = jax.lax.scan(step, seq.carry, (obs, starts))[1][burn:]
+            flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]),
+                                (after, final_obs[burn:]))
+            _, out = self.network.apply(params, flat[0], flat[1][None],
+                                        jnp.zeros((1, length * batch), bool))
+            return out[0].reshape((length, batch) + out.shape[2:])
+
+        next_target = at_successors(learner.target_params)
+        chooser = learner.params if cfg.double_q else learner.target_params
+        next_q = self.action_mask.apply(head.q_values(at_successors(chooser)),
+                                        final_obs[burn:])
+        next_action = jnp.argmax(next_q, axis=-1)
+        chosen = jnp.take_along_axis(next_target, next_action[..., None, None], axis=2)[:, :, 0]
+
+        # n-step windows inside the sequence, cut at its last step (bootstrapped there)
+        n = cfg.n_step
+        idx = jnp.arange(length)[:, None] + jnp.arange(n)[None, :]  # [L, n]
+
+        def windows(x, fill):
+            pad = jnp.full((n - 1,) + x.shape[1:], fill, x.dtype)
+            return jnp.concatenate([x[burn:], pad])[idx]  # [L, n, B]
+
+        cut = truncated.at[-1].set(True)
+        per_window = jax.vmap(jax.vmap(n_step_return, in_axes=(1, 1, 1, None)),
+                              in_axes=(0, 0, 0, None))
+        total, last, discount = per_window(windows(reward, 0.0),
+                                           windows(terminated, False), windows(cut, True),
+                                           hp.gamma)  # [L, B]
+        boot = chosen[jnp.arange(length)[:, None] + last, jnp.arange(batch)[None, :]]
+        targets = jax.vmap(head.bootstrap_target)(
+            boot.reshape((length * batch,) + boot.shape[2:]), total.reshape(-1),
+            discount.reshape(-1))
+        return targets.reshape((length, batch) + targets.shape[1:])
+
+    def _sequence_loss(self, learner: DQNLearner, seq: Sequences, hp: DQNHParams):
+        """R2D2's loss over sampled sequences (time-major inside: ``[W, B, ...]``)."""
+        cfg, head = self.config, self.value_head
+        burn, length = cfg.burn_in, cfg.sequence_length
+        obs, action, terminated, truncated = time_major(
+            (seq.obs, seq.action, seq.terminated, seq.truncated))
+        starts = episode_starts(terminated | truncated)  # the stored carry enters reset
+        batch = action.shape[1]
+        targets = self.sequence_targets(learner, seq, hp)
+        targets = targets.reshape((length * batch,) + targets.shape[2:])
+
+        def loss_fn(params):
+            carry = seq.carry
+            if burn:  # refresh the stored carry; no gradient through it
+                carry = jax.lax.stop_gradient(
+                    self.network.apply(params, carry, obs[:burn], starts[:burn])[0])
+            _, out = self.network.apply(params, carry, obs[burn:], starts[burn:])
+            out = jnp.take_along_axis(out, action[burn:, :, None, None], axis=2)[:, :, 0]
+            out = out.reshape((length * batch,) + out.shape[2:])  # [L * B, K]
+            squared = cfg.td_loss == "mse"
+            losses, errors = jax.vmap(lambda o, t: head.loss(o, t, squared))(out, targets)
+            losses, errors = losses.reshape(length, batch), errors.reshape(length, batch)
+            priorities = 0.9 * errors.max(axis=0) + 0.1 * errors.mean(axis=0)
+            q_taken = head.q_values(out[:, None])[:, 0]
+            return jnp.mean(seq.weights * losses.mean(axis=0)), (priorities, q_taken)
+
+        return loss_fn
 
 
 def make(env: Env, env_params: Any, config: DQNConfig = DQNConfig(),

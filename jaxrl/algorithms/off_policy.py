@@ -15,6 +15,12 @@ of the program is warming up). A learner supplies:
 * ``learn(learner, batch, hp, key, grad_step)``  one gradient step on a ``Batch``;
   returns (learner, per-sample priorities, scalar metrics), target updates included.
 
+A learner with memory (``recurrent``) also supplies ``initial_carry(n)`` and acts with
+``explore_step`` / ``greedy_step`` (carry in, carry out); the skeleton keeps each env's
+carry in the state, resets it where an episode ended, stores the carry each step started
+from beside the step, and samples windows of ``replay_window`` steps that ``learn``
+receives as a ``Sequences`` batch (R2D2's stored-state replay; Kapturowski et al., 2019).
+
 Divergence isolation keeps only the learned parts (``OffPolicyState.learner``, the
 observation statistics and the gradient-step count) of an unhealthy update: the env and
 the replay buffer move on, so no update ever copies the whole buffer.
@@ -135,6 +141,22 @@ class Stored:
     terminated: jax.Array
     truncated: jax.Array
     final_obs: jax.Array  # true successor (pre-reset): what truncated steps bootstrap from
+    carry: Any = ()       # the policy's carry the step started from (recurrent learners)
+
+
+@struct.dataclass
+class Sequences:
+    """Sampled windows of consecutive steps of one env each (``[B, W, ...]``,
+    observations normalised), with the carry stored at each window's first step."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+    carry: Any           # [B, ...]
+    weights: jax.Array   # [B] importance weights (ones without prioritised replay)
 
 
 @struct.dataclass
@@ -161,10 +183,11 @@ class OffPolicyState:
     key: jax.Array
     update_count: jax.Array
     env_steps: StepCount
+    carry: Any = ()           # the policy's memory per env (() feed-forward)
 
     # what the memory model counts each field as (contract.state_bytes_by_part)
     memory_parts = {"replay": ("replay",),
-                    "env": ("env_state", "obs")}
+                    "env": ("env_state", "obs", "carry")}
 
 
 def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
@@ -185,7 +208,7 @@ class OffPolicyLearner(Learner):
         envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
-        self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, config.n_step,
+        self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, self.replay_window(),
                                    config.prioritized)
 
     # ---- what a learner fills in ------------------------------------------------------
@@ -205,6 +228,24 @@ class OffPolicyLearner(Learner):
 
     def exploration_metrics(self, hp, env_steps: StepCount) -> Dict[str, jax.Array]:
         return {}
+
+    # ---- memory (a recurrent learner overrides these) -----------------------------------
+    recurrent = False
+
+    def initial_carry(self, batch_size: int) -> Any:
+        """The policy's memory at an episode's start, for ``batch_size`` envs."""
+        return ()
+
+    def explore_step(self, learner, carry, obs, key, hp, env_steps) -> Tuple[Any, jax.Array]:
+        return carry, self.explore(learner, obs, key, hp, env_steps)
+
+    def greedy_step(self, learner, carry, obs) -> Tuple[Any, jax.Array]:
+        return carry, self.greedy(learner, obs)
+
+    def replay_window(self) -> int:
+        """Consecutive steps per sample: the n-step window (a recurrent learner's
+        sequences)."""
+        return self.config.n_step
 
     def to_env(self, action: jax.Array) -> jax.Array:
         """A stored action as the env takes it (identity; the actor-critics store
@@ -238,7 +279,8 @@ class OffPolicyLearner(Learner):
         action = jnp.zeros(self.env.action_space(self.env_params).shape,
                            self._action_dtype())
         flag = jnp.zeros((), bool)
-        return Stored(obs, action, jnp.zeros((), jnp.float32), flag, flag, obs)
+        carry = jax.tree.map(lambda c: c[0], self.initial_carry(1))
+        return Stored(obs, action, jnp.zeros((), jnp.float32), flag, flag, obs, carry)
 
     def _action_dtype(self):
         space = self.env.action_space(self.env_params)
@@ -255,7 +297,7 @@ class OffPolicyLearner(Learner):
         return OffPolicyState(self.init_learner(learner_key, hp),
                               self.obs_norm.init(self.obs_shape), zero,
                               self.buffer.init(self._example_step()), env_state, obs, key,
-                              zero, StepCount.zero())
+                              zero, StepCount.zero(), self.initial_carry(self.config.num_envs))
 
     def update(self, state: OffPolicyState, hp) -> Tuple[OffPolicyState, Dict[str, jax.Array]]:
         cfg = self.config
@@ -263,15 +305,16 @@ class OffPolicyLearner(Learner):
         norm = self._normalizer(state.obs_stats)
 
         def act(carry, obs, act_key):
-            action = self.explore(state.learner, norm(obs), act_key, hp, state.env_steps)
-            return carry, action, self.to_env(action), {}
+            carry_out, action = self.explore_step(state.learner, carry, norm(obs), act_key, hp,
+                                                  state.env_steps)
+            return carry_out, action, self.to_env(action), {"carry": carry}
 
-        env_state, obs, _, rollout = collect(self.train_env, self.env_params, act,
-                                             state.env_state, state.obs, collect_key,
-                                             cfg.rollout_steps)
+        env_state, obs, carry, rollout = collect(
+            self.train_env, self.env_params, act, state.env_state, state.obs, collect_key,
+            cfg.rollout_steps, state.carry, self.initial_carry(cfg.num_envs))
         replay = self.buffer.add(state.replay, Stored(
             rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
-            rollout.final_obs))
+            rollout.final_obs, rollout.extras["carry"]))
         obs_stats = self.obs_norm.update(state.obs_stats, rollout.obs)
         env_steps = state.env_steps.add(cfg.env_steps_per_update)
         training = env_steps.at_least(hp.learning_starts) & self.buffer.can_sample(replay)
@@ -309,7 +352,7 @@ class OffPolicyLearner(Learner):
             (state.learner, replay, state.grad_steps))
 
         new_state = OffPolicyState(learner, obs_stats, grad_steps, replay, env_state, obs, key,
-                                   state.update_count + 1, env_steps)
+                                   state.update_count + 1, env_steps, carry)
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(rollout))
         metrics.update(self.exploration_metrics(hp, state.env_steps))
@@ -319,7 +362,15 @@ class OffPolicyLearner(Learner):
 
     def policy(self, state: OffPolicyState):
         norm = self._normalizer(state.obs_stats)
-        return Policy.stateless(lambda obs: self.to_env(self.greedy(state.learner, norm(obs))))
+        if not self.recurrent:
+            return Policy.stateless(
+                lambda obs: self.to_env(self.greedy(state.learner, norm(obs))))
+
+        def act(carry, obs):
+            carry, action = self.greedy_step(state.learner, carry, norm(obs))
+            return carry, self.to_env(action)
+
+        return Policy(act, self.initial_carry)
 
     def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
         return all_finite((state.learner, state.obs_stats)) & \
@@ -336,9 +387,14 @@ class OffPolicyLearner(Learner):
     def _normalizer(self, stats: RunningMeanStd):
         return lambda obs: self.obs_norm.apply(stats, obs)
 
-    def _batch(self, windows: Stored, weights: jax.Array, gamma, norm) -> Batch:
+    def _batch(self, windows: Stored, weights: jax.Array, gamma, norm):
         """n-step windows ``[B, n, ...]`` -> transitions with n-step rewards and
-        discounts, bootstrapping from the final observation of the last step used."""
+        discounts, bootstrapping from the final observation of the last step used (a
+        recurrent learner's windows -> ``Sequences``)."""
+        if self.recurrent:
+            return Sequences(norm(windows.obs), windows.action, windows.reward,
+                             windows.terminated, windows.truncated, norm(windows.final_obs),
+                             jax.tree.map(lambda c: c[:, 0], windows.carry), weights)
         reward, last, discount = jax.vmap(n_step_return, in_axes=(0, 0, 0, None))(
             windows.reward, windows.terminated, windows.truncated, gamma)
         index = jnp.arange(reward.shape[0])

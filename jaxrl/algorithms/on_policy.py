@@ -31,7 +31,6 @@ from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, c
 from jaxrl.config import static_field
 from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
-from jaxrl.networks.memory import MemorySpec
 
 # (params, *minibatch) -> (loss, {metric: value})
 MinibatchLoss = Callable[..., Tuple[jax.Array, Dict[str, jax.Array]]]
@@ -173,26 +172,11 @@ class OnPolicyLearner(Learner):
         return split_batch((first, *to_sequences((obs, starts, *rest), length)))
 
 
-def memory_field(between: str):
-    """A config's ``memory`` setting (a nested ``MemorySpec``)."""
-    return static_field(MemorySpec(), f"recurrent core between {between} (memory.cell="
-                                      f"'gru', 'lstm', 'lru' or 'gtrxl'; hidden state reset "
-                                      f"where an episode ends)")
-
-
 def sequence_length_field():
     """A config's ``sequence_length`` setting (recurrent training sequences)."""
     return static_field(0, "recurrent training sequences: consecutive steps per sequence, "
                            "from the carry stored when they were collected (must divide "
                            "num_steps); 0: whole rollouts")
-
-
-def burn_in_field():
-    """A config's ``burn_in`` setting (R2D2's burn-in of chunked sequences)."""
-    return static_field(0, "steps before each training sequence replayed with the current "
-                           "parameters to refresh its stored carry, no loss on them "
-                           "(needs 0 < sequence_length < num_steps; at most "
-                           "sequence_length)")
 
 
 def check_sequence_fields(config) -> None:

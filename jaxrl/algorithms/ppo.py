@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import (OnPolicyLearner, burn_in_field, check_sequence_fields,
-                                        memory_field, sequence_length_field)
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields,
+                                        sequence_length_field)
 from jaxrl.components import distributions
 from jaxrl.components.advantages import compute_gae, normalize
 from jaxrl.components.counters import StepCount
@@ -34,7 +34,7 @@ from jaxrl.envs import Env
 from jaxrl.contract import Policy
 from jaxrl.networks import ActorCritic
 from jaxrl.networks.actor_critic import RecurrentActorCritic
-from jaxrl.networks.memory import MemorySpec
+from jaxrl.networks.memory import MemorySpec, burn_in_field, memory_field
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 VALUE_LOSSES = ("mse", "hl_gauss")

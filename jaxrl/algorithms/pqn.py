@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.algorithms.on_policy import (OnPolicyLearner, burn_in_field, check_sequence_fields,
-                                        memory_field, sequence_length_field)
+from jaxrl.algorithms.on_policy import (OnPolicyLearner, check_sequence_fields,
+                                        sequence_length_field)
 from jaxrl.components.counters import StepCount
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
 from jaxrl.components.normalization import RunningMeanStd
@@ -29,7 +29,7 @@ from jaxrl.contract import Policy
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.heads import RecurrentQNetwork
-from jaxrl.networks.memory import MemorySpec
+from jaxrl.networks.memory import MemorySpec, burn_in_field, memory_field
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 PQN_VALUES = ("scalar", "hl_gauss")  # what a scalar Q(lambda) return can train

@@ -80,6 +80,20 @@ class MemorySpec:
         return self
 
 
+def memory_field(between: str):
+    """A config's ``memory`` setting (a nested ``MemorySpec``)."""
+    return static_field(MemorySpec(), f"recurrent core between {between} (memory.cell="
+                                      f"'gru', 'lstm', 'lru' or 'gtrxl'; hidden state reset "
+                                      f"where an episode ends)")
+
+
+def burn_in_field():
+    """A config's ``burn_in`` setting (R2D2's burn-in of training sequences)."""
+    return static_field(0, "steps before each training sequence replayed with the current "
+                           "parameters to refresh its stored carry, no loss on them (at "
+                           "most sequence_length)")
+
+
 def _reset(resets: jax.Array, carry: jax.Array) -> jax.Array:
     return reset_carry(resets, carry, jnp.zeros_like(carry))
 
