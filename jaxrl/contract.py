@@ -158,9 +158,16 @@ def state_bytes_by_part(state: Any) -> Dict[str, int]:
     return parts
 
 
-def all_finite(tree: Any) -> jax.Array:
-    """True when every floating leaf of ``tree`` is finite."""
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+# Past this magnitude a value has diverged even where it stays finite: a saturating layer
+# (a recurrent core's gates) can keep a network's outputs from overflowing while its
+# weights run away (recurrent DQN at a learning rate of 1e30 reaches 1e30, never inf).
+DIVERGED = 1e24
+
+
+def all_sane(tree: Any) -> jax.Array:
+    """True when every floating leaf of ``tree`` is finite and below ``DIVERGED`` in
+    magnitude."""
+    leaves = [jnp.all(jnp.abs(x) < DIVERGED) for x in jax.tree.leaves(tree)
               if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
@@ -281,7 +288,7 @@ class Learner:
         return self.config.gradient_steps_per_update
 
     def healthy(self, state, metrics: Metrics) -> jax.Array:
-        return all_finite(state) & all_finite(self.health_value(metrics))
+        return all_sane(state) & all_sane(self.health_value(metrics))
 
     def health_value(self, metrics: Metrics) -> Any:
         """The declared ``health_metric`` of an update (nothing when None)."""

@@ -156,11 +156,15 @@ class DQN(OffPolicyLearner):
         return carry, self.action_mask.apply(self.value_head.q_values(out[0]), obs)
 
     def explore_step(self, learner: DQNLearner, carry, obs, key, hp: DQNHParams, env_steps):
+        if not self.recurrent:
+            return super().explore_step(learner, carry, obs, key, hp, env_steps)
         carry, q = self.step(learner.params, carry, obs)
         return carry, epsilon_greedy(key, q, self.epsilon(hp, env_steps),
                                      self.action_mask.legal(obs))
 
     def greedy_step(self, learner: DQNLearner, carry, obs):
+        if not self.recurrent:
+            return super().greedy_step(learner, carry, obs)
         carry, q = self.step(learner.params, carry, obs)
         return carry, jnp.argmax(q, axis=-1).astype(jnp.int32)
 

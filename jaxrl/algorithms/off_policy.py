@@ -45,7 +45,7 @@ from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
                           traced_field)
-from jaxrl.contract import Learner, Policy, all_finite, any_member, select
+from jaxrl.contract import Learner, Policy, all_sane, any_member, select
 from jaxrl.envs import Env
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
@@ -373,8 +373,8 @@ class OffPolicyLearner(Learner):
         return Policy(act, self.initial_carry)
 
     def healthy(self, state: OffPolicyState, metrics) -> jax.Array:
-        return all_finite((state.learner, state.obs_stats)) & \
-            all_finite(self.health_value(metrics))
+        return all_sane((state.learner, state.obs_stats)) & \
+            all_sane(self.health_value(metrics))
 
     def keep(self, ok, new: OffPolicyState, old: OffPolicyState) -> OffPolicyState:
         """Only the learned parts go back to the last healthy values; the env and replay

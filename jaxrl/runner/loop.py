@@ -164,9 +164,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             t.env_steps_all_members += length * steps_per_update * members
         for i in np.flatnonzero(progress_state["alive"] & ~new_alive):
             console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
-                          f"non-finite loss or state within updates "
+                          f"non-finite (or past 1e24) loss or state within updates "
                           f"{updates_done - length + 1}-{updates_done}; frozen at its last "
-                          f"finite state, excluded from training aggregates")
+                          f"sound state, excluded from training aggregates")
         alive = new_alive
         returns = member_returns(metrics, alive)
         record = {
