@@ -25,6 +25,18 @@ def test_a_gru_policy_remembers_what_a_feed_forward_policy_cannot():
     assert abs(ff) <= 0.25, ff_returns
 
 
+# Recurrent DQN (R2D2: stored carries, sequences of 20 after a burn-in of 10), 8 seeds x
+# 50k steps (`jaxrl train rdqn --env MemoryChain-bsuite --env-set memory_length=16` with
+# these settings): 1.0 [1.0, 1.0] on every seed from about 12k steps; feed-forward `dqn`
+# 0.0 [0.0, 0.0]. Here 4 seeds x 20k.
+def test_recurrent_dqn_remembers_from_replayed_sequences():
+    iqm, returns = final_returns("rdqn", "MemoryChain-bsuite", 20_000, num_seeds=4,
+                                 env_values={"memory_length": 16}, hidden_sizes=(64,),
+                                 learning_starts=2000, eval_episodes=32,
+                                 **{"memory.size": 64})
+    assert iqm >= 0.9, returns
+
+
 # Two arms paying with probability 0.9 and 0.1, which is which drawn per trial; a trial is
 # 10 one-pull episodes. 8 seeds x 200k steps (`jaxrl train rppo --env BernoulliBandit-misc
 # --env-set max_steps_in_episode=1 --env-set trial_episodes=10` with these settings): the
