@@ -34,7 +34,8 @@ from jaxrl.config import UNIT_INTERVAL, ConfigError, choice, static_field, trace
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.heads import RecurrentQNetwork
-from jaxrl.networks.memory import MemorySpec, burn_in_field, memory_field
+from jaxrl.networks.memory import (MemorySpec, burn_in_field, check_memory_fields,
+                                   memory_field)
 
 
 TD_LOSSES = ("huber", "mse")
@@ -66,21 +67,12 @@ class DQNConfig(OffPolicyConfig):
                            self.v_min, self.v_max)
         if self.td_loss not in TD_LOSSES:
             raise ConfigError(f"td_loss={self.td_loss!r}: choose one of {TD_LOSSES}")
-        self.memory.validate("memory")
-        if not self.memory.recurrent:
-            for name in ("sequence_length", "burn_in"):
-                if getattr(self, name):
-                    raise ConfigError(f"{name}={getattr(self, name)} is for recurrent "
-                                      f"policies: set memory.cell (gru, lstm, lru, gtrxl) "
-                                      f"or leave it 0")
+        if not check_memory_fields(self, self.sequence_length):
             return self
         if self.sequence_length < self.n_step:
             raise ConfigError(f"sequence_length={self.sequence_length} must be at least "
                               f"n_step={self.n_step} (a recurrent learner replays "
                               f"sequences; R2D2 used 80)")
-        if not 0 <= self.burn_in <= self.sequence_length:
-            raise ConfigError(f"burn_in={self.burn_in} must be between 0 and "
-                              f"sequence_length={self.sequence_length}")
         window = self.burn_in + self.sequence_length
         if self.replay_rows <= window:
             raise ConfigError(f"buffer_size={self.buffer_size} holds {self.replay_rows} steps "

@@ -31,6 +31,7 @@ from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, c
 from jaxrl.config import static_field
 from jaxrl.contract import Learner, split_batch
 from jaxrl.envs import Env
+from jaxrl.networks.memory import check_memory_fields
 
 # (params, *minibatch) -> (loss, {metric: value})
 MinibatchLoss = Callable[..., Tuple[jax.Array, Dict[str, jax.Array]]]
@@ -184,18 +185,12 @@ def check_sequence_fields(config) -> None:
     fill the rollout and the minibatches."""
     from jaxrl.config import ConfigError
 
-    config.memory.validate("memory")
     if config.sequence_length < 0:
         raise ConfigError(f"sequence_length={config.sequence_length} must be >= 0 (0: whole "
                           f"rollouts)")
-    if not config.memory.recurrent:
-        for name in ("sequence_length", "burn_in"):
-            if getattr(config, name):
-                raise ConfigError(f"{name}={getattr(config, name)} is for recurrent "
-                                  f"policies: set memory.cell (gru, lstm, lru, gtrxl) or "
-                                  f"leave it 0")
-        return
     length = config.sequence_length or config.num_steps
+    if not check_memory_fields(config, length):
+        return
     if config.num_steps % length:
         raise ConfigError(f"sequence_length={length} must divide num_steps="
                           f"{config.num_steps}")
@@ -203,9 +198,6 @@ def check_sequence_fields(config) -> None:
         raise ConfigError(f"burn_in={config.burn_in} needs chunked sequences: set "
                           f"sequence_length between 1 and num_steps={config.num_steps} "
                           f"(exclusive), or burn_in=0")
-    if not 0 <= config.burn_in <= length:
-        raise ConfigError(f"burn_in={config.burn_in} must be between 0 and "
-                          f"sequence_length={length}")
     count = config.num_envs * (config.num_steps // length)
     if count % config.num_minibatches:
         raise ConfigError(f"num_minibatches={config.num_minibatches} must divide the "

@@ -94,6 +94,26 @@ def burn_in_field():
                            "most sequence_length)")
 
 
+def check_memory_fields(config, sequence_length: int) -> bool:
+    """A config's ``memory``, ``sequence_length`` and ``burn_in``: sequence settings need
+    a recurrent core, and a burn-in fits in its sequence (``sequence_length``, resolved).
+    Returns whether the config is recurrent."""
+    from jaxrl.config import ConfigError
+
+    config.memory.validate("memory")
+    if not config.memory.recurrent:
+        for name in ("sequence_length", "burn_in"):
+            if getattr(config, name):
+                raise ConfigError(f"{name}={getattr(config, name)} is for recurrent "
+                                  f"policies: set memory.cell {MEMORY_CELLS[1:]} or leave "
+                                  f"it 0")
+        return False
+    if not 0 <= config.burn_in <= sequence_length:
+        raise ConfigError(f"burn_in={config.burn_in} must be between 0 and "
+                          f"sequence_length={sequence_length}")
+    return True
+
+
 def _reset(resets: jax.Array, carry: jax.Array) -> jax.Array:
     return reset_carry(resets, carry, jnp.zeros_like(carry))
 
