@@ -20,7 +20,8 @@ def test_a_gru_policy_remembers_what_a_feed_forward_policy_cannot():
     env, env_values = "MemoryChain-bsuite", {"memory_length": 16}
     gru, gru_returns = final_returns("rppo", env, 100_000, env_values=env_values,
                                      **{"memory.size": 64}, **MEMORY_CHAIN)
-    ff, ff_returns = final_returns("ppo", env, 100_000, env_values=env_values, **MEMORY_CHAIN)
+    ff, ff_returns = final_returns("ppo", env, 100_000, num_seeds=4, env_values=env_values,
+                                   **MEMORY_CHAIN)  # chance on every seed: 4 say it
     assert gru >= 0.9, gru_returns
     assert abs(ff) <= 0.25, ff_returns
 
@@ -28,9 +29,9 @@ def test_a_gru_policy_remembers_what_a_feed_forward_policy_cannot():
 # Recurrent DQN (R2D2: stored carries, sequences of 20 after a burn-in of 10), 8 seeds x
 # 50k steps (`jaxrl train rdqn --env MemoryChain-bsuite --env-set memory_length=16` with
 # these settings): 1.0 [1.0, 1.0] on every seed from about 12k steps; feed-forward `dqn`
-# 0.0 [0.0, 0.0]. Here 4 seeds x 20k.
+# 0.0 [0.0, 0.0]. Here 4 seeds x 12k.
 def test_recurrent_dqn_remembers_from_replayed_sequences():
-    iqm, returns = final_returns("rdqn", "MemoryChain-bsuite", 20_000, num_seeds=4,
+    iqm, returns = final_returns("rdqn", "MemoryChain-bsuite", 12_000, num_seeds=4,
                                  env_values={"memory_length": 16}, hidden_sizes=(64,),
                                  learning_starts=2000, eval_episodes=32,
                                  **{"memory.size": 64})
