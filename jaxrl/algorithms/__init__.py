@@ -71,3 +71,17 @@ register("ddpg", "jaxrl.algorithms.td3",
          "DDPG: TD3 with one critic, no target smoothing and a policy update every step",
          smoke_env="Pendulum-v1", smoke_values=_ACTOR_CRITIC_SMOKE,
          defaults={"num_critics": 1, "policy_delay": 1, "target_noise": 0.0})
+
+# Recurrent actor-critics (Ni et al., 2022: separate GRU cores for actor and critics):
+# sequences of 32 after a burn-in of 8, batches of 32 sequences
+_RECURRENT_AC = {**_RECURRENT, "sequence_length": 32, "burn_in": 8, "batch_size": 32}
+_RECURRENT_AC_SMOKE = {**_ACTOR_CRITIC_SMOKE, "hidden_sizes": (16,), "memory.size": 16,
+                       "sequence_length": 4, "burn_in": 2, "batch_size": 8}
+register("rsac", "jaxrl.algorithms.sac",
+         "Recurrent SAC: GRU (or LSTM / LRU / GTrXL: memory.cell) cores in actor and critics, "
+         "stored carries, burned-in replayed sequences (categorical form on discrete actions)",
+         smoke_env="Pendulum-v1", smoke_values=_RECURRENT_AC_SMOKE, defaults=_RECURRENT_AC)
+register("rtd3", "jaxrl.algorithms.td3",
+         "Recurrent TD3: GRU (or LSTM / LRU / GTrXL: memory.cell) cores in actor and critics, "
+         "stored carries, burned-in replayed sequences",
+         smoke_env="Pendulum-v1", smoke_values=_RECURRENT_AC_SMOKE, defaults=_RECURRENT_AC)

@@ -16,6 +16,7 @@ that step produced. A sequence's priority is ``0.9 max + 0.1 mean`` of its TD er
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Optional
 
 import jax
@@ -26,16 +27,15 @@ from flax import struct
 from jaxrl.algorithms.off_policy import (Batch, OffPolicyConfig, OffPolicyHParams,
                                          OffPolicyLearner, Sequences, make_optimizer)
 from jaxrl.components.exploration import decay_over_run, epsilon_greedy
-from jaxrl.components.sequences import episode_starts, time_major
+from jaxrl.components.sequences import (at_successors, bootstrap_values, burned_in,
+                                        episode_starts, sequence_n_step,
+                                        sequence_priorities, time_major)
 from jaxrl.components.target_networks import polyak
-from jaxrl.components.targets import n_step_return
 from jaxrl.components.value_heads import VALUE_DISTRIBUTIONS, ValueHead, check_value_fields
 from jaxrl.config import UNIT_INTERVAL, ConfigError, choice, static_field, traced_field
 from jaxrl.envs import Env
 from jaxrl.networks import QNetwork, make_torso
 from jaxrl.networks.heads import RecurrentQNetwork
-from jaxrl.networks.memory import (MemorySpec, burn_in_field, check_memory_fields,
-                                   memory_field)
 
 
 TD_LOSSES = ("huber", "mse")
@@ -56,10 +56,6 @@ class DQNConfig(OffPolicyConfig):
     v_max: float = static_field(100.0, "highest value of the support (categorical, hl_gauss)")
     td_loss: TDLoss = static_field("huber", "scalar TD loss")
     anneal_lr: bool = static_field(True, "decay the learning rate linearly to 0")
-    memory: MemorySpec = memory_field("torso and Q-head")
-    sequence_length: int = static_field(0, "recurrent: steps of each replayed training "
-                                           "sequence (after its burn_in)")
-    burn_in: int = burn_in_field()
 
     def validate(self) -> "DQNConfig":
         super().validate()
@@ -67,18 +63,6 @@ class DQNConfig(OffPolicyConfig):
                            self.v_min, self.v_max)
         if self.td_loss not in TD_LOSSES:
             raise ConfigError(f"td_loss={self.td_loss!r}: choose one of {TD_LOSSES}")
-        if not check_memory_fields(self, self.sequence_length):
-            return self
-        if self.sequence_length < self.n_step:
-            raise ConfigError(f"sequence_length={self.sequence_length} must be at least "
-                              f"n_step={self.n_step} (a recurrent learner replays "
-                              f"sequences; R2D2 used 80)")
-        window = self.burn_in + self.sequence_length
-        if self.replay_rows <= window:
-            raise ConfigError(f"buffer_size={self.buffer_size} holds {self.replay_rows} steps "
-                              f"per env, which must exceed burn_in + sequence_length="
-                              f"{window}; raise buffer_size to at least "
-                              f"{(window + 1) * self.num_envs}")
         return self
 
 
@@ -120,10 +104,6 @@ class DQN(OffPolicyLearner):
         else:
             self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
 
-    @property
-    def recurrent(self) -> bool:
-        return self.config.memory.recurrent
-
     def init_learner(self, key, hp: DQNHParams) -> DQNLearner:
         obs = jnp.zeros(self.obs_shape, jnp.float32)
         if self.recurrent:
@@ -134,13 +114,6 @@ class DQN(OffPolicyLearner):
         return DQNLearner(params, params, make_optimizer(hp, hp.learning_rate).init(params))
 
     # ---- memory ----------------------------------------------------------------------
-    def initial_carry(self, batch_size: int):
-        return self.config.memory.initial_carry((batch_size,)) if self.recurrent else ()
-
-    def replay_window(self) -> int:
-        cfg = self.config
-        return cfg.burn_in + cfg.sequence_length if self.recurrent else cfg.n_step
-
     def step(self, params, carry, obs):
         """One recurrent step over a batch: ``(carry, q_values)``, illegal actions masked."""
         carry, out = self.network.apply(params, carry, obs[None],
@@ -218,46 +191,24 @@ class DQN(OffPolicyLearner):
         the sequence's last step), bootstrapping from the true successor of the last
         step used, read by the target net from the carry that step produced."""
         cfg, head = self.config, self.value_head
-        burn, length = cfg.burn_in, cfg.sequence_length
+        burn = cfg.burn_in
         obs, final_obs, action, reward, terminated, truncated = time_major(
             (seq.obs, seq.final_obs, seq.action, seq.reward, seq.terminated, seq.truncated))
         starts = episode_starts(terminated | truncated)
-        batch = action.shape[1]
 
-        def at_successors(params):  # [L, B, A, K] at each step's true successor
-            def step(carry, inputs):
-                carry, _ = self.network.apply(params, carry, *(x[None] for x in inputs))
-                return carry, carry  # the carry a step produced, before any reset
+        def successors(params):  # [L, B, A, K] at each step's true successor
+            return at_successors(functools.partial(self.network.apply, params), seq.carry,
+                                 obs, starts, final_obs, burn)
 
-            after = jax.lax.scan(step, seq.carry, (obs, starts))[1][burn:]
-            flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]),
-                                (after, final_obs[burn:]))
-            _, out = self.network.apply(params, flat[0], flat[1][None],
-                                        jnp.zeros((1, length * batch), bool))
-            return out[0].reshape((length, batch) + out.shape[2:])
-
-        next_target = at_successors(learner.target_params)
+        next_target = successors(learner.target_params)
         chooser = learner.params if cfg.double_q else learner.target_params
-        next_q = self.action_mask.apply(head.q_values(at_successors(chooser)),
-                                        final_obs[burn:])
+        next_q = self.action_mask.apply(head.q_values(successors(chooser)), final_obs[burn:])
         next_action = jnp.argmax(next_q, axis=-1)
         chosen = jnp.take_along_axis(next_target, next_action[..., None, None], axis=2)[:, :, 0]
-
-        # n-step windows inside the sequence, cut at its last step (bootstrapped there)
-        n = cfg.n_step
-        idx = jnp.arange(length)[:, None] + jnp.arange(n)[None, :]  # [L, n]
-
-        def windows(x, fill):
-            pad = jnp.full((n - 1,) + x.shape[1:], fill, x.dtype)
-            return jnp.concatenate([x[burn:], pad])[idx]  # [L, n, B]
-
-        cut = truncated.at[-1].set(True)
-        per_window = jax.vmap(jax.vmap(n_step_return, in_axes=(1, 1, 1, None)),
-                              in_axes=(0, 0, 0, None))
-        total, last, discount = per_window(windows(reward, 0.0),
-                                           windows(terminated, False), windows(cut, True),
-                                           hp.gamma)  # [L, B]
-        boot = chosen[jnp.arange(length)[:, None] + last, jnp.arange(batch)[None, :]]
+        total, last, discount = sequence_n_step(reward, terminated, truncated, hp.gamma,
+                                                cfg.n_step, burn)
+        boot = bootstrap_values(chosen, last)
+        length, batch = last.shape
         targets = jax.vmap(head.bootstrap_target)(
             boot.reshape((length * batch,) + boot.shape[2:]), total.reshape(-1),
             discount.reshape(-1))
@@ -266,7 +217,7 @@ class DQN(OffPolicyLearner):
     def _sequence_loss(self, learner: DQNLearner, seq: Sequences, hp: DQNHParams):
         """R2D2's loss over sampled sequences (time-major inside: ``[W, B, ...]``)."""
         cfg, head = self.config, self.value_head
-        burn, length = cfg.burn_in, cfg.sequence_length
+        length = cfg.sequence_length
         obs, action, terminated, truncated = time_major(
             (seq.obs, seq.action, seq.terminated, seq.truncated))
         starts = episode_starts(terminated | truncated)  # the stored carry enters reset
@@ -275,19 +226,16 @@ class DQN(OffPolicyLearner):
         targets = targets.reshape((length * batch,) + targets.shape[2:])
 
         def loss_fn(params):
-            carry = seq.carry
-            if burn:  # refresh the stored carry; no gradient through it
-                carry = jax.lax.stop_gradient(
-                    self.network.apply(params, carry, obs[:burn], starts[:burn])[0])
-            _, out = self.network.apply(params, carry, obs[burn:], starts[burn:])
-            out = jnp.take_along_axis(out, action[burn:, :, None, None], axis=2)[:, :, 0]
+            out = burned_in(functools.partial(self.network.apply, params), seq.carry, obs,
+                            starts, cfg.burn_in)
+            out = jnp.take_along_axis(out, action[cfg.burn_in:, :, None, None], axis=2)[:, :, 0]
             out = out.reshape((length * batch,) + out.shape[2:])  # [L * B, K]
             squared = cfg.td_loss == "mse"
             losses, errors = jax.vmap(lambda o, t: head.loss(o, t, squared))(out, targets)
             losses, errors = losses.reshape(length, batch), errors.reshape(length, batch)
-            priorities = 0.9 * errors.max(axis=0) + 0.1 * errors.mean(axis=0)
             q_taken = head.q_values(out[:, None])[:, 0]
-            return jnp.mean(seq.weights * losses.mean(axis=0)), (priorities, q_taken)
+            return (jnp.mean(seq.weights * losses.mean(axis=0)),
+                    (sequence_priorities(errors), q_taken))
 
         return loss_fn
 

@@ -47,6 +47,8 @@ from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, ch
                           traced_field)
 from jaxrl.contract import Learner, Policy, all_sane, any_member, select
 from jaxrl.envs import Env
+from jaxrl.networks.memory import (MemorySpec, burn_in_field, check_memory_fields,
+                                   memory_field)
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 
@@ -69,6 +71,10 @@ class OffPolicyConfig:
     layer_norm: bool = static_field(False, "LayerNorm after each hidden layer")
     normalize_observations: bool = static_field(False, "running mean/std observation norm")
     anneal_lr: bool = static_field(False, "decay the learning rate linearly to 0")
+    memory: MemorySpec = memory_field("torso and heads")
+    sequence_length: int = static_field(0, "recurrent: steps of each replayed training "
+                                           "sequence (after its burn_in)")
+    burn_in: int = burn_in_field()
 
     @property
     def env_steps_per_update(self) -> int:
@@ -103,7 +109,21 @@ class OffPolicyConfig:
                 f"batch would repeat transitions; lower batch_size or raise buffer_size to "
                 f"at least {self.batch_size}")
         check_torso_fields(self)
+        if check_memory_fields(self, self.sequence_length):
+            self._check_sequences()
         return self
+
+    def _check_sequences(self):
+        if self.sequence_length < self.n_step:
+            raise ConfigError(f"sequence_length={self.sequence_length} must be at least "
+                              f"n_step={self.n_step} (a recurrent learner replays "
+                              f"sequences; R2D2 used 80)")
+        window = self.burn_in + self.sequence_length
+        if self.replay_rows <= window:
+            raise ConfigError(f"buffer_size={self.buffer_size} holds {self.replay_rows} steps "
+                              f"per env, which must exceed burn_in + sequence_length="
+                              f"{window}; raise buffer_size to at least "
+                              f"{(window + 1) * self.num_envs}")
 
 
 @struct.dataclass
@@ -229,12 +249,15 @@ class OffPolicyLearner(Learner):
     def exploration_metrics(self, hp, env_steps: StepCount) -> Dict[str, jax.Array]:
         return {}
 
-    # ---- memory (a recurrent learner overrides these) -----------------------------------
-    recurrent = False
+    # ---- memory (``config.memory``) -----------------------------------------------------
+    @property
+    def recurrent(self) -> bool:
+        return self.config.memory.recurrent
 
     def initial_carry(self, batch_size: int) -> Any:
-        """The policy's memory at an episode's start, for ``batch_size`` envs."""
-        return ()
+        """The policy's memory at an episode's start, for ``batch_size`` envs (one core's
+        carry; a learner with several cores overrides it)."""
+        return self.config.memory.initial_carry((batch_size,)) if self.recurrent else ()
 
     def explore_step(self, learner, carry, obs, key, hp, env_steps) -> Tuple[Any, jax.Array]:
         return carry, self.explore(learner, obs, key, hp, env_steps)
@@ -243,9 +266,10 @@ class OffPolicyLearner(Learner):
         return carry, self.greedy(learner, obs)
 
     def replay_window(self) -> int:
-        """Consecutive steps per sample: the n-step window (a recurrent learner's
-        sequences)."""
-        return self.config.n_step
+        """Consecutive steps per sample: the n-step window, or a recurrent learner's
+        burned-in sequences."""
+        cfg = self.config
+        return cfg.burn_in + cfg.sequence_length if self.recurrent else cfg.n_step
 
     def to_env(self, action: jax.Array) -> jax.Array:
         """A stored action as the env takes it (identity; the actor-critics store

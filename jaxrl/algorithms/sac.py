@@ -21,7 +21,7 @@ from flax import struct
 
 from jaxrl.algorithms.off_policy import Batch, make_optimizer
 from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParams,
-                                            OffPolicyActorCritic, bootstrap_target)
+                                            OffPolicyActorCritic)
 from jaxrl.components.distributions import tanh_gaussian_sample
 from jaxrl.config import POSITIVE, static_field, traced_field
 from jaxrl.envs import Env
@@ -68,14 +68,12 @@ class SAC(OffPolicyActorCritic):
 
     def __init__(self, env: Env, env_params: Any, config: SACConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        if self.discrete:
-            self.actor = CategoricalActor(self.torso(), self.action_dim)
-        else:
-            self.actor = GaussianActor(self.torso(), self.action_dim)
+        head = CategoricalActor if self.discrete else GaussianActor
+        self.actor = self.with_memory(lambda torso: head(torso, self.action_dim))
 
     def init_learner(self, key, hp: SACHParams) -> SACLearner:
         actor_key, critic_key = jax.random.split(key)
-        actor_params = self.actor.init(actor_key, jnp.zeros(self.obs_shape, jnp.float32))
+        actor_params = self.init_actor(actor_key)
         critic_params = self.init_critics(critic_key)
         log_alpha = jnp.log(jnp.asarray(hp.initial_temperature, jnp.float32))
         opt = make_optimizer(hp, hp.learning_rate)
@@ -88,50 +86,49 @@ class SAC(OffPolicyActorCritic):
         return hp.target_entropy * self.action_dim
 
     # ---- acting ----------------------------------------------------------------
-    def explore_policy(self, learner: SACLearner, obs, key, hp, env_steps):
+    def sample_action(self, out, obs, key, hp, env_steps):
         if self.discrete:
-            logits = self.logits(learner.actor_params, obs)
+            logits = self.action_mask.apply(out, obs)
             return jax.random.categorical(key, logits).astype(jnp.int32)
-        mean, log_std = self.actor.apply(learner.actor_params, obs)
+        mean, log_std = out
         return tanh_gaussian_sample(key, mean, log_std)[0]
 
-    def greedy(self, learner: SACLearner, obs):
+    def greedy_action(self, out, obs):
         if self.discrete:
-            logits = self.logits(learner.actor_params, obs)
+            logits = self.action_mask.apply(out, obs)
             return jnp.argmax(logits, axis=-1).astype(jnp.int32)
-        return jnp.tanh(self.actor.apply(learner.actor_params, obs)[0])
+        return jnp.tanh(out[0])
 
-    def logits(self, actor_params, obs):
+    def logits(self, actor_params, at):
         """The discrete actor's logits, illegal actions masked (probability 0)."""
-        return self.action_mask.apply(self.actor.apply(actor_params, obs), obs)
+        return self.action_mask.apply(self.actor_outputs(actor_params, at), self.observed(at))
 
     # ---- the policy's view of a state: (actions or None, probs, log-probs) -------
-    def _policy_sample(self, actor_params, obs, key):
+    def _policy_sample(self, actor_params, at, key):
         """Continuous: a reparameterised action and its log-prob. Discrete: every
         action's probability and log-probability (exact expectations)."""
         if self.discrete:
-            log_probs = jax.nn.log_softmax(self.logits(actor_params, obs))
+            log_probs = jax.nn.log_softmax(self.logits(actor_params, at))
             return None, jnp.exp(log_probs), log_probs
-        action, log_prob = tanh_gaussian_sample(key, *self.actor.apply(actor_params, obs))
+        action, log_prob = tanh_gaussian_sample(key, *self.actor_outputs(actor_params, at))
         return action, None, log_prob
 
-    def critic_target(self, learner: SACLearner, batch: Batch, key) -> jax.Array:
-        """The soft clipped double-Q target from the target critics at ``next_obs``
-        (the pre-reset final observation where an episode was truncated)."""
+    def next_value(self, learner: SACLearner, at, hp, key) -> jax.Array:
+        """The soft value ``min_c Q'_c(s', a') - alpha log pi(a'|s')``, ``a' ~ pi(s')``,
+        from the target critics (an exact expectation over discrete actions)."""
         alpha = jnp.exp(learner.log_alpha)
-        action, probs, log_probs = self._policy_sample(learner.actor_params,
-                                                       batch.next_obs, key)
-        next_q = self.q_values(learner.target_critic_params, batch.next_obs, action)
+        action, probs, log_probs = self._policy_sample(learner.actor_params, at, key)
+        next_q = self.q_values(learner.target_critic_params, at, action)
         if self.discrete:  # V(s') = sum_a pi(a|s') (min_c Q_c(s', a) - alpha log pi(a|s'))
             soft = jnp.min(next_q, axis=0) - alpha * log_probs
-            return batch.reward + batch.discount * jnp.sum(probs * soft, axis=-1)
-        return bootstrap_target(batch.reward, batch.discount, next_q, alpha * log_probs)
+            return jnp.sum(probs * soft, axis=-1)
+        return jnp.min(next_q, axis=0) - alpha * log_probs
 
-    def actor_loss(self, actor_params, critic_params, log_alpha, obs, key):
+    def actor_loss(self, actor_params, critic_params, log_alpha, at, key):
         """``E[alpha log pi(a|s) - min_c Q_c(s, a)]``; returns (loss, E[log pi])."""
         alpha = jnp.exp(log_alpha)
-        action, probs, log_probs = self._policy_sample(actor_params, obs, key)
-        q = jnp.min(self.q_values(critic_params, obs, action), axis=0)
+        action, probs, log_probs = self._policy_sample(actor_params, at, key)
+        q = jnp.min(self.q_values(critic_params, at, action), axis=0)
         if self.discrete:
             q = jax.lax.stop_gradient(q)
             per_state = jnp.sum(probs * (alpha * log_probs - q), axis=-1)
@@ -150,14 +147,15 @@ class SAC(OffPolicyActorCritic):
     def learn(self, learner: SACLearner, batch: Batch, hp: SACHParams, key, grad_step):
         target_key, actor_key = jax.random.split(key)
         lr = self.learning_rate(hp, grad_step)
-        target = jax.lax.stop_gradient(self.critic_target(learner, batch, target_key))
+        target = jax.lax.stop_gradient(self.critic_target(learner, batch, hp, target_key))
         critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
             hp, learner.critic_params, learner.critic_opt, batch, target, lr)
 
         optimizer = make_optimizer(hp, lr)
         (actor_loss, mean_log_prob), actor_grads = jax.value_and_grad(
             self.actor_loss, has_aux=True)(learner.actor_params, critic_params,
-                                           learner.log_alpha, batch.obs, actor_key)
+                                           learner.log_alpha, self.inputs(batch)[0],
+                                           actor_key)
         updates, actor_opt = optimizer.update(actor_grads, learner.actor_opt,
                                               learner.actor_params)
         actor_params = optax.apply_updates(learner.actor_params, updates)

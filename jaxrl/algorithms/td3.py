@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.algorithms.off_policy import Batch, make_optimizer
+from jaxrl.algorithms.off_policy import make_optimizer
 from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParams,
-                                            OffPolicyActorCritic, bootstrap_target)
+                                            OffPolicyActorCritic)
 from jaxrl.components.exploration import decay_over_run
 from jaxrl.config import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, traced_field
 from jaxrl.contract import any_member, select
@@ -78,11 +78,11 @@ class TD3(OffPolicyActorCritic):
 
     def __init__(self, env: Env, env_params: Any, config: TD3Config, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        self.actor = DeterministicActor(self.torso(), self.action_dim)
+        self.actor = self.with_memory(lambda torso: DeterministicActor(torso, self.action_dim))
 
     def init_learner(self, key, hp: TD3HParams) -> TD3Learner:
         actor_key, critic_key = jax.random.split(key)
-        actor_params = self.actor.init(actor_key, jnp.zeros(self.obs_shape, jnp.float32))
+        actor_params = self.init_actor(actor_key)
         critic_params = self.init_critics(critic_key)
         opt = make_optimizer(hp, hp.learning_rate)
         zero = jnp.zeros((), jnp.float32)
@@ -94,32 +94,31 @@ class TD3(OffPolicyActorCritic):
                               hp.exploration_noise_fraction, self.config.total_timesteps,
                               env_steps)
 
-    def explore_policy(self, learner: TD3Learner, obs, key, hp: TD3HParams, env_steps):
-        action = self.actor.apply(learner.actor_params, obs)
-        noise = self.noise_scale(hp, env_steps) * jax.random.normal(key, action.shape)
-        return jnp.clip(action + noise, -1.0, 1.0)
+    def sample_action(self, out, obs, key, hp: TD3HParams, env_steps):
+        noise = self.noise_scale(hp, env_steps) * jax.random.normal(key, out.shape)
+        return jnp.clip(out + noise, -1.0, 1.0)
 
-    def greedy(self, learner: TD3Learner, obs):
-        return self.actor.apply(learner.actor_params, obs)
+    def greedy_action(self, out, obs):
+        return out
 
     def exploration_metrics(self, hp, env_steps):
         return {"exploration_noise": self.noise_scale(hp, env_steps)}
 
-    def critic_target(self, learner: TD3Learner, batch: Batch, hp: TD3HParams, key):
-        target_action = self.actor.apply(learner.target_actor_params, batch.next_obs)
+    def next_value(self, learner: TD3Learner, at, hp: TD3HParams, key):
+        """``min_c Q'_c(s', a')`` at the target actor's smoothed action ``a'``."""
+        target_action = self.actor_outputs(learner.target_actor_params, at)
         noise = hp.target_noise * jax.random.normal(key, target_action.shape)
         action = smoothed_target_action(target_action, noise, hp.target_noise_clip)
-        next_q = self.q_values(learner.target_critic_params, batch.next_obs, action)
-        return bootstrap_target(batch.reward, batch.discount, next_q)
+        return jnp.min(self.q_values(learner.target_critic_params, at, action), axis=0)
 
-    def actor_loss(self, actor_params, critic_params, obs):
+    def actor_loss(self, actor_params, critic_params, at):
         """``-E[Q_1(s, pi(s))]`` (the first critic only, as in TD3: the others are not
         evaluated)."""
-        first = jax.tree.map(lambda x: x[0], critic_params)
-        return -jnp.mean(self.critic.apply(first, obs, self.actor.apply(actor_params, obs)))
+        return -jnp.mean(self.first_q(critic_params, at, self.actor_outputs(actor_params, at)))
 
-    def learn(self, learner: TD3Learner, batch: Batch, hp: TD3HParams, key, grad_step):
+    def learn(self, learner: TD3Learner, batch, hp: TD3HParams, key, grad_step):
         lr = self.learning_rate(hp, grad_step)
+        at = self.inputs(batch)[0]
         target = jax.lax.stop_gradient(self.critic_target(learner, batch, hp, key))
         critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
             hp, learner.critic_params, learner.critic_opt, batch, target, lr)
@@ -130,7 +129,7 @@ class TD3(OffPolicyActorCritic):
 
         def actor_step(learner):
             loss, grads = jax.value_and_grad(self.actor_loss)(
-                learner.actor_params, critic_params, batch.obs)
+                learner.actor_params, critic_params, at)
             updates, opt = make_optimizer(hp, lr).update(grads, learner.actor_opt,
                                                          learner.actor_params)
             return (optax.apply_updates(learner.actor_params, updates), opt, loss,

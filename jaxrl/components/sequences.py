@@ -104,3 +104,69 @@ def burned_carry(apply, burn: BurnIn) -> Any:
         return jnp.where(burn.has_history.reshape((-1,) + (1,) * (c.ndim - 1)), w, c)
 
     return jax.tree.map(pick, warm, burn.stored)
+
+
+# ---- replayed windows (off-policy, R2D2) ------------------------------------------------
+# A replayed window is ``burn_in + L`` consecutive steps of one env, time-major
+# (``[W, B, ...]``), with the carry stored at its first step. ``apply(carry, xs [T, B, ...],
+# resets [T, B]) -> (carry, ys [T, B, ...])`` is a recurrent network (or its core).
+
+def burned_in(apply, carry: Any, obs: jax.Array, starts: jax.Array, burn_in: int) -> Any:
+    """``apply``'s outputs at a window's ``L`` trained steps: its first ``burn_in`` steps
+    replayed from the stored carry to refresh it, the gradient stopped there."""
+    if burn_in:
+        carry = jax.lax.stop_gradient(apply(carry, obs[:burn_in], starts[:burn_in])[0])
+    return apply(carry, obs[burn_in:], starts[burn_in:])[1]
+
+
+def at_successors(apply, carry: Any, obs: jax.Array, starts: jax.Array,
+                  final_obs: jax.Array, burn_in: int) -> Any:
+    """``apply``'s outputs ``[L, B, ...]`` at each trained step's true successor
+    (``final_obs``: the pre-reset observation where an episode ended), each read from
+    the carry that step produced (before any reset), so a bootstrap sees its step's
+    history even where the next stored step is another episode's first."""
+    def step(c, inputs):
+        c, _ = apply(c, *(x[None] for x in inputs))
+        return c, c
+
+    after = jax.lax.scan(step, carry, (obs, starts))[1][burn_in:]
+    length, batch = final_obs.shape[0] - burn_in, final_obs.shape[1]
+    flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (after, final_obs[burn_in:]))
+    _, out = apply(flat[0], flat[1][None], jnp.zeros((1, length * batch), bool))
+    return jax.tree.map(lambda y: y[0].reshape((length, batch) + y.shape[2:]), out)
+
+
+def sequence_n_step(reward: jax.Array, terminated: jax.Array, truncated: jax.Array,
+                    gamma: jax.Array, n: int, burn_in: int):
+    """Each trained step's n-step return inside its window, ``(total, last, discount)``
+    each ``[L, B]``: windows stop at an episode's end and at the window's last step
+    (where they bootstrap); the target is ``total + discount * V(successor of step
+    t + last)`` (``bootstrap_values``)."""
+    from jaxrl.components.targets import n_step_return
+
+    length = reward.shape[0] - burn_in
+    idx = jnp.arange(length)[:, None] + jnp.arange(n)[None, :]  # [L, n]
+
+    def windows(x, fill):
+        pad = jnp.full((n - 1,) + x.shape[1:], fill, x.dtype)
+        return jnp.concatenate([x[burn_in:], pad])[idx]  # [L, n, B]
+
+    cut = truncated.at[-1].set(True)
+    per_window = jax.vmap(jax.vmap(n_step_return, in_axes=(1, 1, 1, None)),
+                          in_axes=(0, 0, 0, None))
+    return per_window(windows(reward, 0.0), windows(terminated, False), windows(cut, True),
+                      gamma)
+
+
+def bootstrap_values(values: Any, last: jax.Array) -> Any:
+    """``values [L, B, ...]`` (at each trained step's successor) at step ``t + last[t, b]``
+    of each sequence."""
+    length, batch = last.shape
+    rows, cols = jnp.arange(length)[:, None] + last, jnp.arange(batch)[None, :]
+    return jax.tree.map(lambda v: v[rows, cols], values)
+
+
+def sequence_priorities(errors: jax.Array) -> jax.Array:
+    """A replayed sequence's priority from its steps' ``[L, B]`` absolute TD errors:
+    ``0.9 max + 0.1 mean`` (R2D2's mixture: one surprising step keeps it sampled)."""
+    return 0.9 * errors.max(axis=0) + 0.1 * errors.mean(axis=0)

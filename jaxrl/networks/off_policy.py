@@ -5,16 +5,52 @@ output it, critics take it, the replay stores it); the learner maps it onto the 
 bounds. Discrete actions (SAC's categorical form) make the critic a Q-network over all
 actions and the actor a logits head. Critic ensembles (twin critics) are one critic
 module with parameters stacked on a leading axis (``ensemble_init`` / ``ensemble_apply``).
+
+With memory, an actor or critic is ``WithMemory(torso, memory, head)``: the same heads
+read a memory core's features in place of the torso's (``Identity`` as their torso).
+Actor and critics each keep their own core (Ni et al., 2022 found a shared one unstable).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxrl.networks.torsos import MLPTorso, dense
+
+
+class Identity(nn.Module):
+    """A head's torso where the features come from a memory core."""
+
+    @nn.compact
+    def __call__(self, x):
+        return x
+
+
+class WithMemory(nn.Module):
+    """``torso -> memory core -> head``, time-major: ``(carry, obs [T, *batch, ...],
+    resets [T, *batch], *head_args) -> (carry, head outputs [T, *batch, ...])``.
+    ``remember`` runs the torso and core only (a critic's memory advances without an
+    action); ``read`` applies the head to features it returned."""
+
+    torso: nn.Module
+    memory: Any  # a networks.memory.MemorySpec
+    head: nn.Module
+
+    def setup(self):
+        self.core = self.memory.core()
+
+    def remember(self, carry, obs, resets):
+        return self.core(carry, self.torso(obs), resets)
+
+    def read(self, features, *head_args):
+        return self.head(features, *head_args)
+
+    def __call__(self, carry, obs, resets, *head_args):
+        carry, features = self.remember(carry, obs, resets)
+        return carry, self.head(features, *head_args)
 
 
 class ContinuousCritic(nn.Module):
