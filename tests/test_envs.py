@@ -254,6 +254,27 @@ def test_cartpole_time_limit_truncates_and_keeps_final_observation():
     np.testing.assert_array_equal(final[5], obs[5])
 
 
+def test_observe_keeps_only_the_named_features_final_observation_included():
+    """``observe=0,1``: CartPole's position and velocity without the pole (a partially
+    observed task), the same trajectory as the full env's, truncation's final
+    observation cut the same way; bad specs are refused by name."""
+    full, params = _env("CartPole-v1")
+    env, _ = _env("CartPole-v1", observe="0,1")
+    short = params.replace(max_steps_in_episode=5)
+    assert env.observation_space(short).shape == (2,)
+    obs0_full, (obs_full, _, _, trunc, info_full) = run(full, short, alternating())
+    obs0, (obs, _, _, trunc_p, info) = run(env, short, alternating())
+    assert trunc.any()
+    np.testing.assert_array_equal(trunc_p, trunc)
+    np.testing.assert_array_equal(obs0, obs0_full[..., :2])
+    np.testing.assert_array_equal(obs, obs_full[..., :2])
+    np.testing.assert_array_equal(info["final_observation"],
+                                  info_full["final_observation"][..., :2])
+    for spec in ("4", "0,0", "x", ""):
+        with pytest.raises(UnknownEnvError, match="observe="):
+            make("CartPole-v1", observe=spec)
+
+
 def _check_brax_time_limit(env_id, **kw):
     env, params = _env(env_id, **kw)
     p3 = params.replace(max_steps_in_episode=3)

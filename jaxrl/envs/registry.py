@@ -187,7 +187,8 @@ def param_kinds(env_id: str) -> Dict[str, Optional[type]]:
 
 
 #: Options every env takes, applied by a wrapper around it
-WRAPPER_OPTIONS = {"trial_episodes": int}  # in-context trials (envs.trials), RL²
+WRAPPER_OPTIONS = {"trial_episodes": int,  # in-context trials (envs.trials), RL²
+                   "observe": str}         # partial observability (wrappers.ObservationSubset)
 
 POSITIVE = ("max_steps_in_episode", "episode_length", "n_frames", "max_steps",
             "max_timesteps", "time_limit", "trial_episodes")
@@ -237,11 +238,21 @@ def make(env_id: str, **overrides: Any) -> Tuple[Env, Any]:
     constructor options (brax: ``episode_length``, ``reset_mode``, ``backend``,
     ``n_frames``; ``jaxrl envs --suite NAME`` lists them). ``trial_episodes=K`` (any
     env) makes trials of K episodes of one task the learner's episodes (in-context
-    meta-RL, ``envs.trials``). Values are typed strictly (``coerce_overrides``).
+    meta-RL, ``envs.trials``); ``observe=I,J,...`` keeps only those features of a 1-D
+    observation (a partially observed task, ``wrappers.ObservationSubset``). Values are
+    typed strictly (``coerce_overrides``).
     """
     overrides = coerce_overrides(env_id, overrides)
     trials = overrides.pop("trial_episodes", None)
+    observe = overrides.pop("observe", None)
     env, params = _make(env_id, overrides)
+    if observe is not None:
+        from jaxrl.envs.wrappers import ObservationSubset
+
+        try:
+            env = ObservationSubset(env, observe)
+        except ValueError as exc:
+            raise UnknownEnvError(f"{env_id}: {exc}") from exc
     if trials is not None:
         from jaxrl.envs.trials import InContextTrials
 

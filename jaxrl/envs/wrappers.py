@@ -94,6 +94,44 @@ def _flat_bounds(space):
     return space.low.reshape(-1), space.high.reshape(-1)
 
 
+class ObservationSubset(Wrapper):
+    """Only some features of a 1-D Box observation: the standard way to make a fully
+    observed task partially observed (Pendulum's angle without its velocity,
+    ``observe=0,1``, is the "-P" task of Ni et al., 2022; its velocity alone, ``observe=2``,
+    the "-V" one). Set it on any such env with ``--env-set observe=I,J,...``."""
+
+    def __init__(self, env: Env, spec: str):
+        super().__init__(env)
+        space = env.observation_space(env.default_params)
+        if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+            raise ValueError(f"observe={spec!r} picks features of a 1-D Box observation; "
+                             f"{env.id}'s is {space}")
+        try:
+            features = [int(part) for part in str(spec).split(",") if part.strip()]
+        except ValueError:
+            features = []
+        size = space.shape[0]
+        if not features or any(not 0 <= i < size for i in features) or \
+                len(set(features)) != len(features):
+            raise ValueError(f"observe={spec!r}: give distinct feature indices in "
+                             f"[0, {size}) separated by commas, e.g. observe=0,1")
+        self.features = np.asarray(features, np.int32)
+
+    def reset(self, key, params):
+        obs, state = self.env.reset(key, params)
+        return obs[..., self.features], state
+
+    def step(self, key, state, action, params):
+        obs, state, reward, terminated, truncated, info = self.env.step(key, state, action, params)
+        info = {**info, "final_observation": info["final_observation"][..., self.features]}
+        return obs[..., self.features], state, reward, terminated, truncated, info
+
+    def observation_space(self, params):
+        space = self.env.observation_space(params)
+        return spaces.Box(space.low[self.features], space.high[self.features],
+                          (len(self.features),), space.dtype)
+
+
 class ClipAction(Wrapper):
     """Clips Box actions into the action space's bounds before the env sees them."""
 
