@@ -53,10 +53,17 @@ def _fields_help(algorithm: str) -> str:
                         RunConfig)):
         lines.append(f"\n  {title}")
         for name, default, doc in field_docs(cls):
-            default = variant.get(name, default)
-            if isinstance(default, tuple):
-                default = ",".join(map(str, default))
-            lines.append(f"    {name:<24} default {default!s:<10} {doc}")
+            if dataclasses.is_dataclass(default):  # a nested spec: one line per field
+                lines.append(f"    {name + '.NAME':<24} {doc}")
+                nested = [(f"{name}.{sub}", getattr(default, sub), sub_doc)
+                          for sub, _, sub_doc in field_docs(type(default))]
+            else:
+                nested = [(name, default, doc)]
+            for name, default, doc in nested:
+                default = variant.get(name, default)
+                if isinstance(default, tuple):
+                    default = ",".join(map(str, default))
+                lines.append(f"    {name:<24} default {default!s:<10} {doc}")
     lines.append("\n  env parameters: --env-set NAME=VALUE or --set env.NAME=VALUE (e.g. "
                  "max_steps_in_episode=200)")
     return "\n".join(lines)
