@@ -177,7 +177,12 @@ def test_bench_takes_the_common_flags_and_records_what_it_measured(tmp_path, cap
     assert row["process_compile_seconds"] >= 0.5 * row["compile_seconds"] > 0
     assert set(row["process_compile_breakdown"]) == {"trace", "lower", "xla"}
     assert row["final_return_mean"] <= 40  # the env override reached evaluation
-    assert 0 < row["fraction_of_ceiling"] < 1.5
+    # achieved matmul GFLOP/s over a peak measured at another moment: how the two compare
+    # depends on what else the machine runs (2.4 was seen beside other tests), so only
+    # the arithmetic is checked here
+    assert row["fraction_of_ceiling"] > 0
+    assert row["fraction_of_ceiling"] == pytest.approx(
+        row["achieved_matmul_gflops"] / row["matmul_peak_gflops_costliest_shape"])
 
 
 def test_bench_serves_timed_runs_of_one_compiled_program():

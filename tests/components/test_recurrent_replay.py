@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hand_targets import sequence_target_by_hand
 
 import jaxrl.envs
 from jaxrl.algorithms import dqn
@@ -80,16 +81,8 @@ def test_sequence_targets_equal_a_step_by_step_loop(trained):
                            seq.final_obs[b, t])[1][0, pick])
 
         for i in range(length):
-            t, total, expected = burn + i, 0.0, None
-            for k in range(n):
-                s = t + k
-                total += gamma ** k * float(seq.reward[b, s])
-                if bool(seq.terminated[b, s]):
-                    expected = total
-                    break
-                if bool(seq.truncated[b, s]) or k == n - 1 or s == burn + length - 1:
-                    expected = total + gamma ** (k + 1) * value(s)
-                    break
+            expected = sequence_target_by_hand(seq, b, burn + i, n, gamma, burn + length - 1,
+                                               value)
             np.testing.assert_allclose(targets[i, b], expected, rtol=1e-4, atol=1e-4)
 
 
