@@ -66,12 +66,13 @@ def test_ppo_balances_playground_cartpole():
 
 # Random (first episodes of 64 copies, the same 2,000-step limit): 1.35 [1.07, 1.65]. PPO's
 # training episodes in the last chunk (the sampling policy, Craftax's own measure), 2 seeds
-# x 100k steps with optimistic resets: [3.95, 3.26] (105 s; benchmarks/suite_learning.py
-# runs 4 seeds). The 2,000-step limit keeps the final greedy evaluation short (a greedy
-# policy stands still and lives it out).
+# x 100k steps with optimistic resets: [3.95, 3.26] (105 s alone, 216-242 s in CI beside
+# the other worker; benchmarks/suite_learning.py runs 4 seeds). CI runs the first seed (a
+# fixed seed: the same program gives the same return). The 2,000-step limit keeps the
+# final greedy evaluation short (a greedy policy stands still and lives it out).
 def test_ppo_gains_achievements_on_craftax_classic():
     iqm, returns = final_returns("ppo", "craftax/Craftax-Classic-Symbolic-v1", 100_000,
-                                 num_seeds=2, measure="train", num_envs=64, num_steps=64,
+                                 num_seeds=1, measure="train", num_envs=64, num_steps=64,
                                  num_minibatches=8, hidden_sizes=(256, 256),
                                  learning_rate=3e-4, gae_lambda=0.8, eval_episodes=1,
                                  env_values={"max_timesteps": 2000,

@@ -116,7 +116,7 @@ def test_sac_twin_critic_target_truncation_bootstraps_termination_does_not():
     np.testing.assert_allclose(batch.next_obs, [[4.0, 5.0, 6.0]] * 3)
     np.testing.assert_allclose(batch.discount, [G, G, 0.0])
     key = jax.random.PRNGKey(7)
-    target = algo.critic_target(learner, batch, key)
+    target = algo.critic_target(learner, batch, hp, key)
     eps = np.asarray(jax.random.normal(key, (3, 1)))[:, 0]
     u = 0.4 + np.exp(-1.0) * eps
     a = np.tanh(u)
@@ -138,7 +138,7 @@ def test_discrete_sac_target_is_the_exact_expectation_over_actions():
     crit = {"w": CRITICS["w"][:, :2], "c": CRITICS["c"]}
     learner = learner.replace(target_critic_params=crit)
     batch = algo._batch(stored, jnp.ones(3), G, lambda o: o)
-    target = algo.critic_target(learner, batch, jax.random.PRNGKey(0))
+    target = algo.critic_target(learner, batch, hp, jax.random.PRNGKey(0))
     p = np.array([0.25, 0.75])
     q = np.minimum(4.0 + np.array([0.5, -1.0]), 10.0 + np.array([-0.5, 0.25]))  # per action
     v = np.sum(p * (q - 0.2 * np.log(p)))
