@@ -1,13 +1,39 @@
 """Fresh processes for the tests: the command line as users run it (kill-and-resume
 tests), and JAX programs on a chosen number of host devices."""
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from jaxrl.platform import host_device_flags
+
+
+def _shared_compilation_cache():
+    """One XLA compilation cache directory for this test session's fresh processes (made
+    by the first pytest process that imports this module; its workers inherit it)."""
+    path = os.environ.get("JAXRL_TEST_COMPILATION_CACHE")
+    if not path:
+        path = tempfile.mkdtemp(prefix="jaxrl-test-xla-cache-")
+        os.environ["JAXRL_TEST_COMPILATION_CACHE"] = path
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+COMPILATION_CACHE = _shared_compilation_cache()
+
+
+def with_compilation_cache(env):
+    """``env`` with JAX's persistent compilation cache on, shared by the processes that
+    compile the same program one after another: a run resumed after a kill, a Ray task
+    retried, a local run checking a Ray one. Each would otherwise compile it again (an
+    executable loaded from the cache is the one XLA compiled: results are unchanged).
+    The test processes themselves keep it off (conftest.py)."""
+    return {**env, "JAX_COMPILATION_CACHE_DIR": COMPILATION_CACHE}
 
 
 def own_devices_env():
@@ -33,7 +59,7 @@ def host_devices_env(count, quick_compile=False):
 
 def launch(args, cwd):
     """``python -m jaxrl.cli ARGS`` in ``cwd``, with this machine's own device count."""
-    env = own_devices_env()
+    env = with_compilation_cache(own_devices_env())
     return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -28,13 +28,13 @@ jaxrl.platform.configure()
 # (most tests first) left the costliest files (few tests, long runs) to the end, where one
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
-    "tests/test_learning_suites.py",  # ~550 s: one env per suite, Craftax included
+    "tests/test_learning_suites.py",  # ~360 s: one env per suite, Craftax included
     "tests/test_learning_value_based.py",  # ~290 s: three default configs
     "tests/test_learning_actor_critic.py",  # ~300 s
     "tests/test_meta.py",
     "tests/contract/test_sharding.py",  # ~100 s: two fresh 8-device processes
     "tests/test_distributed.py",
-    "tests/sweep/test_ray.py",  # ~150 s: a Ray cluster's workers, each compiling
+    "tests/sweep/test_ray.py",  # 150-320 s: a Ray cluster's workers, each compiling
     "tests/test_learning.py",
     "tests/test_learning_memory.py",  # ~80 s: MemoryChain (GRU and feed-forward), RL²
     "tests/test_notebook.py",

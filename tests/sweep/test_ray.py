@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from cli_processes import free_port, host_devices_env
+from cli_processes import free_port, host_devices_env, with_compilation_cache
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -36,7 +36,8 @@ def cluster():
     # own tmp dirs (longer still under xdist, .../popen-gw1/...) overflow that.
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    # The retried task and the local run below load what the first tasks compiled.
+    env = with_compilation_cache({k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     common = ["--num-cpus", "1", "--disable-usage-stats"]
     try:
@@ -90,7 +91,7 @@ def test_ray_runs_the_batches_retries_a_killed_worker_and_loses_nothing(cluster,
     # The same sweep in this process's way: one device, as each 1-CPU Ray task has.
     local = str(tmp_path / "local")
     subprocess.run([sys.executable, "-m", "jaxrl.cli", *SWEEP, "--space", str(space),
-                    "--out", local], env=host_devices_env(1), check=True,
+                    "--out", local], env=with_compilation_cache(host_devices_env(1)), check=True,
                    capture_output=True, timeout=900)
     summaries = []
     for d in (out, local):
