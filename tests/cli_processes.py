@@ -14,8 +14,8 @@ from jaxrl.platform import host_device_flags
 
 
 def _shared_compilation_cache():
-    """One XLA compilation cache directory for this test session's fresh processes (made
-    by the first pytest process that imports this module; its workers inherit it)."""
+    """One XLA compilation cache directory per pytest process (each xdist worker makes
+    its own; a test file runs in one worker, and its fresh processes share it)."""
     path = os.environ.get("JAXRL_TEST_COMPILATION_CACHE")
     if not path:
         path = tempfile.mkdtemp(prefix="jaxrl-test-xla-cache-")

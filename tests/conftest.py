@@ -12,8 +12,10 @@ those programs in different orders and each waited for the other in its rendezvo
 - the learning tests train in a fresh process with one device per core
   (``tests/learning.py``), where training runs no collectives at all.
 
-No persistent XLA compilation cache either: it made the abort reproducible here and
-saves little on a clean CI checkout.
+No persistent XLA compilation cache in the test processes either: it made the abort
+reproducible here and saves little on a clean CI checkout. Fresh processes that compile a
+program an earlier one compiled (a resumed run, a retried Ray task) share one
+(``cli_processes.with_compilation_cache``).
 """
 
 import jaxrl.platform
@@ -29,7 +31,7 @@ jaxrl.platform.configure()
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
     "tests/test_learning_suites.py",  # ~360 s: one env per suite, Craftax included
-    "tests/test_learning_value_based.py",  # ~290 s: three default configs
+    "tests/test_learning_value_based.py",  # ~100 s: DQN's default config
     "tests/test_learning_actor_critic.py",  # ~300 s
     "tests/test_meta.py",
     "tests/contract/test_sharding.py",  # ~100 s: two fresh 8-device processes

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from cli_processes import free_port, host_devices_env, with_compilation_cache
+from cli_processes import free_port, host_devices_env, own_devices_env, with_compilation_cache
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def cluster():
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     port = free_port()
     # The retried task and the local run below load what the first tasks compiled.
-    env = with_compilation_cache({k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    env = with_compilation_cache(own_devices_env())
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     common = ["--num-cpus", "1", "--disable-usage-stats"]
     try:
