@@ -30,6 +30,7 @@ import numpy as np
 
 from jaxrl.config import choice, static_field
 from jaxrl.contract import reset_carry
+from jaxrl.networks.initializers import orthogonal
 
 MEMORY_CELLS = ("none", "gru", "lstm", "lru", "gtrxl")
 MemoryCell = choice(*MEMORY_CELLS)
@@ -306,7 +307,7 @@ def _stacked_orthogonal(blocks: int):
     def init(key, shape, dtype=jnp.float32):
         rows, cols = shape
         keys = jax.random.split(key, blocks)
-        return jnp.concatenate([nn.initializers.orthogonal()(k, (rows, cols // blocks), dtype)
+        return jnp.concatenate([orthogonal()(k, (rows, cols // blocks), dtype)
                                 for k in keys], axis=-1)
 
     return init

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import choice
+from jaxrl.networks.initializers import orthogonal
 from jaxrl.networks.narrow import dense_dot_general
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu,
@@ -22,7 +23,7 @@ Torso = choice(*TORSOS)
 def dense(width: int, scale: float = np.sqrt(2)) -> nn.Dense:
     """Orthogonal init with the given gain, zero bias (the PPO/DQN convention). Narrow
     layers (action and value heads) avoid XLA:CPU's slow narrow matmuls (``narrow``)."""
-    return nn.Dense(width, kernel_init=nn.initializers.orthogonal(scale),
+    return nn.Dense(width, kernel_init=orthogonal(scale),
                     bias_init=nn.initializers.zeros, dot_general=dense_dot_general)
 
 
@@ -85,7 +86,7 @@ class MinAtarCNN(nn.Module):
     def __call__(self, x):
         batch = x.shape[:-3]
         x = x.reshape((-1,) + x.shape[-3:]).astype(np.float32)
-        x = ValidConv(self.filters, (3, 3), kernel_init=nn.initializers.orthogonal(np.sqrt(2)),
+        x = ValidConv(self.filters, (3, 3), kernel_init=orthogonal(np.sqrt(2)),
                       name="Conv_0")(x)
         if self.layer_norm:
             x = nn.LayerNorm()(x)

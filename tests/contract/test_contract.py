@@ -1,5 +1,7 @@
 """The algorithm contract, checked for every registered algorithm (a new registration is
 tested automatically): each runs its registry ``smoke`` configuration."""
+import re
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -55,6 +57,36 @@ def test_the_memory_model_bounds_what_xla_plans(case):
     xla = max(run.xla_memory.values())
     estimate = run.memory_plan.need / len(run.devices)
     assert xla <= estimate <= 4 * xla, (run.memory_plan.record(), xla)
+
+
+def batched_lapack_calls(hlo_text: str) -> list:
+    """The LAPACK custom calls in optimised HLO whose first result has batch dimensions
+    (more than a matrix's two)."""
+    found = []
+    for line in hlo_text.splitlines():
+        target = re.search(r'custom_call_target="(lapack_\w+)"', line)
+        if target:
+            shape = re.search(r"= \(?\w+\[([\d,]*)\]", line)
+            if shape and len(shape.group(1).split(",")) > 2:
+                found.append((target.group(1), shape.group(1)))
+    return found
+
+
+def test_no_batched_lapack_call_on_cpu(case):
+    """jaxlib 0.10-0.11 can deadlock two batched LAPACK calls on XLA:CPU's thread pool
+    (``jaxrl.networks.initializers``): every program the run compiled (init with its
+    orthogonal initialisers under the member vmap, the chunks, evaluation) calls LAPACK
+    one matrix at a time. The contract suite's learners are every network family."""
+    _, _, population, run, _ = case
+    init = run._init_compiled or run._init.lower(population.keys(), run.inputs).compile()
+    programs = {"init": init, **{f"chunk {n}": p for n, p in run._chunk_programs.items()}}
+    texts = {name: p.as_text() for name, p in programs.items()}
+    assert "lapack_" in texts["init"]  # the orthogonal initialisers' QRs are there
+    for name, text in texts.items():
+        assert not batched_lapack_calls(text), (name, batched_lapack_calls(text))
+    # the check itself finds a batched call where one is made
+    stacked = jax.jit(jax.vmap(jnp.linalg.qr)).lower(jnp.ones((2, 3, 3))).compile()
+    assert batched_lapack_calls(stacked.as_text())
 
 
 def test_vmapped_member_matches_member_alone_and_reuses_no_key(case):
