@@ -1,11 +1,20 @@
 # The two commands: `make run` (train PPO on CartPole over 64 seeds) and `make test`.
-# Both create the virtual environment on first use, from the pinned constraints.txt.
+# Both create the virtual environment on first use, from the pinned constraints.txt (the
+# newest supported set); `make test` also builds .venv-oldest from constraints-oldest.txt
+# (the oldest supported JAX) and runs a fast subset there.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+OLDEST ?= .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+# The fast subset under the oldest set (about 2 minutes): hand-computed returns, the
+# driver (chunks, checkpoints, resume) and the contract suite for one learner per family
+# (the env suites and tools beyond the core are not installed there).
+OLDEST_TESTS := tests/test_advantages.py tests/test_driver.py tests/contract/test_contract.py
+OLDEST_SELECT := -k "not test_contract.py or ppo@ or dqn@ or sac@Pendulum"
 
-.PHONY: run test test-fast test-extended bench notebooks clean-venv
+.PHONY: run test test-oldest test-fast test-extended bench notebooks clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,13 +22,24 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+$(OLDEST_STAMP): pyproject.toml constraints-oldest.txt
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(OLDEST)/bin/python -m pip install --quiet -c constraints-oldest.txt -e ".[test]"
+	touch $(OLDEST_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/jaxrl train ppo --env CartPole-v1 --num-seeds 64 --total-timesteps 500000 --out runs/ppo-cartpole
 
 # Two workers: most tests wait on a single-threaded XLA compile, so two share 2 cores
 # (each test file runs in one worker, so module fixtures are built once).
-test: $(STAMP)
+test: $(STAMP) $(OLDEST_STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30 -m "not extended"
+	$(MAKE) test-oldest
+
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pytest -q -n 2 --dist loadfile -m "not extended" \
+		$(OLDEST_TESTS) $(OLDEST_SELECT)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not extended"
@@ -36,4 +56,4 @@ notebooks: $(STAMP)
 	$(PY) notebooks/run_notebooks.py
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(OLDEST)

@@ -186,27 +186,38 @@ class RunEvaluation:
         return f"the episodes the run evaluated after chunk {self.checkpoint - 1}"
 
 
-def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Optional[int] = None,
-                 warn=None, env_values: Optional[Dict[str, Any]] = None) -> RunEvaluation:
-    """Scores the newest good checkpoint of ``run_dir``. By default on the episodes the
-    run itself scored at that checkpoint (its eval_seed and eval_episodes, key
-    ``fold_in(PRNGKey(eval_seed), checkpoint - 1)``), so the final checkpoint reproduces
-    summary.json's ``final_eval_return``; ``eval_seed=S`` scores the episodes the run
-    would have used there with eval_seed S."""
+@dataclasses.dataclass
+class RestoredRun:
+    """A run directory's newest good checkpoint, with what it needs to be used."""
+    spec: Experiment
+    algo: Any
+    population: Any
+    run: Any
+    checkpoint: int  # chunks done when it was saved
+    carry: Any
+
+    def member_state(self, member: int) -> Any:
+        import jax
+
+        return jax.tree.map(lambda x: x[member], jax.device_get(self.carry.state))
+
+    def member_env_params(self, member: int) -> Any:
+        """The member's own env params where the population draws them, else None."""
+        import jax
+
+        params = self.population.env_params
+        return None if params is None else jax.tree.map(lambda x: x[member], params)
+
+
+def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None) -> RestoredRun:
     from jaxrl.checkpoint import PopulationCheckpointer
     from jaxrl.runner import Run
 
     if not os.path.exists(os.path.join(run_dir, "config.json")):
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
     spec = read_run_config(run_dir)
-    if episodes is not None and episodes <= 0:
-        raise ConfigError(f"--episodes {episodes} must be positive")
-    if eval_seed is not None:
-        check_seed_range(eval_seed, 1)
-    run_episodes, run_eval_seed = spec.run_config.eval_episodes, spec.run_config.eval_seed
-    episodes = episodes or run_episodes
-    eval_seed = run_eval_seed if eval_seed is None else eval_seed
-    spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=episodes)
+    if episodes is not None:
+        spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=episodes)
     algo, population = spec.build()
     run = Run(algo, population, spec.run_config)
     checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"))
@@ -215,6 +226,34 @@ def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Option
                                                      **({"warn": warn} if warn else {}))
     finally:
         checkpointer.close()
+    return RestoredRun(spec, algo, population, run, step, carry)
+
+
+def check_member(member: Optional[int], size: int) -> None:
+    if member is not None and not 0 <= member < size:
+        raise ConfigError(f"--member {member} out of range: the run has {size} members "
+                          f"(0..{size - 1})")
+
+
+def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Optional[int] = None,
+                 warn=None, env_values: Optional[Dict[str, Any]] = None,
+                 restored: Optional[RestoredRun] = None) -> RunEvaluation:
+    """Scores the newest good checkpoint of ``run_dir``. By default on the episodes the
+    run itself scored at that checkpoint (its eval_seed and eval_episodes, key
+    ``fold_in(PRNGKey(eval_seed), checkpoint - 1)``), so the final checkpoint reproduces
+    summary.json's ``final_eval_return``; ``eval_seed=S`` scores the episodes the run
+    would have used there with eval_seed S."""
+    if episodes is not None and episodes <= 0:
+        raise ConfigError(f"--episodes {episodes} must be positive")
+    if eval_seed is not None:
+        check_seed_range(eval_seed, 1)
+    restored = restored or restore_run(run_dir, episodes, warn)
+    spec, population, run, step, carry = (restored.spec, restored.population, restored.run,
+                                          restored.checkpoint, restored.carry)
+    run_episodes = read_run_config(run_dir).run_config.eval_episodes
+    run_eval_seed = spec.run_config.eval_seed
+    episodes = spec.run_config.eval_episodes
+    eval_seed = run_eval_seed if eval_seed is None else eval_seed
     # Checkpoint ``step`` is saved after chunk ``step - 1``, where the run evaluated.
     held_out = None
     if env_values:  # every member on the same given params (held-out values)
@@ -236,17 +275,22 @@ def cmd_eval(args) -> int:
 
     from jaxrl.stats import iqm
 
+    if (args.run_dir is None) == (args.export is None):
+        raise ConfigError("jaxrl eval takes a run directory or --export DIR (one of them)")
+    if args.export is not None:
+        return _eval_export(args)
     console = Console()
     if not os.path.exists(os.path.join(args.run_dir, "config.json")):
         raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
     size = read_run_config(args.run_dir).num_seeds
-    if args.member is not None and not 0 <= args.member < size:
-        raise ConfigError(f"--member {args.member} out of range: the run has {size} members "
-                          f"(0..{size - 1})")
+    check_member(args.member, size)
     errors = Console(stderr=True)
-    ev = evaluate_run(args.run_dir, args.episodes, args.seed,
-                      warn=lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True),
-                      env_values=_parse_pairs(args.env_set, "--env-set"))
+    warn = lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
+    if args.episodes is not None and args.episodes <= 0:
+        raise ConfigError(f"--episodes {args.episodes} must be positive")
+    restored = restore_run(args.run_dir, args.episodes, warn)
+    ev = evaluate_run(args.run_dir, args.episodes, args.seed, warn,
+                      _parse_pairs(args.env_set, "--env-set"), restored=restored)
     table = Table(title=f"{ev.spec.env}: checkpoint {ev.checkpoint}/{ev.num_chunks}, "
                         f"{ev.episodes} episodes per member ({ev.describe()})")
     for col in ("member", "seed", "return mean", "return std", "min", "max"):
@@ -259,6 +303,146 @@ def cmd_eval(args) -> int:
     console.print(table)
     if args.member is None:
         console.print(f"IQM over members: {iqm(ev.returns.mean(axis=1)):.1f}")
+    if args.video:
+        if ev.held_out:
+            raise ConfigError("--video renders a member on its own env params; drop --env-set")
+        member = args.member or 0
+        algo = restored.algo
+        key = _eval_key(ev.eval_seed, ev.checkpoint - 1)
+        from jaxrl.contract import member_env
+
+        with member_env(algo, restored.member_env_params(member)):
+            frames, episode_return = _render_episode(
+                algo.eval_env, algo.env_params, algo.policy(restored.member_state(member)),
+                key, ev.episodes)
+        _report_video(console, args.video, frames, episode_return,
+                      f"member {member}, episode 0 of the {ev.episodes} above")
+    return 0
+
+
+def _eval_key(seed: int, index: int):
+    import jax
+
+    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
+
+
+def _render_episode(env, env_params, policy, key, episodes: int):
+    """The frames and return of the first of ``episodes`` evaluation episodes (the
+    episodes ``evaluation.evaluate`` scores with ``key``)."""
+    import jax
+
+    from jaxrl.evaluation import record
+    from jaxrl.rendering import episode_frames
+
+    states, active, returns = jax.jit(lambda k: record(env, env_params, policy, k, episodes))(key)
+    states, active = jax.device_get((states, active))
+    return episode_frames(env, env_params, states, active, 0), float(returns[0])
+
+
+def _report_video(console, path: str, frames, episode_return: float, what: str) -> None:
+    from jaxrl.rendering import write_video
+
+    write_video(path, frames)
+    console.print(f"video: {path} ({what}: {len(frames)} frames, return "
+                  f"{episode_return:.1f})")
+
+
+def _eval_export(args) -> int:
+    """``jaxrl eval --export DIR``: the exported policy on its env, jaxrl's learners not
+    involved (what a user of the artefact gets)."""
+    import jax
+    import numpy as np
+    from rich.console import Console
+
+    from jaxrl.contract import Policy
+    from jaxrl.evaluation import evaluate
+    from jaxrl.inference import ExportError, load_policy
+
+    if args.member is not None or args.env_set:
+        raise ConfigError("--member and --env-set are for a run directory; an export holds "
+                          "one member on its own env params")
+    try:
+        policy = load_policy(args.export)
+    except ExportError as exc:
+        raise ConfigError(str(exc)) from exc
+    env, env_params = exported_env(policy.info)
+    episodes = args.episodes or 10
+    if episodes <= 0:
+        raise ConfigError(f"--episodes {episodes} must be positive")
+    seed = 0 if args.seed is None else args.seed
+    check_seed_range(seed, 1)
+    acting = Policy(policy.step, policy.initial_carry)
+    key = jax.random.PRNGKey(seed)
+    returns = np.asarray(jax.jit(lambda k: evaluate(env, env_params, acting, k, episodes))(key))
+    console = Console()
+    info = policy.info
+    origin = (f"member {info['member']} of {info['run_dir']}, checkpoint "
+              f"{info['checkpoint']}" if "run_dir" in info else "")
+    console.print(f"{info['env']['id']}: exported {info['learner']} policy ({origin}), "
+                  f"{episodes} episodes, seed {seed}: return mean {returns.mean():.1f}, "
+                  f"std {returns.std():.1f}, min {returns.min():.1f}, max {returns.max():.1f}")
+    if args.video:
+        frames, episode_return = _render_episode(env, env_params, acting, key, episodes)
+        _report_video(console, args.video, frames, episode_return, "episode 0 of those")
+    return 0
+
+
+def exported_env(info: Dict[str, Any]):
+    """The env an export was made on: its id, the run's overrides and the member's own
+    recorded parameters."""
+    import jax
+    import numpy as np
+    from flax import serialization
+
+    import jaxrl.envs
+
+    env_info = info["env"]
+    env, params = jaxrl.envs.make(env_info["id"], **env_info.get("overrides", {}))
+    if "params" in env_info:
+        template = serialization.to_state_dict(params)
+        recorded = jax.tree.map(lambda t, v: np.asarray(v, np.asarray(t).dtype), template,
+                                env_info["params"])
+        params = serialization.from_state_dict(params, recorded)
+    return env, params
+
+
+def cmd_export(args) -> int:
+    from rich.console import Console
+
+    from jaxrl.config import to_dict
+    from jaxrl.contract import member_env
+    from jaxrl.export import export_policy
+
+    console = Console()
+    errors = Console(stderr=True)
+    warn = lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
+    if not os.path.exists(os.path.join(args.run_dir, "config.json")):
+        raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
+    check_member(args.member, read_run_config(args.run_dir).num_seeds)
+    restored = restore_run(args.run_dir, warn=warn)
+    member, chosen = args.member, "--member"
+    scores = None
+    if member is None:  # the member the run's own evaluation at this checkpoint rates best
+        ev = evaluate_run(args.run_dir, restored=restored)
+        scores = ev.returns.mean(axis=1)
+        member, chosen = int(scores.argmax()), "best mean evaluation return at the checkpoint"
+    spec, algo, population = restored.spec, restored.algo, restored.population
+    info = {
+        "run_dir": os.path.abspath(args.run_dir), "checkpoint": restored.checkpoint,
+        "num_chunks": len(restored.run.chunks), "member": member,
+        "member_chosen_by": chosen, "seed": int(population.seeds[member]),
+        "hparams": population.member_hparams(member),
+        "config": to_dict(spec.config),
+        "env": {"overrides": spec.env_overrides},
+    }
+    if scores is not None:
+        info["eval_return_mean"] = float(scores[member])
+    with member_env(algo, restored.member_env_params(member)):
+        record = export_policy(algo, restored.member_state(member), args.out, info)
+    console.print(f"exported {record['learner']} member {member} ({chosen}) of "
+                  f"{args.run_dir} to {args.out}: {len(record['parameters'])} arrays, "
+                  f"{'recurrent' if record['recurrent'] else 'feed-forward'}; load it with "
+                  f"jaxrl.load_policy({args.out!r})")
     return 0
 
 
@@ -732,11 +916,19 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
     train.add_argument("--wandb", action="store_true", help="log to Weights & Biases too")
     train.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("eval", help="evaluate a run's saved policies")
-    ev.add_argument("run_dir")
+    ev = sub.add_parser("eval", help="evaluate a run's saved policies, or an exported one")
+    ev.add_argument("run_dir", nargs="?", default=None)
+    ev.add_argument("--export", metavar="DIR", default=None,
+                    help="evaluate the policy `jaxrl export` wrote to DIR (instead of a run "
+                         "directory) on its env, with jaxrl's learners not involved; seed 0 "
+                         "and 10 episodes unless --seed and --episodes say")
     ev.add_argument("--member", type=int, default=None, help="only this member")
     ev.add_argument("--episodes", type=int, default=None,
                     help="episodes per member (default: the run's eval_episodes)")
+    ev.add_argument("--video", metavar="PATH", default=None,
+                    help="render the first evaluation episode (of --member, default 0) to "
+                         "PATH: a .gif, or a video such as .mp4 (gymnax classic control, "
+                         "image envs such as MinAtar, brax)")
     ev.add_argument("--seed", type=int, default=None,
                     help="evaluation seed (default: the run's eval_seed, so the newest "
                          "checkpoint is scored on the episodes of summary.json's final "
@@ -747,6 +939,17 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                          "a population trained with a parameter drawn per member, say) "
                          "instead of its own")
     ev.set_defaults(func=cmd_eval)
+
+    export = sub.add_parser("export", help="write a member's policy as a self-contained "
+                                           "artefact (jaxrl.load_policy reads it)")
+    export.add_argument("run_dir")
+    export.add_argument("--member", type=int, default=None,
+                        help="the member to export (default: the one the run's evaluation "
+                             "at its newest checkpoint rates best)")
+    export.add_argument("--out", required=True, metavar="DIR",
+                        help="directory to write policy.json, params.msgpack and the "
+                             "serialised policy into")
+    export.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")
     bench.add_argument("algorithm")
@@ -853,7 +1056,7 @@ def _use_cpu_cores(args) -> None:
     ``train`` and ``eval``, as many as the members (times the devices per member) use."""
     from jaxrl.platform import configure_cpu_devices
 
-    if args.command in ("train", "eval"):
+    if args.command in ("train", "eval", "export"):
         members, data_parallel = _early_counts(args)
         configure_cpu_devices(members * data_parallel if members else None)
     elif args.command in ("sweep", "pbt", "meta"):
@@ -871,6 +1074,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SystemExit as exc:  # --help (0) or a one-line usage error (2)
         return exc.code
     _use_cpu_cores(args)
+    if getattr(args, "video", None):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # brax's renderer: offscreen OpenGL
     from jaxrl.platform import configure
 
     configure()

@@ -261,6 +261,7 @@ class Learner:
         self.name = name or self.name
         self.config = config.validate()
         self.env, self.env_params = as_learner_env(env, env_params, self.name), env_params
+        self.base_env = env  # as ``jaxrl.envs.make`` built it (an exported policy acts on it)
 
     def discrete_action_space(self, use_instead: str):
         """The env's action space, which must be discrete (else one line naming what to

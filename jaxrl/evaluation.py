@@ -1,7 +1,7 @@
 """Deterministic evaluation of a policy on fresh episodes."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,35 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
     steps). Pass the same ``key`` to every population member so all are scored on the
     same episodes.
     """
+    init, step, max_steps = _episodes(env, env_params, policy, key, num_episodes, max_steps)
+
+    def cond(carry):
+        t, _, _, _, _, active = carry
+        return (t < max_steps) & jnp.any(active)
+
+    returns = jax.lax.while_loop(cond, step, init)[4]
+    return returns if by_trial_episode else returns.sum(axis=-1)
+
+
+def record(env: Env, env_params: Any, policy: Any, key: jax.Array, num_episodes: int,
+           max_steps: Optional[int] = None) -> Tuple[Any, jax.Array, jax.Array]:
+    """``evaluate``'s episodes (the same keys, so the same episodes and returns), with
+    what happened in them: ``(states, active, returns)``, the env state before each step
+    ``[max_steps, num_episodes, ...]``, whether that episode was still running then
+    ``[max_steps, num_episodes]``, and the returns ``[num_episodes]``. For rendering
+    (``jaxrl.rendering``); it keeps every step, so mind long episodes of large states."""
+    init, step, max_steps = _episodes(env, env_params, policy, key, num_episodes, max_steps)
+
+    def scan_step(carry, _):
+        return step(carry), (carry[3], carry[5])
+
+    final, (states, active) = jax.lax.scan(scan_step, init, None, length=max_steps)
+    return states, active, final[4].sum(axis=-1)
+
+
+def _episodes(env: Env, env_params: Any, policy: Any, key: jax.Array, num_episodes: int,
+              max_steps: Optional[int]):
+    """The first carry and the step of ``num_episodes`` evaluation episodes."""
     policy = as_policy(policy)
     env = env.for_evaluation()  # nothing after the first episode's end is used
     if max_steps is None:  # given where env_params are traced (a member's own)
@@ -40,11 +69,7 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
     zeros = jnp.zeros((num_episodes, slots), jnp.float32)
     active = jnp.ones((num_episodes,), bool)
 
-    def cond(carry):
-        t, _, _, _, _, active = carry
-        return (t < max_steps) & jnp.any(active)
-
-    def body(carry):
+    def step(carry):
         t, memory, obs, state, returns, active = carry
         keys = jax.random.split(jax.random.fold_in(step_key, t), num_episodes)
         memory, action = policy.act(memory, obs)
@@ -57,9 +82,7 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
         active = active & ~(terminated | truncated)
         return t + 1, memory, obs, state, returns, active
 
-    init = (0, policy.initial_carry(num_episodes), obs, state, zeros, active)
-    returns = jax.lax.while_loop(cond, body, init)[4]
-    return returns if by_trial_episode else returns.sum(axis=-1)
+    return (0, policy.initial_carry(num_episodes), obs, state, zeros, active), step, max_steps
 
 
 def evaluate_member(algo: Any, state: Any, key: jax.Array, num_episodes: int,

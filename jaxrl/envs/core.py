@@ -61,6 +61,11 @@ class Env:
         changed._default_params = params
         return changed
 
+    def render(self, state: Any, params: Any) -> Any:
+        """One RGB frame (``[H, W, 3]`` uint8, a numpy array) of one unbatched state, on
+        the host (``jaxrl.rendering``). Envs without a renderer raise NotImplementedError."""
+        raise NotImplementedError(f"{self.id} has no renderer")
+
     def for_evaluation(self) -> "Env":
         """The same env for first-episode evaluation, where nothing after an episode's
         end is used: an env whose auto-reset is expensive to compile (brax's fresh reset)
@@ -88,6 +93,9 @@ class Wrapper(Env):
 
     def step(self, key, state, action, params):
         return self.env.step(key, state, action, params)
+
+    def render(self, state, params):
+        return self.env.render(state, params)
 
     def observation_space(self, params):
         return self.env.observation_space(params)
@@ -216,6 +224,15 @@ class Adapter(Env):
             new_state = new_inner
         info = {"final_observation": obs_st, "terminated": terminated, "truncated": truncated}
         return obs, new_state, jnp.asarray(reward, jnp.float32), terminated, truncated, info
+
+    def render(self, state, params):
+        # an evaluation copy (``for_evaluation``) may wrap states where this env does not
+        return self.render_env(state.env_state if isinstance(state, EpisodeState) else state,
+                               params)
+
+    def render_env(self, state, params):
+        """A frame of the suite's own state (``render``)."""
+        raise NotImplementedError(f"{self.id} has no renderer")
 
     def for_evaluation(self):
         """Evaluation stops each copy at its first episode's end, so the state an

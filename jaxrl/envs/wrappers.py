@@ -53,17 +53,18 @@ class FlattenObservation(Wrapper):
     observations one-hot encoded, a Dict's parts flattened so and concatenated in
     sorted-name order, except a legal-action mask (``action_mask``), which goes last."""
 
-    def _flatten(self, obs, params):
+    def observation(self, obs, params):
+        """The wrapped env's observation (one, unbatched) as this env gives it."""
         return _flatten(self.env.observation_space(params), obs)
 
     def reset(self, key, params):
         obs, state = self.env.reset(key, params)
-        return self._flatten(obs, params), state
+        return self.observation(obs, params), state
 
     def step(self, key, state, action, params):
         obs, state, reward, terminated, truncated, info = self.env.step(key, state, action, params)
-        info = {**info, "final_observation": self._flatten(info["final_observation"], params)}
-        return self._flatten(obs, params), state, reward, terminated, truncated, info
+        info = {**info, "final_observation": self.observation(info["final_observation"], params)}
+        return self.observation(obs, params), state, reward, terminated, truncated, info
 
     def observation_space(self, params):
         space = self.env.observation_space(params)
@@ -230,7 +231,10 @@ class JointDiscreteActions(Wrapper):
     def action_space(self, params):
         return spaces.Discrete(self.n)
 
-    def step(self, key, state, action, params):
+    def inner_action(self, action, params):
+        """The wrapped env's MultiDiscrete action for a joint one (one, unbatched)."""
         shape = self.env.action_space(params).nvec.shape
-        joint = jnp.stack(jnp.unravel_index(action, self.nvec)).reshape(shape)
-        return self.env.step(key, state, joint.astype(jnp.int32), params)
+        return jnp.stack(jnp.unravel_index(action, self.nvec)).reshape(shape).astype(jnp.int32)
+
+    def step(self, key, state, action, params):
+        return self.env.step(key, state, self.inner_action(action, params), params)

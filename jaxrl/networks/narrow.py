@@ -30,10 +30,23 @@ NARROW = 8
 FEW_ROWS = 16
 
 
-def _forward(x, kernel):
-    if kernel.shape[1] <= NARROW and math.prod(x.shape[:-1]) <= FEW_ROWS:
-        return jnp.sum(x[..., :, None] * kernel, axis=-2)
+def _few_rows(x, kernel):
+    return jnp.sum(x[..., :, None] * kernel, axis=-2)
+
+
+def _matmul(x, kernel):
     return x @ kernel
+
+
+def _forward(x, kernel):
+    if kernel.shape[1] > NARROW:
+        return _matmul(x, kernel)
+    rows = math.prod(x.shape[:-1])
+    if isinstance(rows, int):
+        return (_few_rows if rows <= FEW_ROWS else _matmul)(x, kernel)
+    # a symbolic batch (a policy exported for any batch size, ``jaxrl.export``): the same
+    # choice at run time, so the export computes what the run's policy computes
+    return jax.lax.cond(jnp.asarray(rows) <= FEW_ROWS, _few_rows, _matmul, x, kernel)
 
 
 @jax.custom_vjp

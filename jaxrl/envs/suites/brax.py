@@ -130,6 +130,19 @@ class BraxEnv(PhysicsEnv):
         super().__init__(self.brax_env.reset, self.brax_env.step, self.brax_env.action_size,
                          episode_length, reset_mode)
 
+    def render_env(self, state, params):
+        """brax's MuJoCo renderer: OpenGL, offscreen through EGL where no display is set
+        (``jaxrl eval --video`` sets ``MUJOCO_GL=egl`` before MuJoCo loads)."""
+        from brax.io import image
+
+        from jaxrl.rendering import RenderError
+
+        try:
+            return image.render_array(self.brax_env.sys, state.pipeline_state, 240, 320)
+        except Exception as exc:  # no OpenGL context: MuJoCo raises its FatalError
+            raise RenderError(f"{self.id}: MuJoCo could not render ({exc}); set MUJOCO_GL="
+                              f"egl (or osmesa) before jaxrl starts") from exc
+
 
 NAMES = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
          "inverted_double_pendulum", "pusher", "reacher", "swimmer", "walker2d")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -35,6 +36,10 @@ def convert_space(space) -> spaces.Space:
         high = np.where(high >= big, np.inf, high)
         return spaces.Box(low, high, shape)
     raise TypeError(f"unsupported gymnax space {space!r}")
+
+
+CLASSIC_CONTROL = ("Acrobot-v1", "CartPole-v1", "Pendulum-v1", "MountainCar-v0",
+                   "MountainCarContinuous-v0")
 
 
 def _obs(x):
@@ -75,6 +80,28 @@ class GymnaxEnv(Adapter):
         obs, state, reward, terminated, _ = self.gymnax_env.step_env(key, state, action, params)
         truncated = self.gymnax_env.is_truncated(state, params)
         return _obs(obs), state, reward, terminated, truncated
+
+    def render_env(self, state, params):
+        """Classic control through gymnasium's renderer (gymnax's adapter, pygame), the
+        image envs (MinAtar, bsuite Catch, ...) from their observation."""
+        from jaxrl.rendering import RenderError, observation_frame
+
+        name = getattr(self.gymnax_env, "name", self.id)
+        if name in CLASSIC_CONTROL:
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame's init, no sound card
+            try:
+                from gymnax.visualize.vis_gym import render_gym_frame
+            except ImportError as exc:
+                raise RenderError(f"{self.id}: rendering classic control needs gymnasium "
+                                  f"and pygame (pip install 'jaxrl[render]'): {exc}") from exc
+            return render_gym_frame(name, state, params)
+        if not hasattr(self.gymnax_env, "get_obs"):
+            raise NotImplementedError(f"{self.id} has no renderer")
+        try:
+            obs = self.gymnax_env.get_obs(state, params)
+        except TypeError:
+            obs = self.gymnax_env.get_obs(state)
+        return observation_frame(obs)
 
     def observation_space(self, params):
         return self._observation_space
