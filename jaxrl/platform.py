@@ -90,8 +90,11 @@ def configure(unroll_threefry: bool = True) -> bool:
     ``False`` restores JAX's own lowering. Programs already compiled keep theirs.
     Returns whether the unrolled lowering is in force (False where this JAX lacks it)."""
     try:
-        from jax._src import prng
         from jax._src.interpreters import mlir
+        try:  # JAX 0.10 moved threefry to its own module
+            from jax._src.random import threefry2x32 as prng
+        except ImportError:
+            from jax._src import prng
         rule = prng._threefry2x32_lowering_rule
         primitive = prng.threefry2x32_p
         rules = mlir._platform_specific_lowerings["cpu"]

@@ -5,8 +5,11 @@ import sys
 import textwrap
 
 IMPORT_EVERYTHING = textwrap.dedent("""
-    from jax._src import prng
     from jax._src.interpreters import mlir
+    try:  # JAX 0.10's place, then 0.9's
+        from jax._src.random import threefry2x32 as prng
+    except ImportError:
+        from jax._src import prng
 
     def cpu_rule():
         return mlir._platform_specific_lowerings["cpu"].get(prng.threefry2x32_p)

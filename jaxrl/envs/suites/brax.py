@@ -40,7 +40,7 @@ class TracedOnce:
 
     def __call__(self, *args):
         flat, tree = jax.tree.flatten(args)
-        if any(getattr(jax.typeof(x), "vma", None) for x in flat):
+        if any(_varying(x) for x in flat):
             # inside a shard_map that checks varying axes, a replayed jaxpr's constants
             # would not be marked varying as traced Python constants are: trace anew
             return self.fn(*args)
@@ -52,6 +52,16 @@ class TracedOnce:
             self._traced[signature] = jaxpr, jax.tree.structure(out_shape)
         jaxpr, out_tree = self._traced[signature]
         return jax.tree.unflatten(out_tree, jax.extend.core.jaxpr_as_fun(jaxpr)(*flat))
+
+
+def _varying(x) -> bool:
+    """Whether ``x`` varies over a shard_map's manual axes (JAX 0.9: ``aval.vma``; 0.10:
+    ``aval.manual_axis_type.varying``)."""
+    aval = jax.typeof(x)
+    vma = getattr(aval, "vma", None)
+    if vma is None:
+        vma = getattr(getattr(aval, "manual_axis_type", None), "varying", None)
+    return bool(vma)
 
 
 class PhysicsEnv(Adapter):
@@ -125,6 +135,7 @@ class BraxEnv(PhysicsEnv):
                  **brax_kwargs):
         from brax import envs as brax_envs  # heavy import, only when a brax env is made
 
+        _fluid_drag_on_jax_0_10()
         self.brax_env = brax_envs.get_environment(name, **brax_kwargs)
         self.id = f"brax/{name}"
         super().__init__(self.brax_env.reset, self.brax_env.step, self.brax_env.action_size,
@@ -142,6 +153,29 @@ class BraxEnv(PhysicsEnv):
         except Exception as exc:  # no OpenGL context: MuJoCo raises its FatalError
             raise RenderError(f"{self.id}: MuJoCo could not render ({exc}); set MUJOCO_GL="
                               f"egl (or osmesa) before jaxrl starts") from exc
+
+
+class _ClipWithOldKeywords:
+    """``jax.numpy`` whose ``clip`` also takes ``a_min``/``a_max`` (for brax.fluid)."""
+
+    def __getattr__(self, name):
+        return getattr(jnp, name)
+
+    @staticmethod
+    def clip(x, min=None, max=None, a_min=None, a_max=None):
+        return jnp.clip(x, a_min if min is None else min, a_max if max is None else max)
+
+
+def _fluid_drag_on_jax_0_10():
+    """brax 0.14.2's fluid drag (what swimmer's viscosity uses) calls ``jnp.clip(x,
+    a_min=...)``, keywords JAX 0.10 removed: brax.fluid alone gets a ``jnp`` that still
+    takes them (same values; nothing else in brax or JAX changes)."""
+    import inspect
+
+    import brax.fluid
+
+    if "a_min" not in inspect.signature(jnp.clip).parameters and brax.fluid.jp is jnp:
+        brax.fluid.jp = _ClipWithOldKeywords()
 
 
 NAMES = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_pendulum",
