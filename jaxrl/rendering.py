@@ -29,9 +29,12 @@ class RenderError(RuntimeError):
 
 
 def observation_frame(obs: Any) -> np.ndarray:
-    """An RGB frame of an image observation ``[H, W, C]``: RGB as it is, any other
-    channel count one colour per channel (the last set channel wins)."""
+    """An RGB frame of an image observation ``[H, W, C]`` or ``[H, W]``: three channels
+    as RGB (uint8, or floats in [0, 1]), any other count one colour per channel (the
+    last set channel wins)."""
     obs = np.asarray(obs)
+    if obs.ndim == 2:
+        obs = obs[..., None]
     if obs.ndim != 3:
         raise NotImplementedError(f"observations of shape {obs.shape} are not an image")
     if obs.shape[-1] == 3 and obs.dtype == np.uint8:

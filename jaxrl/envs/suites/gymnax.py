@@ -88,7 +88,9 @@ class GymnaxEnv(Adapter):
 
         name = getattr(self.gymnax_env, "name", self.id)
         if name in CLASSIC_CONTROL:
-            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame's init, no sound card
+            # pygame's init: no sound card, no display (it draws off screen)
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
             try:
                 from gymnax.visualize.vis_gym import render_gym_frame
             except ImportError as exc:
