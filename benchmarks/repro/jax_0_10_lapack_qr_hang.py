@@ -22,7 +22,14 @@ queued behind them on the same pool. ``--xla_cpu_multi_thread_eigen=false`` and
 In jaxrl the QRs are the orthogonal initialisers of the networks (``init_params``: six
 ``geqrf`` and six ``orgqr`` calls for PPO's actor-critic), inside the runner's vmapped,
 member-sharded ``init`` program: `jaxrl train ppo --env CartPole-v1 --num-seeds 16`
-compiles, then waits forever for the first chunk's outputs."""
+compiled, then waited forever for the first chunk's outputs.
+
+Where it stands: jax commit 859992407d ("Don't try to parallelize LAPACK kernels in
+opensource builds", 2026-07-21, citing jax-ml/jax#36927, a slowdown of the same
+splitting) removes the splitting from open-source jaxlib builds; it is in no release up
+to 0.11.0. jaxrl works around it (``jaxrl.networks.initializers``: one QR at a time
+under vmap on CPU, bitwise the same values), and its contract suite checks that no
+compiled program calls LAPACK batched."""
 import os
 import sys
 import time
