@@ -12,7 +12,7 @@ OLDEST_STAMP := $(OLDEST)/.installed
 # driver (chunks, checkpoints, resume) and the contract suite for one learner per family
 # (the env suites and tools beyond the core are not installed there).
 OLDEST_TESTS := tests/test_advantages.py tests/test_driver.py tests/contract/test_contract.py
-OLDEST_CASES := ppo@CartPole-v1,dqn@CartPole-v1,sac@Pendulum-v1
+OLDEST_CASES := ppo@CartPole-v1,dqn@CartPole-v1,ddpg@Pendulum-v1
 
 .PHONY: run test test-oldest test-fast test-extended bench notebooks clean-venv
 
