@@ -50,12 +50,38 @@ def early_count(value: Any, default: int = 1) -> int:
         else default
 
 
+def accelerator_expected() -> bool:
+    """Whether JAX will run on a GPU or TPU, judged before it starts: a PJRT plugin
+    (jax[cuda], jax[rocm]) or libtpu is installed and ``JAX_PLATFORMS`` does not ask
+    for the CPU alone."""
+    import importlib.metadata
+    import importlib.util
+
+    platforms = os.environ.get("JAX_PLATFORMS", "").strip().lower()
+    if platforms and all(p.strip() == "cpu" for p in platforms.split(",")):
+        return False
+    try:
+        plugins = list(importlib.metadata.entry_points(group="jax_plugins"))
+    except Exception:  # noqa: BLE001 - a broken metadata entry is no plugin
+        plugins = []
+    return bool(plugins) or importlib.util.find_spec("libtpu") is not None
+
+
+def on_cpu() -> bool:
+    """Whether programs traced now run on XLA:CPU (where jaxrl's CPU-only measures
+    apply: narrow layers, one QR at a time, batches sized to the cache)."""
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
 def configure_cpu_devices(population_size: Optional[int] = None) -> int:
     """Sets ``XLA_FLAGS`` for one host device per core (unless the user's flags set a
     count) with waiting collectives; returns the device count requested, or 0 when the
-    user's XLA_FLAGS already decided it."""
+    user's XLA_FLAGS already decided it, or JAX will run on an accelerator (no CPU flag
+    is set then)."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if _backends_started():
+    if _backends_started() or accelerator_expected():
         return 0
     if FLAG in flags:
         os.environ["XLA_FLAGS"] = with_collective_timeouts(flags)

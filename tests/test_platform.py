@@ -42,3 +42,87 @@ def test_no_import_cycle_among_jaxrl_modules():
     done = subprocess.run([sys.executable, "benchmarks/code/import_cycles.py"], cwd=root,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout
+
+
+# ------------------------------------------- CPU-only measures stay off accelerators
+# (benchmarks/accelerator/check.sh runs the programs there; these run anywhere)
+def test_no_cpu_device_flags_where_an_accelerator_will_run(monkeypatch):
+    import jaxrl.platform as platform
+
+    monkeypatch.setattr(platform, "_backends_started", lambda: False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setattr(platform, "accelerator_expected", lambda: True)
+    assert platform.configure_cpu_devices(16) == 0 and "XLA_FLAGS" not in __import__(
+        "os").environ
+    monkeypatch.setattr(platform, "accelerator_expected", lambda: False)
+    assert platform.configure_cpu_devices(16) >= 1
+    assert platform.FLAG in __import__("os").environ["XLA_FLAGS"]
+
+
+def test_an_accelerator_is_expected_from_installed_plugins(monkeypatch):
+    import importlib.metadata
+
+    import jaxrl.platform as platform
+
+    cuda = importlib.metadata.EntryPoint("xla_cuda13", "jax_cuda13_plugin", "jax_plugins")
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [cuda] if group == "jax_plugins" else [])
+    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+    assert platform.accelerator_expected()
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")  # the user asks for the CPU
+    assert not platform.accelerator_expected()
+    monkeypatch.setenv("JAX_PLATFORMS", "cuda,cpu")
+    assert platform.accelerator_expected()
+
+
+def test_cpu_tricks_are_off_on_an_accelerator_backend(monkeypatch):
+    """On a GPU or TPU backend: narrow layers are plain matmuls, the orthogonal
+    initialisers' QRs stay batched under vmap, and configure() leaves every
+    accelerator's threefry lowering as JAX has it."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    import jaxrl.platform as platform
+    from jaxrl.networks import initializers, narrow
+
+    def walk(jaxpr, found):
+        for eqn in jaxpr.eqns:
+            found.add(str(eqn.primitive))
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (list, tuple)) else [value]:
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns"):
+                        walk(inner, found)
+        return found
+
+    def primitives(fn, *args):  # every primitive, nested programs' included
+        return walk(jax.make_jaxpr(fn)(*args).jaxpr, set())
+
+    dense = nn.Dense(2, dot_general=narrow.dense_dot_general)
+    x = jnp.ones((4, 8))
+    params = dense.init(jax.random.PRNGKey(0), x)
+    init = jax.vmap(lambda k: initializers.orthogonal()(k, (8, 8)))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    assert "custom_vjp_call" in primitives(dense.apply, params, x)  # CPU: the narrow path
+    assert "scan" in primitives(init, keys)  # CPU: one QR at a time
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert "dot_general" in primitives(dense.apply, params, x)
+    assert "custom_vjp_call" not in primitives(dense.apply, params, x)
+    fresh = jax.vmap(lambda k: initializers.orthogonal()(k, (8, 8)))  # no cached trace
+    batched = primitives(fresh, keys)
+    assert "qr" in batched and not {"scan", "custom_vmap_call"} & batched
+
+    from jax._src.interpreters import mlir
+    try:
+        from jax._src.random import threefry2x32 as prng
+    except ImportError:
+        from jax._src import prng
+    others = {p: mlir._platform_specific_lowerings[p].get(prng.threefry2x32_p)
+              for p in ("cuda", "rocm", "tpu")}
+    platform.configure()
+    try:
+        assert {p: mlir._platform_specific_lowerings[p].get(prng.threefry2x32_p)
+                for p in others} == others
+    finally:
+        platform.configure()  # as the rest of the suite has it

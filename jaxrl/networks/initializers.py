@@ -22,6 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.platform import on_cpu
+
 
 def orthogonal(scale: float = 1.0) -> Callable:
     """``nn.initializers.orthogonal(scale)``, one matrix at a time under ``vmap`` on CPU."""
@@ -46,7 +48,7 @@ def one_at_a_time_on_cpu(fn: Callable) -> Callable:
         del axis_size
         if not in_batched[0]:
             return unbatched(x), False
-        if jax.default_backend() != "cpu":
+        if not on_cpu():
             return jax.vmap(fn)(x), True
         return jax.lax.map(unbatched, x), True
 

@@ -24,6 +24,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxrl.platform import on_cpu
+
 #: An output this wide or narrower takes the elementwise paths.
 NARROW = 8
 #: A forward pass over this many rows or fewer is a multiply and a reduction.
@@ -75,12 +77,13 @@ narrow_matmul.defvjp(_narrow_fwd, _narrow_bwd)
 
 def dense_dot_general(x, kernel, dimension_numbers, precision=None,
                       preferred_element_type=None):
-    """A ``dot_general`` for ``flax.linen.Dense``: ``narrow_matmul`` for its contraction
-    (last axis of ``x`` with a 2-D kernel's first) when the output is narrow and no
-    precision is asked for (the elementwise paths are full float precision anyway),
+    """A ``dot_general`` for ``flax.linen.Dense``: on CPU, ``narrow_matmul`` for its
+    contraction (last axis of ``x`` with a 2-D kernel's first) when the output is narrow
+    and no precision is asked for (the elementwise paths are full float precision anyway),
     ``lax.dot_general`` for everything else."""
     (contract_x, contract_k), (batch_x, batch_k) = dimension_numbers
-    if (kernel.ndim == 2 and kernel.shape[1] <= NARROW and not batch_x and not batch_k
+    if (on_cpu() and kernel.ndim == 2 and kernel.shape[1] <= NARROW and not batch_x
+            and not batch_k
             and tuple(contract_x) == (x.ndim - 1,) and tuple(contract_k) == (0,)
             and x.dtype == kernel.dtype and jnp.issubdtype(x.dtype, jnp.floating)
             and precision is None and preferred_element_type in (None, x.dtype)):
