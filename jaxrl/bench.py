@@ -217,6 +217,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "train_seconds": train_seconds,
         "jax_version": jax.__version__,
         "device": devices[0].platform,
+        "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "data_parallel": run.config.data_parallel,  # devices per member
         "num_updates": int(algo.num_updates),
@@ -225,8 +226,19 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "load_average_1min": os.getloadavg()[0],
         "memory_plan": run.memory_plan.record(),
         "xla_bytes_per_device": max((b for b in run.xla_memory.values() if b), default=None),
+        # an accelerator's own allocator figures (None on CPU, which keeps none)
+        "device_peak_bytes": device_memory(devices[0], "peak_bytes_in_use"),
+        "device_bytes_limit": device_memory(devices[0], "bytes_limit"),
         **ceiling,
     }
+
+
+def device_memory(device, stat: str) -> Optional[int]:
+    try:
+        value = (device.memory_stats() or {}).get(stat)
+    except Exception:  # noqa: BLE001 - a backend without memory statistics
+        return None
+    return None if value is None else int(value)
 
 
 def machine_info() -> Dict[str, Any]:

@@ -146,3 +146,27 @@ def test_the_cli_runs_a_population_over_its_budget_in_batches(tmp_path, capsys):
     assert "batches of" in err and "in sequence" in err
     recorded = json.loads((tmp_path / "run" / "config.json").read_text())["memory_plan"]
     assert recorded["batches"] > 1 and recorded["estimated_bytes"] <= 2 * 2**20
+
+
+def test_on_an_accelerator_the_budget_is_its_allocator_limit(monkeypatch):
+    """The accelerator branch without one: device memory (``bytes_limit`` of every
+    device) is the budget, not the host's RAM, and the plan updates every member at
+    once where it fits, in batches where it does not (no CPU cache cap)."""
+    from jaxrl.runner import memory
+
+    class FakeGPU:
+        platform = "gpu"
+
+        def memory_stats(self):
+            return {"bytes_limit": 80 * 2**30}
+
+    monkeypatch.setattr(memory.jax, "devices", lambda: [FakeGPU(), FakeGPU()])
+    assert memory.available_memory_bytes() == 160 * 2**30
+    assert memory.budget_bytes(RunConfig(memory_fraction=0.5)) == 80 * 2**30
+    model = MemoryModel({"parameters": 2**20}, 2**31)  # 2 GiB of working set a member
+    wide = plan_memory(None, None, 64, 2, RunConfig(memory_fraction=0.5), model=model,
+                       platform="gpu")
+    assert (wide.member_batch, wide.batches, wide.reason) == (16, 2, "memory")
+    roomy = plan_memory(None, None, 64, 2, RunConfig(memory_budget_gb=300.0), model=model,
+                        platform="gpu")
+    assert (roomy.member_batch, roomy.batches, roomy.reason) == (32, 1, "")
