@@ -60,6 +60,19 @@ def test_a_deadline_too_short_skips_every_step_and_still_writes(tmp_path):
     assert {s["reason"] for s in stored["skipped"]} == {"no time left"}
 
 
+def test_a_step_over_its_share_is_killed_with_its_children():
+    """``jaxrl bench`` runs each size in a child process: a timed-out step must not
+    leave that child running (it would slow every later step)."""
+    marker = "61.25"
+    parent = ("import subprocess, time; subprocess.Popen(['sleep', '" + marker + "']); "
+              "time.sleep(60)")
+    assert check._run_within([sys.executable, "-c", parent], 2) is None
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+    done = check._run_within([sys.executable, "-c", "print('ok')"], 60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok"
+
+
 @pytest.mark.extended
 def test_the_check_runs_end_to_end_at_toy_sizes(tmp_path):
     done = subprocess.run([sys.executable, "benchmarks/accelerator/check.py", "--tiny",

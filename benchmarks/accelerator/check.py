@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,10 +99,8 @@ def run(steps: List[Step], out: str, deadline: float) -> Dict:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "row.json")
             began = time.monotonic()
-            try:
-                done = subprocess.run(step.command(path), cwd=ROOT, capture_output=True,
-                                      text=True, timeout=limit)
-            except subprocess.TimeoutExpired:
+            done = _run_within(step.command(path), limit)
+            if done is None:
                 skipped.append({**dataclasses.asdict(step),
                                 "reason": f"over its {limit:.0f} s share of the deadline"})
                 continue
@@ -116,6 +115,20 @@ def run(steps: List[Step], out: str, deadline: float) -> Dict:
         print(f"{step.workload} x {step.members}: done in {time.monotonic() - began:.0f} s",
               file=sys.stderr, flush=True)
     return merge(rows, skipped, out, time.monotonic() - start)
+
+
+def _run_within(command: List[str], seconds: float):
+    """``command``'s CompletedProcess, or None once ``seconds`` pass: then it is killed
+    with its children (``jaxrl bench`` runs each size in a process of its own)."""
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return None
+    return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 def merge(rows: List[Dict], skipped: List[Dict], out: Optional[str], seconds: float) -> Dict:
