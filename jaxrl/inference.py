@@ -66,10 +66,7 @@ class ExportedPolicy:
             raise ExportError("this policy has memory: use policy.step(carry, obs) from "
                               "policy.initial_carry(batch_size), resetting a row's carry "
                               "where its episode starts")
-        single = self._unbatched(obs)
-        _, action = self.step(self.initial_carry(1) if single else
-                              self.initial_carry(_batch(obs)), obs)
-        return action
+        return self.step((), obs)[1]  # a feed-forward policy's carry is empty
 
     def _unbatched(self, obs: Any) -> bool:
         ndims = jax.tree.leaves(jax.tree.map(lambda x, n: jnp.ndim(x) - n, obs,
@@ -85,10 +82,6 @@ class ExportedPolicy:
         origin = (f", member {i['member']} of {i['run_dir']}" if "run_dir" in i else "")
         return (f"ExportedPolicy({i['learner']} on {i['env']['id']}{origin}, "
                 f"{'recurrent' if self.recurrent else 'feed-forward'})")
-
-
-def _batch(obs: Any) -> int:
-    return int(jnp.shape(jax.tree.leaves(obs)[0])[0])
 
 
 def load_policy(path: str) -> ExportedPolicy:
