@@ -120,7 +120,11 @@ def export_policy(algo, state: Any, out: str, info: Optional[Dict[str, Any]] = N
         return jax.vmap(observation_in)(obs)
 
     probe = algo.policy(state)
-    carry_spec = jax.eval_shape(lambda o: probe.initial_carry(_rows(o)), obs_spec)
+    # the carry crosses the export boundary as a tuple of its arrays (a learner's own
+    # carry types are not serialisable, and a loader needs no jaxrl types)
+    carry_tree = jax.tree.structure(jax.eval_shape(lambda: probe.initial_carry(1)))
+    carry_spec = tuple(jax.tree.leaves(jax.eval_shape(lambda o: probe.initial_carry(_rows(o)),
+                                                      obs_spec)))
     treedef, leaves = read_leaves(algo, state, probe.initial_carry(2),
                                   prepared(jax.tree.map(lambda s: jnp.zeros((2, *s.shape),
                                                                             s.dtype), one_obs)))
@@ -130,11 +134,12 @@ def export_policy(algo, state: Any, out: str, info: Optional[Dict[str, Any]] = N
 
     def act(params, carry, obs):
         values = [params[name] if read else _placeholder(leaf) for name, leaf, read in leaves]
-        carry, action = algo.policy(treedef.unflatten(values)).act(carry, prepared(obs))
-        return carry, jax.vmap(action_out)(action)
+        carry, action = algo.policy(treedef.unflatten(values)).act(
+            carry_tree.unflatten(carry), prepared(obs))
+        return tuple(jax.tree.leaves(carry)), jax.vmap(action_out)(action)
 
     def initial_carry(obs):
-        return probe.initial_carry(_rows(obs))
+        return tuple(jax.tree.leaves(probe.initial_carry(_rows(obs))))
 
     params_spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in params.items()}
     exported = {
@@ -146,7 +151,7 @@ def export_policy(algo, state: Any, out: str, info: Optional[Dict[str, Any]] = N
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "learner": getattr(algo, "name", type(algo).__name__),
-        "recurrent": bool(jax.tree.leaves(carry_spec)),
+        "recurrent": bool(carry_spec),
         "observation": {
             "shape": jax.tree.map(lambda s: list(s.shape), one_obs),
             "dtype": jax.tree.map(lambda s: np.dtype(s.dtype).name, one_obs),

@@ -36,7 +36,8 @@ class ExportError(ValueError):
 
 class ExportedPolicy:
     """``policy(obs) -> action`` (feed-forward policies) and ``policy.step(carry, obs) ->
-    (carry, action)`` from ``policy.initial_carry(batch)`` (any policy). ``obs`` is one
+    (carry, action)`` from ``policy.initial_carry(batch)`` (any policy; the carry is a
+    tuple of arrays, empty for a feed-forward policy). ``obs`` is one
     observation of the env (unbatched) or a batch of them (leading axis); the action
     comes back likewise. The greedy / mean action: the policy jaxrl evaluates."""
 

@@ -152,7 +152,7 @@ def _check(env_id):
         assert actions.dtype == jnp.int32 and np.all(np.asarray(actions) < act_space.n)
     flat = FlattenObservation(env).observation_space(params)
     assert flat.shape == (envs.spaces.flat_dim(obs_space),)
-    assert FlattenObservation(env)._flatten(jax.tree.map(lambda x: x[0], obs0), params).shape \
+    assert FlattenObservation(env).observation(jax.tree.map(lambda x: x[0], obs0), params).shape \
         == flat.shape
 
     # determinism per key

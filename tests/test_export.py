@@ -20,7 +20,7 @@ from jaxrl.experiment import make_experiment
 from jaxrl.export import export_policy
 from jaxrl.rendering import MIN_SIDE, PALETTE, observation_frame
 
-RUN_FLAGS = ["--env", "CartPole-v1", "--num-seeds", "2", "--total-timesteps", "16384",
+RUN_FLAGS = ["--env", "CartPole-v1", "--num-seeds", "2", "--total-timesteps", "8192",
              "--set", "num_chunks=2", "--set", "eval_episodes=4", "--no-progress"]
 
 

@@ -187,7 +187,8 @@ def test_resume_through_the_runner_is_bitwise(case, tmp_path):
 def test_exported_policy_acts_as_the_run(case, tmp_path):
     """``jaxrl.export`` of a trained member, loaded back: the same actions (and carries)
     as the learner's own policy, bitwise, on batches the narrow layers compute two ways
-    (a few rows elementwise, more by matmul) and on one observation."""
+    (a few rows elementwise, more by matmul), stepping from the export's own initial
+    carry, and on one observation."""
     from jaxrl.export import export_policy
     from jaxrl.inference import load_policy
 
@@ -196,19 +197,20 @@ def test_exported_policy_acts_as_the_run(case, tmp_path):
     export_policy(algo, state, str(tmp_path / "policy"))
     policy = load_policy(str(tmp_path / "policy"))
     reference = jax.jit(lambda s, c, o: algo.policy(s).act(c, o))
-    for batch in (5, 40):
+    for batch in (1, 5, 40):
         obs, _ = jax.vmap(algo.eval_env.reset, in_axes=(0, None))(
             jax.random.split(jax.random.PRNGKey(batch), batch), algo.env_params)
         obs = obs + jax.random.normal(jax.random.PRNGKey(1), obs.shape)  # off the reset
         carry = algo.policy(state).initial_carry(batch)
+        exported_carry = policy.initial_carry(batch)
         for _ in range(2):  # a second step from the carries the first returned
             want = reference(state, carry, obs)
-            got = policy.step(carry, obs)
-            for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+            exported_carry, action = policy.step(exported_carry, obs)
+            for a, b in zip(jax.tree.leaves(want), jax.tree.leaves((exported_carry, action))):
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
             carry = want[0]
-    if not policy.recurrent:
-        np.testing.assert_array_equal(np.asarray(policy(obs[0])), np.asarray(want[1][0]))
+        if batch == 1 and not policy.recurrent:  # one observation, unbatched
+            np.testing.assert_array_equal(np.asarray(policy(obs[0])), np.asarray(want[1][0]))
 
 
 def test_help_is_generated_from_the_registry(capsys):
