@@ -215,6 +215,8 @@ def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None) -> Rest
 
     if not os.path.exists(os.path.join(run_dir, "config.json")):
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
+    if episodes is not None and episodes <= 0:
+        raise ConfigError(f"--episodes {episodes} must be positive")
     spec = read_run_config(run_dir)
     if episodes is not None:
         spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=episodes)
@@ -243,8 +245,6 @@ def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Option
     ``fold_in(PRNGKey(eval_seed), checkpoint - 1)``), so the final checkpoint reproduces
     summary.json's ``final_eval_return``; ``eval_seed=S`` scores the episodes the run
     would have used there with eval_seed S."""
-    if episodes is not None and episodes <= 0:
-        raise ConfigError(f"--episodes {episodes} must be positive")
     if eval_seed is not None:
         check_seed_range(eval_seed, 1)
     restored = restored or restore_run(run_dir, episodes, warn)
@@ -286,8 +286,6 @@ def cmd_eval(args) -> int:
     check_member(args.member, size)
     errors = Console(stderr=True)
     warn = lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
-    if args.episodes is not None and args.episodes <= 0:
-        raise ConfigError(f"--episodes {args.episodes} must be positive")
     restored = restore_run(args.run_dir, args.episodes, warn)
     ev = evaluate_run(args.run_dir, args.episodes, args.seed, warn,
                       _parse_pairs(args.env_set, "--env-set"), restored=restored)
@@ -308,8 +306,10 @@ def cmd_eval(args) -> int:
             raise ConfigError("--video renders a member on its own env params; drop --env-set")
         member = args.member or 0
         algo = restored.algo
-        key = _eval_key(ev.eval_seed, ev.checkpoint - 1)
         from jaxrl.contract import member_env
+        from jaxrl.evaluation import evaluation_key
+
+        key = evaluation_key(ev.eval_seed, ev.checkpoint - 1)
 
         with member_env(algo, restored.member_env_params(member)):
             frames, episode_return = _render_episode(
@@ -318,12 +318,6 @@ def cmd_eval(args) -> int:
         _report_video(console, args.video, frames, episode_return,
                       f"member {member}, episode 0 of the {ev.episodes} above")
     return 0
-
-
-def _eval_key(seed: int, index: int):
-    import jax
-
-    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
 
 
 def _render_episode(env, env_params, policy, key, episodes: int):

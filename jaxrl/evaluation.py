@@ -39,6 +39,12 @@ def evaluate(env: Env, env_params: Any, policy: Any, key: jax.Array,
     return returns if by_trial_episode else returns.sum(axis=-1)
 
 
+def evaluation_key(seed: int, index: int) -> jax.Array:
+    """The key of the evaluation after chunk ``index`` under ``eval_seed`` ``seed``: what
+    names a run's evaluation episodes (the runner's, ``jaxrl eval``'s, a video's)."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), index)
+
+
 def record(env: Env, env_params: Any, policy: Any, key: jax.Array, num_episodes: int,
            max_steps: Optional[int] = None) -> Tuple[Any, jax.Array, jax.Array]:
     """``evaluate``'s episodes (the same keys, so the same episodes and returns), with

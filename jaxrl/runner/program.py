@@ -14,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxrl.config import ConfigError
 from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm, member_env
 from jaxrl.distributed import put, to_host
-from jaxrl.evaluation import evaluate_member
+from jaxrl.evaluation import evaluate_member, evaluation_key
 from jaxrl.population import Population
 from jaxrl.runner.chunk import Carry, in_member_batches, make_chunk_fn, plan_chunks
 from jaxrl.runner.config import RunConfig
@@ -250,7 +250,7 @@ class Run:
         ``by_trial_episode``: ``(members, eval_episodes, trial_episodes)``, each return
         split by the episode of an in-context trial it was earned in."""
         seed = self.config.eval_seed if eval_seed is None else eval_seed
-        key = put(jax.random.fold_in(jax.random.PRNGKey(seed), index), self.replicated)
+        key = put(evaluation_key(seed, index), self.replicated)
         if env_params is not None:
             returns = to_host(self._eval_on(carry.state, env_params, key))
         else:
