@@ -22,6 +22,19 @@ class ConfigError(ValueError):
     """A config value is invalid; the message names the field and the fix."""
 
 
+def import_user_module(module_name: str):
+    """Imports a module a user names on the command line (``--env corridor:make``,
+    ``train a2c:a2c``): installed, on PYTHONPATH, or in the working directory (as
+    ``python -m`` would find it). Raises ImportError."""
+    import importlib
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    return importlib.import_module(module_name)
+
+
 def static_field(default, help: str):
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for sequence defaults")

@@ -79,8 +79,32 @@ def names() -> List[str]:
     return list(_REGISTRY)
 
 
+def _load_from_module(name: str) -> None:
+    """``MODULE:NAME``: imports MODULE (installed, on PYTHONPATH or in the working
+    directory), which registers NAME; the entry then goes by the qualified name, which
+    config files record, so a resume, ``eval`` or ``export`` finds it again."""
+    from jaxrl.config import import_user_module
+
+    module_name, _, short = name.partition(":")
+    try:
+        module = import_user_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"algorithm {name}: cannot import {module_name!r} ({exc}); the "
+                          f"module must be importable (installed, or on PYTHONPATH)")
+    entry = _REGISTRY.get(short)
+    if entry is None or entry.module_name != module.__name__:
+        raise ConfigError(f"algorithm {name}: {module_name} registers no algorithm {short!r} "
+                          f"(it must call jaxrl.registry.register({short!r}, __name__, ...))")
+    del _REGISTRY[short]
+    _REGISTRY[name] = dataclasses.replace(entry, name=name)
+
+
 def get(name: str) -> AlgorithmEntry:
+    """The entry registered as ``name``; ``MODULE:NAME`` loads a learner of one's own
+    from MODULE (the way ``--env MODULE:FACTORY`` loads an env)."""
     _load()
+    if name not in _REGISTRY and ":" in name:
+        _load_from_module(name)
     if name not in _REGISTRY:
         import difflib
 

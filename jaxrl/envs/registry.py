@@ -128,14 +128,11 @@ def _check_id(env_id: str) -> Tuple[Optional[Suite], str]:
 def _load_factory(env_id: str) -> Callable[[], Any]:
     if env_id in _REGISTERED:
         return _REGISTERED[env_id]
-    module_name, _, attr = env_id.partition(":")
-    import os
-    import sys
+    from jaxrl.config import import_user_module
 
-    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would
-        sys.path.append(os.getcwd())
+    module_name, _, attr = env_id.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = import_user_module(module_name)
     except ImportError as exc:
         raise UnknownEnvError(f"--env {env_id}: cannot import {module_name!r} ({exc}); the "
                               f"module must be importable (installed, or on PYTHONPATH)")

@@ -2,6 +2,7 @@
 tested automatically): each runs its registry ``smoke`` configuration."""
 import os
 import re
+import sys
 
 import chex
 import jax
@@ -19,6 +20,12 @@ from tolerances import assert_member_matches
 
 NAMES = registry.names()
 CASES = registry.smoke_cases()  # (name, env id), e.g. sac on Pendulum and on CartPole
+# The "write your own learner" guide's A2C (examples/a2c.py), loaded by name the way a
+# user runs it, is held to the same contract. It registers when its case is built, so the
+# registry-wide parametrisations of other files stay those of the built-in learners.
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+sys.path.append(os.path.abspath(EXAMPLES))
+CASES.append(("a2c:a2c", "CartPole-v1"))
 # JAXRL_CONTRACT_CASES="ppo@CartPole-v1,dqn@CartPole-v1": only these (make test-oldest)
 if os.environ.get("JAXRL_CONTRACT_CASES"):
     CASES = [c for c in CASES if "@".join(c) in os.environ["JAXRL_CONTRACT_CASES"].split(",")]
