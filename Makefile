@@ -14,7 +14,7 @@ OLDEST_STAMP := $(OLDEST)/.installed
 OLDEST_TESTS := tests/test_advantages.py tests/test_driver.py tests/contract/test_contract.py
 OLDEST_CASES := ppo@CartPole-v1,dqn@CartPole-v1
 
-.PHONY: run test test-oldest test-fast test-extended bench notebooks clean-venv
+.PHONY: run test test-oldest test-fast test-extended docs bench notebooks clean-venv
 
 # install VENV CONSTRAINTS EXTRAS: uv resolves and installs the pinned set in seconds
 # (pip takes about two minutes for .[dev]); pip does it where uv cannot be had.
@@ -39,6 +39,7 @@ run: $(STAMP)
 # Two workers: most tests wait on a single-threaded XLA compile, so two share 2 cores
 # (each test file runs in one worker, so module fixtures are built once).
 test: $(STAMP) $(OLDEST_STAMP)
+	$(MAKE) docs
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30 -m "not extended"
 	$(MAKE) test-oldest
 
@@ -52,6 +53,11 @@ test-fast: $(STAMP)
 # Learning checks that CI's time budget leaves out (each states its measured result).
 test-extended: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile -m extended
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken
+# link, a missing snippet or an API name that no longer exists.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(VENV)/bin/jaxrl bench ppo --env CartPole-v1 --members 1,16,64 --total-timesteps 262144 --json benchmarks/results/ppo_cartpole.json

@@ -31,6 +31,7 @@ from jaxrl.networks.memory import MemorySpec
 from jaxrl.networks.torsos import Activation, Torso, check_torso_fields
 
 
+# --8<-- [start:settings]
 @dataclasses.dataclass(frozen=True)
 class A2CConfig(RolloutShape):
     """Static: every field shapes the compiled program (one compile per value)."""
@@ -73,6 +74,8 @@ class A2CHParams:
         return self
 
 
+# --8<-- [end:settings]
+# --8<-- [start:state]
 @struct.dataclass
 class A2CState:
     """Everything a resume needs: a checkpoint is this pytree, per member."""
@@ -91,6 +94,8 @@ class A2CState:
                     "env": ("env_state", "obs", "carry")}
 
 
+# --8<-- [end:state]
+# --8<-- [start:contract]
 class A2C(OnPolicyLearner):
     name, Config, HParams = "a2c", A2CConfig, A2CHParams
 
@@ -122,6 +127,8 @@ class A2C(OnPolicyLearner):
 
         return Policy.stateless(act)
 
+# --8<-- [end:contract]
+# --8<-- [start:parts]
     # ---- the four parts of the on-policy update --------------------------------------
     def rollout_policy(self, state: A2CState, hp: A2CHParams):
         norm = self.normalizer(state.obs_stats)
@@ -162,15 +169,20 @@ class A2C(OnPolicyLearner):
         return clipped_adam(hp.max_grad_norm, learning_rate)
 
 
+# --8<-- [end:parts]
+# --8<-- [start:make]
 def make(env, env_params, config: A2CConfig = A2CConfig(), name: Optional[str] = None) -> A2C:
     return A2C(env, env_params, config, name)
 
 
 Config, HParams = A2CConfig, A2CHParams
 
+# --8<-- [end:make]
+# --8<-- [start:register]
 # The smoke configuration is what the contract suite runs (seconds, not a learning run).
 registry.register(
     "a2c", __name__, "Advantage actor-critic: one gradient step per rollout (guide example)",
     smoke_env="CartPole-v1",
     smoke_values={"total_timesteps": 512, "num_envs": 4, "num_steps": 16,
                   "hidden_sizes": (16, 16)})
+# --8<-- [end:register]

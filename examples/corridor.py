@@ -1,6 +1,7 @@
 """A custom environment, trained by name: `jaxrl train ppo --env corridor:make`."""
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxrl.envs import Adapter, Box, Discrete
@@ -35,6 +36,13 @@ class Corridor(Adapter):
 
     def action_space(self, params):
         return Discrete(2)
+
+    def render_env(self, position, params):  # optional: `jaxrl eval RUN --video ep.gif`
+        frame = np.full((16, 16 * (int(params.length) + 1), 3), 255, np.uint8)
+        frame[:, -16:] = (90, 200, 90)  # the goal
+        x = 16 * int(position)
+        frame[4:12, x + 4:x + 12] = (40, 40, 200)  # the walker
+        return frame
 
 
 def make():

@@ -35,26 +35,25 @@ def _algorithms_help() -> str:
     return "\n".join(lines)
 
 
-def _fields_help(algorithm: str) -> str:
-    """``algorithm``'s own fields (its variant defaults applied), then the run's."""
+def settings_tables(algorithm: str) -> List[Tuple[str, List[Tuple[str, str, str]]]]:
+    """``algorithm``'s own fields (its variant defaults applied), then the run's: per
+    group, a title and (name, default, help) rows (``train NAME --help`` and the docs'
+    settings reference print them)."""
     from jaxrl.runner import RunConfig
 
     entry = registry.get(algorithm)
     variant = dict(entry.defaults)
-    lines = [f"{entry.name}: {entry.summary}",
-             f"fields for --set NAME=VALUE (or keys of --config FILE); a name may carry its "
-             f"namespace ({entry.name}.NAME, run.NAME, env.NAME), which a name declared in "
-             f"two namespaces must:"]
+    tables = []
     for title, cls in ((f"static config ({entry.name}.NAME; {entry.Config.__name__}: shapes "
                         f"and loop lengths; one compiled program per value)", entry.Config),
                        (f"traced hyperparameters ({entry.name}.NAME; {entry.HParams.__name__}:"
                         f" per-member pytree leaves)", entry.HParams),
                        ("run (run.NAME; RunConfig: evaluation, checkpoints, logging)",
                         RunConfig)):
-        lines.append(f"\n  {title}")
+        rows = []
         for name, default, doc in field_docs(cls):
-            if dataclasses.is_dataclass(default):  # a nested spec: one line per field
-                lines.append(f"    {name + '.NAME':<24} {doc}")
+            if dataclasses.is_dataclass(default):  # a nested spec: one row per field
+                rows.append((name + ".NAME", "", doc))
                 nested = [(f"{name}.{sub}", getattr(default, sub), sub_doc)
                           for sub, _, sub_doc in field_docs(type(default))]
             else:
@@ -63,7 +62,22 @@ def _fields_help(algorithm: str) -> str:
                 default = variant.get(name, default)
                 if isinstance(default, tuple):
                     default = ",".join(map(str, default))
-                lines.append(f"    {name:<24} default {default!s:<10} {doc}")
+                rows.append((name, str(default), doc))
+        tables.append((title, rows))
+    return tables
+
+
+def _fields_help(algorithm: str) -> str:
+    entry = registry.get(algorithm)
+    lines = [f"{entry.name}: {entry.summary}",
+             f"fields for --set NAME=VALUE (or keys of --config FILE); a name may carry its "
+             f"namespace ({entry.name}.NAME, run.NAME, env.NAME), which a name declared in "
+             f"two namespaces must:"]
+    for title, rows in settings_tables(algorithm):
+        lines.append(f"\n  {title}")
+        for name, default, doc in rows:
+            lines.append(f"    {name:<24} {doc}" if name.endswith(".NAME") else
+                         f"    {name:<24} default {default:<10} {doc}")
     lines.append("\n  env parameters: --env-set NAME=VALUE or --set env.NAME=VALUE (e.g. "
                  "max_steps_in_episode=200)")
     return "\n".join(lines)

@@ -365,11 +365,12 @@ def test_metadata_lives_with_the_suites():
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
 
-def test_the_readme_corridor_trains_by_name_from_the_command_line(tmp_path, monkeypatch):
-    """The README's custom env (examples/corridor.py), as a user runs it: from its own
-    directory, ``--env corridor:make``, an env parameter set from the flag. PPO reaches
-    the goal by the shortest path from every start (a uniform random policy: 0.46 per
-    episode on average over 64 episodes, benchmarks/suite_learning.random_returns)."""
+def test_the_guide_corridor_trains_by_name_from_the_command_line(tmp_path, monkeypatch):
+    """The env guide's custom env (examples/corridor.py, docs/guides/env.md), as a user
+    runs it: from its own directory, ``--env corridor:make``, an env parameter set from
+    the flag, a video of an evaluation episode. PPO reaches the goal by the shortest path
+    from every start (a uniform random policy: 0.46 per episode on average over 64
+    episodes, benchmarks/suite_learning.random_returns)."""
     from jaxrl import cli
 
     monkeypatch.chdir(EXAMPLES)
@@ -383,6 +384,10 @@ def test_the_readme_corridor_trains_by_name_from_the_command_line(tmp_path, monk
     assert config["env"] == "corridor:make" and config["env_overrides"] == {"length": 6}
     # optimal: 1 - 0.01 * (steps - 1), at most 6 steps from a start in [0, 3)
     assert min(summary["final_eval_return"]) > 0.9
+    # the env guide's next line: its renderer, through the evaluation's episode
+    gif = str(tmp_path / "corridor.gif")
+    assert cli.main(["eval", out, "--member", "0", "--video", gif]) == 0
+    assert os.path.getsize(gif) > 0
 
 
 def test_register_and_module_factory_ids():
