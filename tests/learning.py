@@ -22,6 +22,11 @@ from jaxrl.experiment import make_experiment
 from jaxrl.runner import train
 
 algorithm, env, values, env_values, num_seeds = ast.literal_eval(sys.argv[1])
+# Each device's members all at once: the memory plan cannot change results (members never
+# interact), and a given batch spares this process XLA's analysis of the update (a
+# compile as long as the run's own; the plan is tested in test_memory and the contract).
+from jaxrl.runner.program import dividing_devices
+values.setdefault("member_batch", num_seeds // len(dividing_devices(num_seeds)))
 exp = make_experiment(algorithm, env, values, env_values, num_seeds=num_seeds)
 algo, population = exp.build()
 result = train(algo, population, exp.run_config, progress=False)

@@ -84,6 +84,30 @@ def test_the_working_set_is_xla_figure_and_a_hopeless_population_compiles_nothin
     assert memory.member_memory(algo, hp) is model  # kept on the learner
 
 
+def test_no_analysis_compile_where_the_plan_has_nothing_to_choose(monkeypatch):
+    """A forced member_batch, or one member per device on CPU, plans without XLA's
+    analysis of the update (a compile as long as the run's); the plan says its working
+    set is a lower bound. With members to batch, the analysis runs."""
+    import jaxrl.envs
+    from jaxrl.runner import memory
+
+    entry = registry.get("pqn")
+    exp = make_experiment("pqn", "CartPole-v1", entry.smoke, {})
+    algo = entry.make(*jaxrl.envs.make("CartPole-v1"), exp.config)
+    hp = exp.hparams.validate()
+    analysed = []
+    monkeypatch.setattr(memory, "xla_transient_bytes",
+                        lambda *args: analysed.append(args) or 12345)
+    one_each = plan_memory(algo, hp, 2, 2, RunConfig())
+    forced = plan_memory(algo, hp, 8, 2, RunConfig(member_batch=2))
+    assert not analysed and one_each.member_batch == 1 and forced.batches == 2
+    assert "at least" in one_each.describe() and not one_each.record()["working_analysed"]
+    assert plan_memory(algo, hp, 2, 2, RunConfig(), platform="gpu").model.transient == 12345
+    batched = plan_memory(algo, hp, 8, 2, RunConfig())
+    assert len(analysed) == 1 and batched.model.transient == 12345  # once per learner
+    assert "at least" not in batched.describe() and batched.record()["working_analysed"]
+
+
 def test_on_cpu_batches_stay_near_the_cache_and_accelerators_take_all_at_once():
     model = MemoryModel({"parameters": 2**20}, 2 * 2**20)  # working set 4 MiB a member
     config = RunConfig(memory_budget_gb=100.0)

@@ -35,6 +35,8 @@ GiB = 2 ** 30
 # On CPU a batch of members is updated fastest while its working set stays near the
 # cache (benchmarks/README.md, "Figures behind code comments").
 CPU_BATCH_BYTES = 16 * 2 ** 20
+
+
 @dataclasses.dataclass(frozen=True)
 class MemoryModel:
     """Bytes per member: ``parts`` of the state it holds for the whole run, and the
@@ -42,6 +44,7 @@ class MemoryModel:
 
     parts: Dict[str, int]
     transient: int
+    analysed: bool = True  # False: ``transient`` is 0, not XLA's figure (a lower bound)
 
     @property
     def state(self) -> int:
@@ -68,11 +71,13 @@ def member_memory(algo, hp_one, transients: bool = True) -> MemoryModel:
     cache = algo.__dict__.setdefault("_memory_models", {})
     if cache_key not in cache:  # the state's shapes, and the model by ``transients``
         shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), abstract)
-        cache[cache_key] = {"shapes": shapes, False: MemoryModel(state_bytes_by_part(shapes), 0)}
+        cache[cache_key] = {"shapes": shapes,
+                            False: MemoryModel(state_bytes_by_part(shapes), 0, analysed=False)}
     entry = cache[cache_key]
     if transients not in entry:
         entry[True] = dataclasses.replace(
-            entry[False], transient=xla_transient_bytes(algo, entry["shapes"], abstract))
+            entry[False], transient=xla_transient_bytes(algo, entry["shapes"], abstract),
+            analysed=True)
     return entry[transients]
 
 
@@ -171,14 +176,18 @@ class MemoryPlan:
                f"{self.batches} batches of {self.member_batch:,} "
                f"member{'s' if self.member_batch > 1 else ''} per device, in sequence"
                f"{why.get(self.reason, '')}")
+        working = (f"update working set {format_bytes(self.model.working)}"
+                   if self.model.analysed else
+                   f"update working set at least {format_bytes(self.model.working)} (XLA's "
+                   f"analysis of the update skipped: nothing to choose)")
         return (f"memory: {self.members:,} members x (state {format_bytes(self.model.state)}: "
-                f"{parts}) + update working set {format_bytes(self.model.working)} per member "
-                f"updated at once; {how}: about {format_bytes(self.need)} of a "
-                f"{format_bytes(self.budget)} budget")
+                f"{parts}) + {working} per member updated at once; {how}: about "
+                f"{format_bytes(self.need)} of a {format_bytes(self.budget)} budget")
 
     def record(self) -> Dict[str, object]:
         return {"state_bytes_per_member": self.model.state, "parts": dict(self.model.parts),
                 "working_bytes_per_member": self.model.working,
+                "working_analysed": self.model.analysed,
                 "member_batch": self.member_batch, "batches": self.batches,
                 "batched_for": self.reason,
                 "estimated_bytes": self.need, "budget_bytes": self.budget}
@@ -190,7 +199,11 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
     the largest whose working sets fit the budget next to every member's state, and on
     CPU at most what keeps one batch's working set near the cache (``CPU_BATCH_BYTES``).
     ``run_config.member_batch`` forces one. Raises ConfigError, naming the fix, when
-    even one member per device at a time does not fit."""
+    even one member per device at a time does not fit.
+
+    XLA's analysis of the update (a compile of its own, as long as a run's) is skipped
+    where it could only confirm the plan: a forced ``member_batch``, or one member per
+    device on CPU (the budget there is host memory, checked against the states)."""
     budget = budget_bytes(run_config)
     per_device = members // devices
     forced = run_config.member_batch
@@ -198,7 +211,8 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
     if model is None:
         model = member_memory(algo, hp_one, transients=False)
         states_only = not forced and model.need(members, devices) > budget
-        if not states_only:
+        nothing_to_choose = forced or (platform == "cpu" and per_device == 1)
+        if not states_only and not nothing_to_choose:
             model = member_memory(algo, hp_one)
     if forced:
         if per_device % forced:
@@ -214,7 +228,7 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
             f"population of {members:,} members does not fit the memory budget of "
             f"{format_bytes(budget)} even updating one member per device at a time: their "
             f"states need {format_bytes(members * model.state)} ({format_bytes(model.state)} "
-            f"each) and each of the {devices} devices {'at least ' * states_only}"
+            f"each) and each of the {devices} devices {'at least ' * (not model.analysed)}"
             f"{format_bytes(model.working)} more "
             f"to update one; use at most {fits:,} members (--num-seeds), a smaller "
             f"buffer_size/num_envs, or raise --memory-budget")
