@@ -118,6 +118,9 @@ META = ["meta", "schedule", "--train-envs", "CartPole-v1", "--schedule", "learni
         "--test-seeds", "4", "--seed", "2", "--no-progress"]
 
 
+# In `make test-extended` (95 s in CI): meta's population split over devices, its bitwise
+# resume and two-process runs are each tested in CI (test_meta, the tests above).
+@pytest.mark.extended
 def test_meta_across_two_processes_ends_where_one_process_resuming_their_checkpoint_ends(
         tmp_path):
     """The meta-population (4 members) split over two processes' devices, only process 0

@@ -35,9 +35,12 @@ def test_notebook_is_stored_executed(name):
     assert not [o for o in outputs if o.output_type == "error"]
 
 
-# The meta-learning notebook (119 s in CI: five meta and reference programs to compile)
-# runs in `make test-extended`; CI runs its pipeline in tests/test_meta.py.
-RUNS = [pytest.param(name, marks=pytest.mark.extended) if name == "meta_learning" else name
+# CI executes the quick start. The others run in `make test-extended`, each beside the
+# tests of its pipeline that CI runs: meta_learning (119 s in CI: five meta and reference
+# programs to compile; tests/test_meta.py), sweeps (59 s; tests/sweep/) and
+# domain_randomisation (59 s; tests/test_env_params_per_member.py).
+IN_CI = ("quickstart",)
+RUNS = [name if name in IN_CI else pytest.param(name, marks=pytest.mark.extended)
         for name in sorted(CASES)]
 
 
