@@ -34,6 +34,9 @@ EPISODE_COUNT = "episode_count"
 #: What a learner state's fields hold, for the memory model (``state_bytes_by_part``).
 MEMORY_PARTS = ("replay", "optimiser", "parameters", "env")
 
+#: The learners of teams, named where a multi-agent env is given to another learner.
+MULTI_AGENT_LEARNERS = ("ippo", "mappo", "rippo", "rmappo")
+
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
 POPULATION_AXIS = "population"
 #: The mesh axis that spreads one member over several devices (``split_batch``).
@@ -212,14 +215,23 @@ def select(ok: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
-def as_learner_env(env: Env, env_params: Any, learner: str) -> Env:
+def as_learner_env(env: Env, env_params: Any, learner: str, multi_agent: bool = False) -> Env:
     """The env as every learner acts on it: MultiDiscrete actions as joint Discrete ones
-    (a clear error where there are too many combinations)."""
+    (a clear error where there are too many combinations). A multi-agent env
+    (``envs.multi_agent``) only for a learner of teams, and only such an env for it."""
     from jaxrl.config import ConfigError
+    from jaxrl.envs.multi_agent import is_multi_agent
     from jaxrl.envs.spaces import MultiDiscrete
     from jaxrl.envs.wrappers import JointDiscreteActions
 
-    if not isinstance(env.action_space(env_params), MultiDiscrete):
+    if is_multi_agent(env) != multi_agent:
+        if multi_agent:
+            raise ConfigError(f"{learner} trains a team of agents; {env.id} is a single-agent "
+                              f"env: use a single-agent learner (ppo, dqn, ...) or a "
+                              f"multi-agent env (jaxrl envs jaxmarl)")
+        raise ConfigError(f"{learner} trains one agent; {env.id} is a multi-agent env: use "
+                          f"a multi-agent learner ({', '.join(MULTI_AGENT_LEARNERS)})")
+    if multi_agent or not isinstance(env.action_space(env_params), MultiDiscrete):
         return env
     try:
         return JointDiscreteActions(env, env_params)
@@ -254,13 +266,16 @@ class Learner:
     HParams: ClassVar[type]
     summed_metrics: ClassVar[Tuple[str, ...]] = (EPISODE_RETURN_SUM, EPISODE_COUNT)
     health_metric: ClassVar[Optional[str]] = "loss"
+    #: trains a team on a multi-agent env (``envs.multi_agent``), not one agent
+    multi_agent: ClassVar[bool] = False
 
     def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):
         """``name``: the registered name it runs under (``c51`` is DQN's module under
         another name); errors and summaries say it."""
         self.name = name or self.name
         self.config = config.validate()
-        self.env, self.env_params = as_learner_env(env, env_params, self.name), env_params
+        self.env = as_learner_env(env, env_params, self.name, self.multi_agent)
+        self.env_params = env_params
         self.base_env = env  # as ``jaxrl.envs.make`` built it (an exported policy acts on it)
 
     def discrete_action_space(self, use_instead: str):

@@ -85,3 +85,24 @@ register("rtd3", "jaxrl.algorithms.td3",
          "Recurrent TD3: GRU (or LSTM / LRU / GTrXL: memory.cell) cores in actor and critics, "
          "stored carries, burned-in replayed sequences",
          smoke_env="Pendulum-v1", smoke_values=_RECURRENT_AC_SMOKE, defaults=_RECURRENT_AC)
+
+# Teams of agents (multi-agent envs: jaxrl envs jaxmarl): PPO on one row per agent, the
+# parameters shared, JaxMARL's baselines' 16 envs per member
+_TEAM = {"num_envs": 16}
+_TEAM_SMOKE_ENV = "jaxmarl/MPE_simple_spread_v3"
+register("ippo", "jaxrl.algorithms.team",
+         "Independent PPO for teams: shared parameters with agent ids, each agent's own "
+         "critic input", smoke_env=_TEAM_SMOKE_ENV, smoke_values=_ON_POLICY_SMOKE,
+         defaults=_TEAM)
+register("mappo", "jaxrl.algorithms.team",
+         "Multi-agent PPO: IPPO's actor, a centralised critic on the global state",
+         smoke_env=_TEAM_SMOKE_ENV, smoke_values=_ON_POLICY_SMOKE,
+         defaults={**_TEAM, "centralised_critic": True})
+register("rippo", "jaxrl.algorithms.team",
+         "Recurrent IPPO: a GRU (or LSTM / LRU / GTrXL: memory.cell) per agent, reset at "
+         "each agent's episode end", smoke_env=_TEAM_SMOKE_ENV,
+         smoke_values=_RECURRENT_SMOKE, defaults={**_RECURRENT, **_TEAM})
+register("rmappo", "jaxrl.algorithms.team",
+         "Recurrent MAPPO: recurrent actor, and a recurrent centralised critic with a core "
+         "of its own", smoke_env=_TEAM_SMOKE_ENV, smoke_values=_RECURRENT_SMOKE,
+         defaults={**_RECURRENT, **_TEAM, "centralised_critic": True})

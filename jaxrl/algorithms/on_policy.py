@@ -23,8 +23,8 @@ import optax
 
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.optim import linear_decay
-from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
-                                      learner_envs, shuffled_minibatches)
+from jaxrl.components.rollout import (ActFn, LearnerEnvs, Transition, collect,
+                                      episode_metrics, learner_envs, shuffled_minibatches)
 from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, carries_in,
                                         episode_starts, sequence_starts, time_major,
                                         to_sequences)
@@ -65,11 +65,18 @@ class OnPolicyLearner(Learner):
 
     def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):
         super().__init__(env, env_params, config, name)
-        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
+        envs = self.learner_envs(env_params, config)
         self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        # the rows a rollout steps: one per env, or one per agent of a team
+        self.num_rows = self.train_env.num_envs
         self.obs_norm = ObservationNormalization(config.normalize_observations,
                                                  self.action_mask)
         self.memory = config.memory  # a MemorySpec
+
+    def learner_envs(self, env_params: Any, config: Any) -> LearnerEnvs:
+        """The env stacks the learner trains and is evaluated on (a team's rows for a
+        multi-agent learner: ``algorithms.team``)."""
+        return learner_envs(self.env, env_params, config.num_envs, config.torso)
 
     def initial_carry(self, batch_size: int) -> Any:
         """The policy's memory at an episode's start, for ``batch_size`` envs."""
@@ -111,7 +118,7 @@ class OnPolicyLearner(Learner):
         act, metrics_of_acting = self.rollout_policy(state, hp)
         env_state, obs, carry, batch = collect(
             self.train_env, self.env_params, act, state.env_state, state.obs, rollout_key,
-            cfg.num_steps, state.carry, self.initial_carry(cfg.num_envs))
+            cfg.num_steps, state.carry, self.initial_carry(self.num_rows))
         data, hp, state = self.targets(state, hp, batch)
 
         learning_rate = hp.learning_rate

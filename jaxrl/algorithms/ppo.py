@@ -148,7 +148,7 @@ class PPO(OnPolicyLearner):
 
     def __init__(self, env: Env, env_params: Any, config: PPOConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        self.action_dist = distributions.for_space(self.env.action_space(env_params),
+        self.action_dist = distributions.for_space(self.train_env.action_space(env_params),
                                                    config.continuous_actions)
         self.objective = OBJECTIVES[config.policy_objective]
         self.default_drift_params = None
@@ -162,7 +162,13 @@ class PPO(OnPolicyLearner):
             hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
             init_log_std=config.init_log_std, torso=self.torso_kind,
             value_bins=config.hl_gauss, action_mask=self.action_mask,
+            **self.network_inputs(),
             **({"memory": self.memory} if self.memory.recurrent else {}))
+
+    def network_inputs(self):
+        """Which features of an observation the actor and the critic read (None: all;
+        ``algorithms.team``'s centralised critic reads the global state)."""
+        return {}
 
     # ---- the contract -------------------------------------------------------------
     def init(self, key: jax.Array, hp: PPOHParams) -> PPOState:
@@ -172,9 +178,9 @@ class PPO(OnPolicyLearner):
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PPOState(params, opt_state, env_state, obs, key,
                         self.obs_norm.init(self.obs_shape),
-                        RewardScaler.create(self.config.num_envs),
+                        RewardScaler.create(self.num_rows),
                         jnp.zeros((), jnp.int32), StepCount.zero(),
-                        self.initial_carry(self.config.num_envs))
+                        self.initial_carry(self.num_rows))
 
     def policy(self, state: PPOState):
         """Deterministic policy (greedy / mean action) on ``eval_env`` observations

@@ -134,7 +134,7 @@ class PQN(OnPolicyLearner):
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         return PQNState(params, opt_state, self.obs_norm.init(self.obs_shape), env_state, obs,
                         key, jnp.zeros((), jnp.int32), StepCount.zero(),
-                        self.initial_carry(self.config.num_envs))
+                        self.initial_carry(self.num_rows))
 
     def policy(self, state: PQNState):
         norm = self.normalizer(state.obs_stats)

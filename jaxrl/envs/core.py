@@ -177,7 +177,9 @@ class Adapter(Env):
         raise NotImplementedError
 
     def step_env(self, key, state, action, params):
-        """``(obs, state, reward, terminated, truncated)`` of one transition, no reset."""
+        """``(obs, state, reward, terminated, truncated)`` of one transition, no reset;
+        optionally a sixth element, a dict of the transition's own values that ``step``
+        adds to its ``info`` (a multi-agent env's per-agent rewards and ends)."""
         raise NotImplementedError
 
     @property
@@ -201,7 +203,7 @@ class Adapter(Env):
         else:
             key_step = key_reset = key
         inner = state.env_state if self._wraps_state else state
-        obs_st, inner_st, reward, terminated, truncated = self.step_env(
+        obs_st, inner_st, reward, terminated, truncated, *extra = self.step_env(
             key_step, inner, action, params)
         terminated = jnp.asarray(terminated).astype(bool)
         truncated = jnp.asarray(truncated).astype(bool)
@@ -222,7 +224,8 @@ class Adapter(Env):
             new_state = EpisodeState(new_inner, time, state.first)
         else:
             new_state = new_inner
-        info = {"final_observation": obs_st, "terminated": terminated, "truncated": truncated}
+        info = {**(extra[0] if extra else {}), "final_observation": obs_st,
+                "terminated": terminated, "truncated": truncated}
         return obs, new_state, jnp.asarray(reward, jnp.float32), terminated, truncated, info
 
     def render(self, state, params):

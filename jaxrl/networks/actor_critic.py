@@ -1,7 +1,7 @@
 """Actor-critic networks (PPO): separate actor and critic, MLP or MinAtar-CNN torsos."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -45,6 +45,10 @@ class ActorCritic(nn.Module):
     torso: str = "mlp"
     value_bins: Any = None  # None: a scalar critic; an HLGauss: a classification critic
     action_mask: Any = None  # an ActionMask: illegal actions' logits masked (discrete)
+    # [start, stop) of the observation features the actor / critic read (None: all of it):
+    # a team's agent reads its own observation, a centralised critic the global state
+    actor_features: Optional[Tuple[int, int]] = None
+    critic_features: Optional[Tuple[int, int]] = None
 
     def setup(self):
         act = ACTIVATIONS[self.activation]
@@ -59,7 +63,7 @@ class ActorCritic(nn.Module):
         return self.policy_outputs(obs), self.value(obs)
 
     def policy_outputs(self, obs):
-        out = self.actor(obs)
+        out = self.actor(features(obs, self.actor_features))
         if self.continuous:
             return out, jnp.broadcast_to(self.log_std, out.shape)
         if self.action_mask is not None:
@@ -68,12 +72,17 @@ class ActorCritic(nn.Module):
 
     def value(self, obs):
         if self.value_bins is None:
-            return self.critic(obs)[..., 0]
-        return self.value_bins.value(self.critic(obs))
+            return self.critic(features(obs, self.critic_features))[..., 0]
+        return self.value_bins.value(self.value_logits(obs))
 
     def value_logits(self, obs):
         """The classification critic's histogram logits (``value_bins`` set)."""
-        return self.critic(obs)
+        return self.critic(features(obs, self.critic_features))
+
+
+def features(obs, span: Optional[Tuple[int, int]]):
+    """``obs[..., start:stop]`` (all of it where ``span`` is None)."""
+    return obs if span is None else obs[..., span[0]:span[1]]
 
 
 class RecurrentActorCritic(nn.Module):
@@ -94,12 +103,25 @@ class RecurrentActorCritic(nn.Module):
     torso: str = "mlp"
     value_bins: Any = None
     action_mask: Any = None
+    # as ActorCritic's; with ``critic_features`` the critic has a torso and core of its
+    # own on them (the carry holds the actor's core's, then the critic's)
+    actor_features: Optional[Tuple[int, int]] = None
+    critic_features: Optional[Tuple[int, int]] = None
 
     @nn.compact
     def __call__(self, carry, obs, resets):
         act = ACTIVATIONS[self.activation]
-        x = torso_module(self.torso, self.hidden_sizes, act)(obs)
-        carry, x = self.memory.core()(carry, x, resets)
+        actor_carry = carry
+        if self.critic_features is not None:
+            actor_carry, critic_carry = jnp.split(carry, 2, axis=-1)
+        x = torso_module(self.torso, self.hidden_sizes, act)(features(obs, self.actor_features))
+        actor_carry, x = self.memory.core()(actor_carry, x, resets)
+        critic_x, carry = x, actor_carry
+        if self.critic_features is not None:
+            y = torso_module(self.torso, self.hidden_sizes, act)(
+                features(obs, self.critic_features))
+            critic_carry, critic_x = self.memory.core()(critic_carry, y, resets)
+            carry = jnp.concatenate([actor_carry, critic_carry], axis=-1)
         head = self.hidden_sizes[-1]
         out = dense(self.action_dim, 0.01)(act(dense(head)(x)))
         if self.continuous:
@@ -109,5 +131,5 @@ class RecurrentActorCritic(nn.Module):
         else:
             outputs = (out if self.action_mask is None else self.action_mask.apply(out, obs),)
         bins = 1 if self.value_bins is None else self.value_bins.num_bins
-        critic = dense(bins, 1.0)(act(dense(head)(x)))
+        critic = dense(bins, 1.0)(act(dense(head)(critic_x)))
         return carry, outputs, (critic[..., 0] if self.value_bins is None else critic)

@@ -12,7 +12,8 @@ import importlib.util
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 # The suites jaxrl ships, in the order `jaxrl envs` lists them.
-BUILTIN = ("gymnax", "brax", "craftax", "jumanji", "navix", "xminigrid", "playground", "pgx")
+BUILTIN = ("gymnax", "brax", "craftax", "jumanji", "navix", "xminigrid", "playground", "pgx",
+           "jaxmarl")
 
 
 @dataclasses.dataclass(frozen=True)
