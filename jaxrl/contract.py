@@ -35,7 +35,7 @@ EPISODE_COUNT = "episode_count"
 MEMORY_PARTS = ("replay", "optimiser", "parameters", "env")
 
 #: The learners of teams, named where a multi-agent env is given to another learner.
-MULTI_AGENT_LEARNERS = ("ippo", "mappo", "rippo", "rmappo")
+MULTI_AGENT_LEARNERS = ("ippo", "mappo", "rippo", "rmappo", "pqn_vdn")
 
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
 POPULATION_AXIS = "population"
@@ -284,7 +284,8 @@ class Learner:
         from jaxrl.config import ConfigError
         from jaxrl.envs.spaces import Discrete
 
-        space = self.env.action_space(self.env_params)
+        acting = getattr(self, "train_env", self.env)  # a team's: each agent's own
+        space = acting.action_space(self.env_params)
         if not isinstance(space, Discrete):
             raise ConfigError(f"{self.name} needs a discrete action space; this env's is "
                               f"{space}: use {use_instead} for continuous actions")

@@ -51,15 +51,23 @@ SHORT = {
     "playground/PendulumSwingup": {"max_steps_in_episode": LIMIT},
     "brax/reacher": {"max_steps_in_episode": LIMIT, "backend": "spring"},
     "CartPole-v1": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/smax-3m": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/MPE_simple_speaker_listener_v4": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/MPE_simple_spread_v3": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/hanabi": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/overcooked-cramped_room": {"max_steps_in_episode": LIMIT},
+    "jaxmarl/coin_game": {"max_steps_in_episode": LIMIT},
 }
 CI_SAMPLE = ["craftax/Craftax-Classic-Symbolic-v1", "jumanji/Snake-v1",
              "navix/Navix-Empty-5x5-v0", "xminigrid/MiniGrid-Empty-5x5", "pgx/minatar-breakout",
-             "playground/CartpoleBalance"]
+             "playground/CartpoleBalance", "jaxmarl/smax-3m",
+             "jaxmarl/MPE_simple_speaker_listener_v4"]
 # compile-bound: one more id per suite where a second one adds a case (XLand's rules,
 # pgx 2048's legal-action mask, Jumanji's 2048, Navix's doors and keys); the other ids
 # were stepped under jit + vmap once (see the issue 28 notes), not in every CI run
 SLOW_SAMPLE = ["jumanji/Game2048-v1", "navix/Navix-DoorKey-5x5-v0",
-               "xminigrid/XLand-MiniGrid-R1-9x9", "pgx/2048"]
+               "xminigrid/XLand-MiniGrid-R1-9x9", "pgx/2048", "jaxmarl/MPE_simple_spread_v3",
+               "jaxmarl/hanabi", "jaxmarl/overcooked-cramped_room", "jaxmarl/coin_game"]
 
 
 def suite_terminated(env_id, env, key, state, action, params):
@@ -83,6 +91,15 @@ def suite_terminated(env_id, env, key, state, action, params):
         return ts.last() & (ts.discount == 0.0)
     if prefix == "playground":
         return env.playground_env.step(state, action).done > 0.5
+    if prefix == "jaxmarl":
+        raw = env.jaxmarl_env
+        actions = {name: action[i] for i, name in enumerate(env.agent_names)}
+        _, after, _, dones, _ = raw.step_env(key, state, actions)
+        if env.family == "smax":  # SMAX's own end, less its own time limit
+            return raw.is_terminal(after) & (after.state.step < raw.max_steps)
+        if env.family == "hanabi":  # the game's end
+            return dones["__all__"]
+        return jnp.asarray(False)  # MPE, Overcooked, the Coin Game: time limits only
     raise AssertionError(prefix)
 
 

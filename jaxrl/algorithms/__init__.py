@@ -90,19 +90,28 @@ register("rtd3", "jaxrl.algorithms.td3",
 # parameters shared, JaxMARL's baselines' 16 envs per member
 _TEAM = {"num_envs": 16}
 _TEAM_SMOKE_ENV = "jaxmarl/MPE_simple_spread_v3"
-register("ippo", "jaxrl.algorithms.team",
+register("ippo", "jaxrl.algorithms.team_ppo",
          "Independent PPO for teams: shared parameters with agent ids, each agent's own "
          "critic input", smoke_env=_TEAM_SMOKE_ENV, smoke_values=_ON_POLICY_SMOKE,
          defaults=_TEAM)
-register("mappo", "jaxrl.algorithms.team",
+register("mappo", "jaxrl.algorithms.team_ppo",
          "Multi-agent PPO: IPPO's actor, a centralised critic on the global state",
          smoke_env=_TEAM_SMOKE_ENV, smoke_values=_ON_POLICY_SMOKE,
          defaults={**_TEAM, "centralised_critic": True})
-register("rippo", "jaxrl.algorithms.team",
+register("rippo", "jaxrl.algorithms.team_ppo",
          "Recurrent IPPO: a GRU (or LSTM / LRU / GTrXL: memory.cell) per agent, reset at "
          "each agent's episode end", smoke_env=_TEAM_SMOKE_ENV,
          smoke_values=_RECURRENT_SMOKE, defaults={**_RECURRENT, **_TEAM})
-register("rmappo", "jaxrl.algorithms.team",
+register("rmappo", "jaxrl.algorithms.team_ppo",
          "Recurrent MAPPO: recurrent actor, and a recurrent centralised critic with a core "
          "of its own", smoke_env=_TEAM_SMOKE_ENV, smoke_values=_RECURRENT_SMOKE,
          defaults={**_RECURRENT, **_TEAM, "centralised_critic": True})
+# JaxMARL's PQN-VDN on MPE (pqn_vdn_ff_mpe.yaml), with half its 256 envs per member
+register("pqn_vdn", "jaxrl.algorithms.team_pqn",
+         "PQN-VDN: replay-free Q(lambda) on the sum of the agents' Q-values "
+         "(mixer='none': independent PQN)", smoke_env=_TEAM_SMOKE_ENV,
+         smoke_values=_ON_POLICY_SMOKE,
+         defaults={"num_envs": 128, "num_steps": 16, "hidden_sizes": (256, 256),
+                   "learning_rate": 5e-4, "anneal_lr": False, "gamma": 0.9, "q_lambda": 0.3,
+                   "epsilon_end": 0.1, "epsilon_fraction": 0.1, "max_grad_norm": 1.0,
+                   "num_epochs": 4, "num_minibatches": 16})
