@@ -17,7 +17,9 @@ summary is the median per-round ratio, its spread and the share of rounds at or 
 Pairings (``PAIRINGS``): ``ppo`` is rejax's PPO (needs /work/rejax-venv,
 ``rejax_algorithms.py``); ``craftax-ppo`` is Craftax's own PPO baseline script
 (``craftax_ppo.py``, a Craftax_Baselines checkout); ``purejaxrl-rppo`` is PureJaxRL's
-recurrent PPO script (``purejaxrl_rnn.py``, a purejaxrl checkout). stdlib only.
+recurrent PPO script (``purejaxrl_rnn.py``, a purejaxrl checkout); ``jaxmarl-ippo`` and
+``jaxmarl-rmappo`` are JaxMARL's IPPO and recurrent MAPPO scripts on MPE simple_spread
+(``jaxmarl_ppo.py``, a JaxMARL checkout). stdlib only.
 """
 import argparse
 import json
@@ -62,6 +64,24 @@ def _purejaxrl_rppo(members, args):
 
 PUREJAXRL_RNN_STEPS = 4 * 128 * 128  # 128 updates of ppo_rnn.py's CartPole settings
 
+
+def _jaxmarl(script):
+    def argv(members, args):
+        spec = {"checkout": args.jaxmarl, "script": script, "members": members,
+                "total_timesteps": JAXMARL_STEPS}
+        return [os.path.join(ROOT, ".venv", "bin", "python"),
+                os.path.join(HERE, "jaxmarl_ppo.py"), "--serve", json.dumps(spec)]
+
+    return argv
+
+
+JAXMARL_STEPS = 16 * 128 * 64  # 64 updates of JaxMARL's MPE settings (16 envs x 128 steps)
+# JaxMARL's MPE PPO settings in jaxrl's fields; its agents see no id, so neither do ours
+_JAXMARL_PPO = {"num_envs": "16", "num_steps": "128", "num_epochs": "4",
+                "num_minibatches": "4", "gamma": "0.99", "gae_lambda": "0.95",
+                "clip_eps": "0.2", "vf_clip_eps": "0.2", "ent_coef": "0.01", "vf_coef": "0.5",
+                "max_grad_norm": "0.5", "anneal_lr": "true", "agent_ids": "false"}
+
 PAIRINGS = {
     "ppo": ("rejax 0.1.3", _rejax_ppo, ("CartPole-v1", 262_144, {"anneal_lr": "false"}, {})),
     "craftax-ppo": ("Craftax_Baselines ppo.py @7ce36fa", _craftax_ppo, (
@@ -79,6 +99,14 @@ PAIRINGS = {
          "vf_clip_eps": "0.2", "ent_coef": "0.01", "vf_coef": "0.5", "max_grad_norm": "0.5",
          "hidden_sizes": "128", "activation": "relu", "memory.size": "128",
          "anneal_lr": "true"}, {})),
+    "jaxmarl-ippo": ("JaxMARL ippo_ff_mpe.py @c793d09", _jaxmarl("ippo_ff_mpe"), (
+        "jaxmarl/MPE_simple_spread_v3", JAXMARL_STEPS,
+        {**_JAXMARL_PPO, "learning_rate": "2.5e-4", "hidden_sizes": "64,64",
+         "activation": "tanh"}, {})),
+    "jaxmarl-rmappo": ("JaxMARL mappo_rnn_mpe.py @c793d09", _jaxmarl("mappo_rnn_mpe"), (
+        "jaxmarl/MPE_simple_spread_v3", JAXMARL_STEPS,
+        {**_JAXMARL_PPO, "learning_rate": "2e-3", "hidden_sizes": "128",
+         "activation": "relu", "memory.cell": "gru", "memory.size": "128"}, {})),
 }
 
 
@@ -169,6 +197,8 @@ def main() -> None:
         "CRAFTAX_BASELINES", "/work/craftax-baselines"), help="a Craftax_Baselines checkout")
     parser.add_argument("--purejaxrl", default=os.environ.get("PUREJAXRL", "/work/purejaxrl"),
                         help="a purejaxrl checkout")
+    parser.add_argument("--jaxmarl", default=os.environ.get("JAXMARL", "/work/jaxmarl"),
+                        help="a JaxMARL checkout (its baselines/)")
     parser.add_argument("--json", "--out", dest="json")
     args = parser.parse_args()
     if args.rounds < 1:
