@@ -17,8 +17,10 @@ They import hydra and omegaconf for their ``main`` only; where those are not ins
 LAPACK QR calls, which never return under JAX 0.10.x on CPU
 (``jaxrl/networks/initializers.py``, ``benchmarks/repro/jax_0_10_lapack_qr_hang.py``):
 the worker gives them jaxrl's ``orthogonal``, which factorises one matrix at a time
-there and gives bitwise the same values. ``--serve '<json>'`` compiles once, prints ``READY``, then times
-one whole training run per ``run`` line on stdin, like ``python -m jaxrl.bench --serve``.
+there and gives bitwise the same values.
+
+``--serve '<json>'`` compiles once, prints ``READY``, then times one whole training run
+per ``run`` line on stdin, like ``python -m jaxrl.bench --serve``.
 """
 import json
 import os

@@ -65,17 +65,18 @@ def _purejaxrl_rppo(members, args):
 PUREJAXRL_RNN_STEPS = 4 * 128 * 128  # 128 updates of ppo_rnn.py's CartPole settings
 
 
-def _jaxmarl(script):
+def _jaxmarl(script, steps):
     def argv(members, args):
         spec = {"checkout": args.jaxmarl, "script": script, "members": members,
-                "total_timesteps": JAXMARL_STEPS}
+                "total_timesteps": steps}
         return [os.path.join(ROOT, ".venv", "bin", "python"),
                 os.path.join(HERE, "jaxmarl_ppo.py"), "--serve", json.dumps(spec)]
 
     return argv
 
 
-JAXMARL_STEPS = 16 * 128 * 64  # 64 updates of JaxMARL's MPE settings (16 envs x 128 steps)
+# updates of JaxMARL's MPE settings (16 envs x 128 steps): 64 feed-forward, 16 recurrent
+JAXMARL_STEPS, JAXMARL_RNN_STEPS = 16 * 128 * 64, 16 * 128 * 16
 # JaxMARL's MPE PPO settings in jaxrl's fields; its agents see no id, so neither do ours
 _JAXMARL_PPO = {"num_envs": "16", "num_steps": "128", "num_epochs": "4",
                 "num_minibatches": "4", "gamma": "0.99", "gae_lambda": "0.95",
@@ -99,14 +100,16 @@ PAIRINGS = {
          "vf_clip_eps": "0.2", "ent_coef": "0.01", "vf_coef": "0.5", "max_grad_norm": "0.5",
          "hidden_sizes": "128", "activation": "relu", "memory.size": "128",
          "anneal_lr": "true"}, {})),
-    "jaxmarl-ippo": ("JaxMARL ippo_ff_mpe.py @c793d09", _jaxmarl("ippo_ff_mpe"), (
-        "jaxmarl/MPE_simple_spread_v3", JAXMARL_STEPS,
-        {**_JAXMARL_PPO, "learning_rate": "2.5e-4", "hidden_sizes": "64,64",
-         "activation": "tanh"}, {})),
-    "jaxmarl-rmappo": ("JaxMARL mappo_rnn_mpe.py @c793d09", _jaxmarl("mappo_rnn_mpe"), (
-        "jaxmarl/MPE_simple_spread_v3", JAXMARL_STEPS,
-        {**_JAXMARL_PPO, "learning_rate": "2e-3", "hidden_sizes": "128",
-         "activation": "relu", "memory.cell": "gru", "memory.size": "128"}, {})),
+    "jaxmarl-ippo": ("JaxMARL ippo_ff_mpe.py @c793d09", _jaxmarl("ippo_ff_mpe", JAXMARL_STEPS),
+                     ("jaxmarl/MPE_simple_spread_v3", JAXMARL_STEPS,
+                      {**_JAXMARL_PPO, "learning_rate": "2.5e-4", "hidden_sizes": "64,64",
+                       "activation": "tanh"}, {})),
+    "jaxmarl-rmappo": ("JaxMARL mappo_rnn_mpe.py @c793d09",
+                       _jaxmarl("mappo_rnn_mpe", JAXMARL_RNN_STEPS),
+                       ("jaxmarl/MPE_simple_spread_v3", JAXMARL_RNN_STEPS,
+                        {**_JAXMARL_PPO, "learning_rate": "2e-3", "hidden_sizes": "128",
+                         "activation": "relu", "memory.cell": "gru", "memory.size": "128"},
+                        {})),
 }
 
 

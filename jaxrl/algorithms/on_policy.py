@@ -107,6 +107,10 @@ class OnPolicyLearner(Learner):
     def optimizer(self, hp, learning_rate) -> optax.GradientTransformation:
         raise NotImplementedError
 
+    def rollout_metrics(self, batch: Transition) -> Dict[str, jax.Array]:
+        """Metrics of the rollout itself (a team's reward per agent)."""
+        return {}
+
     def schedule_metrics(self, hp) -> Dict[str, jax.Array]:
         """Values of scheduled hyperparameters to log (where a metric has no such name)."""
         return {}
@@ -136,6 +140,7 @@ class OnPolicyLearner(Learner):
             env_steps=state.env_steps.add(cfg.batch_size))
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(batch))
+        metrics.update(self.rollout_metrics(batch))
         metrics.update(metrics_of_acting)
         metrics["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
         for name, value in self.schedule_metrics(hp).items():

@@ -64,6 +64,13 @@ class TeamRows:
         return Policy(team_policy(self.layout, rows.act),
                       lambda batch_size: rows.initial_carry(batch_size * agents))
 
+    def rollout_metrics(self, batch):
+        """Each agent's mean reward per step (``reward_NAME``): who earns the
+        team's return."""
+        per_agent = self.by_team(batch.reward).mean((0, 1))
+        names = getattr(self.env, "agent_names", range(self.layout.num_agents))
+        return {f"reward_{name}": per_agent[i] for i, name in enumerate(names)}
+
     def by_team(self, x: jax.Array) -> jax.Array:
         """Rows ``[..., N * A, ...]`` (axis 1 of a rollout ``[T, N * A, ...]``) as
         ``[..., N, A, ...]``."""
