@@ -7,7 +7,8 @@ Random teams (``random_team_return`` below, 1,024 episodes): MPE simple_spread -
 with `jaxrl train NAME --env ENV --num-seeds 4 --total-timesteps T --set ...` and the
 settings of each test (IQM [95% CI] of the final evaluation, wall time with compile):
 
-- ippo, MPE, 300k: -19.2 [-20.4, -18.6] (45 s); mappo: -18.6 [-20.5, -17.9] (48 s);
+- ippo, MPE, 200k: -18.9 [-19.6, -17.6]; mappo: -19.9 [-26.8, -17.8] (one seed of four
+  at -26.8); at 300k: -19.2 [-20.4, -18.6] (45 s) and -18.6 [-20.5, -17.9] (48 s);
 - pqn_vdn, MPE, 200k: -17.1 [-18.8, -15.7] (38 s);
 - ippo, SMAX 3m, 500k, JaxMARL's SMAX settings: 0.8 [0.7, 1.0] (84 s); mappo: 1.0
   [0.7, 1.1] (87 s).
@@ -57,7 +58,7 @@ def test_random_teams_score_as_the_thresholds_assume(env_id, low, high):
 
 @pytest.mark.parametrize("learner", ["ippo", "mappo"])
 def test_ppo_teams_spread_over_the_landmarks(learner):
-    iqm, returns = final_returns(learner, MPE, 300_000, num_seeds=4, learning_rate=1e-3)
+    iqm, returns = final_returns(learner, MPE, 200_000, num_seeds=4, learning_rate=1e-3)
     assert iqm >= -22.5, returns
 
 

@@ -17,7 +17,8 @@ They import hydra and omegaconf for their ``main`` only; where those are not ins
 LAPACK QR calls, which never return under JAX 0.10.x on CPU
 (``jaxrl/networks/initializers.py``, ``benchmarks/repro/jax_0_10_lapack_qr_hang.py``):
 the worker gives them jaxrl's ``orthogonal``, which factorises one matrix at a time
-there and gives bitwise the same values.
+there and gives bitwise the same values, as the recurrent kernel of flax's ``GRUCell``
+too (MAPPO's ``ScannedRNN``).
 
 ``--serve '<json>'`` compiles once, prints ``READY``, then times one whole training run
 per ``run`` line on stdin, like ``python -m jaxrl.bench --serve``.
@@ -57,9 +58,15 @@ def load(checkout: str, script: str):
             stub.main = lambda **kwargs: (lambda fn: fn)
             stub.OmegaConf = types.SimpleNamespace(to_container=lambda c: c)
             sys.modules[name] = stub
+    import flax.linen as nn
     import wandb
 
     from jaxrl.networks.initializers import orthogonal
+
+    class GRUCell(nn.GRUCell):  # flax's default recurrent init, one QR at a time
+        recurrent_kernel_init: object = orthogonal()
+
+    nn.GRUCell = GRUCell
 
     wandb.init(mode="disabled")
     folder, config = CONFIGS[script]
