@@ -10,8 +10,9 @@ settings of each test (IQM [95% CI] of the final evaluation, wall time with comp
 - ippo, MPE, 200k: -18.9 [-19.6, -17.6]; mappo: -19.9 [-26.8, -17.8] (one seed of four
   at -26.8); at 300k: -19.2 [-20.4, -18.6] (45 s) and -18.6 [-20.5, -17.9] (48 s);
 - pqn_vdn, MPE, 200k: -17.1 [-18.8, -15.7] (38 s);
-- ippo, SMAX 3m, 500k, JaxMARL's SMAX settings: 0.8 [0.7, 1.0] (84 s); mappo: 1.0
-  [0.7, 1.1] (87 s).
+- ippo, SMAX 3m, 250k, JaxMARL's SMAX settings: 0.5 [0.4, 0.8]; mappo: 0.9 [0.6, 1.1];
+  at 500k: 0.8 [0.7, 1.0] (84 s) and 1.0 [0.7, 1.1] (87 s alone; 130-136 s in `make
+  test` beside the other worker, which is why the test runs 250k).
 
 JaxMARL's own IPPO and MAPPO at the same configurations, run here side by side, are in
 ``benchmarks/results/teams_vs_jaxmarl.json``.
@@ -70,5 +71,5 @@ def test_pqn_vdn_spreads_over_the_landmarks():
 
 @pytest.mark.parametrize("learner", ["ippo", "mappo"])
 def test_ppo_teams_beat_the_heuristic_enemy_better_than_random_on_smax_3m(learner):
-    iqm, returns = final_returns(learner, SMAX, 500_000, num_seeds=4, **SMAX_PPO)
-    assert iqm >= 0.5, returns
+    iqm, returns = final_returns(learner, SMAX, 250_000, num_seeds=4, **SMAX_PPO)
+    assert iqm >= 0.35, returns
