@@ -53,10 +53,6 @@ class TeamRows:
         return LearnerEnvs(self.env, rows, (self.layout.width,), "mlp",
                            ActionMask(self.layout.num_actions))
 
-    @property
-    def num_agents(self) -> int:
-        return self.layout.num_agents
-
     def policy(self, state):
         """Every agent greedy, on batches of team observations (``[B, A]`` actions)."""
         rows = super().policy(state)

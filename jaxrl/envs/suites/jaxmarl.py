@@ -53,6 +53,8 @@ class JaxMARLEnv(Adapter):
         self.state_dim = (int(np.prod(obs["world_state"].shape)) if family == "smax"
                           else self.num_agents * self.obs_dim)
         self._padding_mask = np.stack([np.arange(self.num_actions) < n for n in self._actions])
+        self._spaces = team_spaces(self.num_agents, self.obs_dim, self.state_dim,
+                                   self.num_actions)
 
     @property
     def default_params(self):
@@ -107,13 +109,10 @@ class JaxMARLEnv(Adapter):
                 done & ~terminated, info)
 
     def observation_space(self, params):
-        return team_spaces(self.num_agents, self.obs_dim, self.state_dim, self.num_actions)[0]
+        return self._spaces[0]
 
     def action_space(self, params):
-        return team_spaces(self.num_agents, self.obs_dim, self.state_dim, self.num_actions)[1]
-
-    def render_env(self, state, params):
-        raise NotImplementedError(f"{self.id} has no renderer in jaxrl")
+        return self._spaces[1]
 
 
 def _smax_terminal(env, state) -> jax.Array:
