@@ -35,7 +35,7 @@ EPISODE_COUNT = "episode_count"
 MEMORY_PARTS = ("replay", "optimiser", "parameters", "env")
 
 #: The learners of teams, named where a multi-agent env is given to another learner.
-MULTI_AGENT_LEARNERS = ("ippo", "mappo", "rippo", "rmappo", "pqn_vdn")
+MULTI_AGENT_LEARNERS = ("ippo", "mappo", "rippo", "rmappo", "pqn_vdn", "iql", "vdn", "qmix")
 
 #: The name of the member axis in the runner's vmapped programs (see ``any_member``).
 POPULATION_AXIS = "population"
@@ -277,6 +277,25 @@ class Learner:
         self.env = as_learner_env(env, env_params, self.name, self.multi_agent)
         self.env_params = env_params
         self.base_env = env  # as ``jaxrl.envs.make`` built it (an exported policy acts on it)
+
+    def learner_envs(self, env_params: Any, config: Any):
+        """The env stacks the learner trains and is evaluated on
+        (``components.rollout.LearnerEnvs``; a team's rows for a multi-agent learner:
+        ``algorithms.team``)."""
+        from jaxrl.components.rollout import learner_envs
+
+        return learner_envs(self.env, env_params, config.num_envs, config.torso)
+
+    def set_learner_envs(self, env_params: Any, config: Any) -> None:
+        """Keeps ``learner_envs``'s stacks as attributes; ``num_rows`` are the rows a
+        training step acts for: one per env, or one per agent of a team."""
+        envs = self.learner_envs(env_params, config)
+        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        self.num_rows = self.train_env.num_envs
+
+    def rollout_metrics(self, batch: Any) -> Metrics:
+        """Metrics of a rollout itself (a team's reward per agent)."""
+        return {}
 
     def discrete_action_space(self, use_instead: str):
         """The env's action space, which must be discrete (else one line naming what to

@@ -115,3 +115,28 @@ register("pqn_vdn", "jaxrl.algorithms.team_pqn",
                    "learning_rate": 5e-4, "anneal_lr": False, "gamma": 0.9, "q_lambda": 0.3,
                    "epsilon_end": 0.1, "epsilon_fraction": 0.1, "max_grad_norm": 1.0,
                    "num_epochs": 4, "num_minibatches": 16})
+# IQL, VDN and QMIX from replay, recurrent as JaxMARL's baselines (ql_rnn_mpe.yaml: a
+# 64-wide GRU, lr 0.005 decayed, gamma 0.9, hard target copies every 200 gradient steps,
+# 10k steps of warm-up, epsilon decayed over the first tenth), on sequences of 16 steps
+# after a burn-in of 8 from the stored carries
+_TEAM_Q = {"memory.cell": "gru", "hidden_sizes": (64,), "memory.size": 64,
+           "num_envs": 8, "rollout_steps": 16, "batch_size": 32, "buffer_size": 100_000,
+           "sequence_length": 16, "burn_in": 8, "n_step": 1, "dueling": False,
+           "td_loss": "mse", "learning_rate": 5e-3, "gamma": 0.9, "max_grad_norm": 25.0,
+           "target_tau": 1.0, "target_period": 200, "learning_starts": 10_000,
+           "epsilon_fraction": 0.1}
+_TEAM_Q_SMOKE = {**_REPLAY_SMOKE, "hidden_sizes": (16,), "memory.size": 16,
+                 "sequence_length": 4, "burn_in": 2, "n_step": 2, "prioritized": True,
+                 "mixer_embedding": 8, "mixer_hidden": 16}
+register("iql", "jaxrl.algorithms.team_dqn",
+         "Independent Q-learning for teams from replay: each agent's own recurrent Q-values "
+         "and returns, parameters shared", smoke_env=_TEAM_SMOKE_ENV,
+         smoke_values=_TEAM_Q_SMOKE, defaults={**_TEAM_Q, "mixer": "none"})
+register("vdn", "jaxrl.algorithms.team_dqn",
+         "Value decomposition networks from replay: the team's Q the sum of its agents' "
+         "recurrent Q-values", smoke_env=_TEAM_SMOKE_ENV, smoke_values=_TEAM_Q_SMOKE,
+         defaults={**_TEAM_Q, "mixer": "vdn"})
+register("qmix", "jaxrl.algorithms.team_dqn",
+         "QMIX from replay: the agents' recurrent Q-values mixed monotonically by "
+         "hypernetworks of the global state", smoke_env=_TEAM_SMOKE_ENV,
+         smoke_values=_TEAM_Q_SMOKE, defaults={**_TEAM_Q, "mixer": "qmix"})

@@ -153,11 +153,15 @@ class DQN(OffPolicyLearner):
     def exploration_metrics(self, hp, env_steps):
         return {"epsilon": self.epsilon(hp, env_steps)}
 
-    def learn(self, learner: DQNLearner, batch, hp: DQNHParams, key, grad_step):
+    def loss_fn(self, learner: DQNLearner, batch, hp: DQNHParams):
+        """``params -> (loss, (priorities, q_taken))`` on a sampled batch: transitions, or
+        a recurrent learner's sequences."""
         if isinstance(batch, Sequences):
-            loss_fn = self._sequence_loss(learner, batch, hp)
-        else:
-            loss_fn = self._transition_loss(learner, batch)
+            return self._sequence_loss(learner, batch, hp)
+        return self._transition_loss(learner, batch)
+
+    def learn(self, learner: DQNLearner, batch, hp: DQNHParams, key, grad_step):
+        loss_fn = self.loss_fn(learner, batch, hp)
         (loss, (priorities, q_taken)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             learner.params)
         optimizer = make_optimizer(hp, self.learning_rate(hp, grad_step))

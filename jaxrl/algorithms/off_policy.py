@@ -40,7 +40,7 @@ from jaxrl.components.counters import StepCount
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.optim import clipped_adam, linear_decay
 from jaxrl.components.replay import ReplayBuffer, ReplayState
-from jaxrl.components.rollout import collect, episode_metrics, learner_envs
+from jaxrl.components.rollout import collect, episode_metrics
 from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
@@ -225,8 +225,9 @@ class OffPolicyLearner(Learner):
     def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig,
                  name: Optional[str] = None):
         super().__init__(env, env_params, config, name)
-        envs = learner_envs(self.env, env_params, config.num_envs, config.torso)
-        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        self.set_learner_envs(env_params, config)
+        # rows stored together as one replay item: a team step's agents (``[A, ...]``)
+        self.replay_group = self.num_rows // config.num_envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, self.replay_window(),
                                    config.prioritized)
@@ -300,14 +301,24 @@ class OffPolicyLearner(Learner):
         space = self.train_env.observation_space(self.env_params)
         dtype = space.dtype if np.issubdtype(space.dtype, np.integer) else jnp.float32
         obs = jnp.zeros(self.obs_shape, dtype)
-        action = jnp.zeros(self.env.action_space(self.env_params).shape,
+        action = jnp.zeros(self.train_env.action_space(self.env_params).shape,
                            self._action_dtype())
         flag = jnp.zeros((), bool)
         carry = jax.tree.map(lambda c: c[0], self.initial_carry(1))
-        return Stored(obs, action, jnp.zeros((), jnp.float32), flag, flag, obs, carry)
+        step = Stored(obs, action, jnp.zeros((), jnp.float32), flag, flag, obs, carry)
+        return jax.tree.map(lambda x: jnp.zeros((self.replay_group,) + x.shape, x.dtype)
+                            if self.replay_group > 1 else x, step)
+
+    def _grouped(self, rollout: Any) -> Any:
+        """Rollout leaves ``[T, rows, ...]`` as replay items ``[T, num_envs, ...]``
+        (``[T, num_envs, A, ...]`` where each item is a team step of ``A`` rows)."""
+        if self.replay_group == 1:
+            return rollout
+        return jax.tree.map(lambda x: x.reshape((x.shape[0], -1, self.replay_group)
+                                                + x.shape[2:]), rollout)
 
     def _action_dtype(self):
-        space = self.env.action_space(self.env_params)
+        space = self.train_env.action_space(self.env_params)
         return jnp.int32 if jnp.issubdtype(space.dtype, jnp.integer) else jnp.float32
 
     def transition_bytes(self) -> int:
@@ -321,7 +332,7 @@ class OffPolicyLearner(Learner):
         return OffPolicyState(self.init_learner(learner_key, hp),
                               self.obs_norm.init(self.obs_shape), zero,
                               self.buffer.init(self._example_step()), env_state, obs, key,
-                              zero, StepCount.zero(), self.initial_carry(self.config.num_envs))
+                              zero, StepCount.zero(), self.initial_carry(self.num_rows))
 
     def update(self, state: OffPolicyState, hp) -> Tuple[OffPolicyState, Dict[str, jax.Array]]:
         cfg = self.config
@@ -335,10 +346,10 @@ class OffPolicyLearner(Learner):
 
         env_state, obs, carry, rollout = collect(
             self.train_env, self.env_params, act, state.env_state, state.obs, collect_key,
-            cfg.rollout_steps, state.carry, self.initial_carry(cfg.num_envs))
-        replay = self.buffer.add(state.replay, Stored(
+            cfg.rollout_steps, state.carry, self.initial_carry(self.num_rows))
+        replay = self.buffer.add(state.replay, self._grouped(Stored(
             rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
-            rollout.final_obs, rollout.extras["carry"]))
+            rollout.final_obs, rollout.extras["carry"])))
         obs_stats = self.obs_norm.update(state.obs_stats, rollout.obs)
         env_steps = state.env_steps.add(cfg.env_steps_per_update)
         training = env_steps.at_least(hp.learning_starts) & self.buffer.can_sample(replay)
@@ -379,6 +390,7 @@ class OffPolicyLearner(Learner):
                                    state.update_count + 1, env_steps, carry)
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metrics(rollout))
+        metrics.update(self.rollout_metrics(rollout))
         metrics.update(self.exploration_metrics(hp, state.env_steps))
         metrics["learning_rate"] = jnp.asarray(self.learning_rate(hp, grad_steps), jnp.float32)
         metrics["training"] = training.astype(jnp.float32)

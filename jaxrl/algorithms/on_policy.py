@@ -23,8 +23,8 @@ import optax
 
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.optim import linear_decay
-from jaxrl.components.rollout import (ActFn, LearnerEnvs, Transition, collect,
-                                      episode_metrics, learner_envs, shuffled_minibatches)
+from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
+                                      shuffled_minibatches)
 from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, carries_in,
                                         episode_starts, sequence_starts, time_major,
                                         to_sequences)
@@ -65,18 +65,10 @@ class OnPolicyLearner(Learner):
 
     def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):
         super().__init__(env, env_params, config, name)
-        envs = self.learner_envs(env_params, config)
-        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
-        # the rows a rollout steps: one per env, or one per agent of a team
-        self.num_rows = self.train_env.num_envs
+        self.set_learner_envs(env_params, config)
         self.obs_norm = ObservationNormalization(config.normalize_observations,
                                                  self.action_mask)
         self.memory = config.memory  # a MemorySpec
-
-    def learner_envs(self, env_params: Any, config: Any) -> LearnerEnvs:
-        """The env stacks the learner trains and is evaluated on (a team's rows for a
-        multi-agent learner: ``algorithms.team``)."""
-        return learner_envs(self.env, env_params, config.num_envs, config.torso)
 
     def initial_carry(self, batch_size: int) -> Any:
         """The policy's memory at an episode's start, for ``batch_size`` envs."""
@@ -106,10 +98,6 @@ class OnPolicyLearner(Learner):
 
     def optimizer(self, hp, learning_rate) -> optax.GradientTransformation:
         raise NotImplementedError
-
-    def rollout_metrics(self, batch: Transition) -> Dict[str, jax.Array]:
-        """Metrics of the rollout itself (a team's reward per agent)."""
-        return {}
 
     def schedule_metrics(self, hp) -> Dict[str, jax.Array]:
         """Values of scheduled hyperparameters to log (where a metric has no such name)."""

@@ -12,7 +12,8 @@ ended.
 
 Env steps are the team's: one step of one env copy is one env step, whatever its agents.
 Evaluation is greedy for every agent, with the team's return. The learners:
-``team_ppo`` (IPPO, MAPPO) and ``team_pqn`` (PQN-VDN).
+``team_ppo`` (IPPO, MAPPO), ``team_pqn`` (PQN-VDN) and ``team_dqn`` (IQL, VDN and QMIX
+from replay: each replay item is a team step, its agents' rows together).
 """
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def agent_ids_field():
                               "share the network's parameters)")
 
 
+def team_step(reward: jax.Array, terminated: jax.Array, truncated: jax.Array, axis: int = -1):
+    """A team's step from its agents' (along ``axis``): ``(reward, terminated,
+    truncated)``, the reward the agents' mean (the env's team reward), terminated where
+    every agent's part ended, truncated where the time limit cut a part still going."""
+    done = terminated.all(axis)
+    return reward.mean(axis), done, truncated.any(axis) & ~done
+
+
 def check_team_torso(config) -> None:
     if config.torso not in ("auto", "mlp"):
         raise ConfigError(f"torso={config.torso!r}: a team's agents read flat observations; "
@@ -48,10 +57,14 @@ class TeamRows:
 
     def learner_envs(self, env_params: Any, config: Any) -> LearnerEnvs:
         self.layout = RowLayout.of(self.env, env_params, config.agent_ids,
-                                   getattr(config, "centralised_critic", False))
+                                   self.global_state_in_rows(config))
         rows = AgentRows(VecEnv(EpisodeStatistics(self.env), config.num_envs), self.layout)
         return LearnerEnvs(self.env, rows, (self.layout.width,), "mlp",
                            ActionMask(self.layout.num_actions))
+
+    def global_state_in_rows(self, config: Any) -> bool:
+        """Whether rows carry the team's global state (a centralised critic, a mixer)."""
+        return getattr(config, "centralised_critic", False)
 
     def policy(self, state):
         """Every agent greedy, on batches of team observations (``[B, A]`` actions)."""

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.algorithms.pqn import PQN, PQNConfig, PQNHParams
-from jaxrl.algorithms.team import TeamRows, agent_ids_field, check_team_torso
+from jaxrl.algorithms.team import TeamRows, agent_ids_field, check_team_torso, team_step
 from jaxrl.components.rollout import flatten_steps
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.config import ConfigError, choice, static_field
@@ -60,9 +60,9 @@ class TeamPQN(TeamRows, PQN):
         next_q = self.q_values(state.params, norm(batch.final_obs))
         team = self.by_team
         next_values = team(jnp.max(next_q, axis=-1)).sum(-1)           # [T, N]
-        terminated = team(batch.terminated).all(-1)
-        truncated = team(batch.truncated).any(-1) & ~terminated
-        returns = q_lambda_returns(team(batch.reward).mean(-1), terminated, truncated,
+        reward, terminated, truncated = team_step(team(batch.reward), team(batch.terminated),
+                                                  team(batch.truncated))
+        returns = q_lambda_returns(reward, terminated, truncated,
                                    jax.lax.stop_gradient(next_values), hp.gamma, hp.q_lambda)
         # one item per team step: [A, ...] observations and actions, the team's return
         per_step = (team(norm(batch.obs)), team(batch.action), returns)

@@ -104,6 +104,18 @@ class RowLayout:
         """``[start, stop)`` of a centralised critic's input: the id and global state."""
         return self.obs_dim, self.obs_dim + self.id_dim + self.state_dim
 
+    @property
+    def state_features(self) -> Tuple[int, int]:
+        """``[start, stop)`` of the global state alone (``global_state`` rows)."""
+        start = self.obs_dim + self.id_dim
+        return start, start + self.state_dim
+
+    def team_state(self, rows: jax.Array) -> jax.Array:
+        """The global state of a team's rows ``[..., A, width]`` (every row holds it):
+        ``[..., state_dim]``, what a mixer reads."""
+        start, stop = self.state_features
+        return rows[..., 0, start:stop]
+
     def rows(self, obs: Any) -> jax.Array:
         """A team observation (leading batch axes ``[...]``) as rows ``[..., A, width]``."""
         agents = jnp.asarray(obs[AGENTS], jnp.float32)

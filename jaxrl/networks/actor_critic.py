@@ -6,7 +6,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrl.networks.torsos import ACTIVATIONS, IMAGE_TORSOS, dense, torso_module
+from jaxrl.networks.torsos import (ACTIVATIONS, IMAGE_TORSOS, dense, features,
+                                   torso_module)
 
 
 class Network(nn.Module):
@@ -78,11 +79,6 @@ class ActorCritic(nn.Module):
     def value_logits(self, obs):
         """The classification critic's histogram logits (``value_bins`` set)."""
         return self.critic(features(obs, self.critic_features))
-
-
-def features(obs, span: Optional[Tuple[int, int]]):
-    """``obs[..., start:stop]`` (all of it where ``span`` is None)."""
-    return obs if span is None else obs[..., span[0]:span[1]]
 
 
 class RecurrentActorCritic(nn.Module):

@@ -1,12 +1,12 @@
 """Heads: features -> Q-values, action-value distributions, policy outputs, values."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxrl.networks.torsos import dense
+from jaxrl.networks.torsos import dense, features
 
 Q_HEADS = ("q", "dueling")
 
@@ -42,10 +42,14 @@ class QNetwork(nn.Module):
     num_actions: int
     num_outputs: int = 1
     dueling: bool = False
+    # [start, stop) of the observation it reads (None: all): a team's agent reads its own
+    # observation and id, not the global state in its row
+    input_features: Optional[Tuple[int, int]] = None
 
     @nn.compact
     def __call__(self, obs):
-        return QHead(self.num_actions, self.num_outputs, self.dueling)(self.torso(obs))
+        x = self.torso(features(obs, self.input_features))
+        return QHead(self.num_actions, self.num_outputs, self.dueling)(x)
 
 
 class RecurrentQNetwork(nn.Module):
@@ -57,8 +61,10 @@ class RecurrentQNetwork(nn.Module):
     num_actions: int
     num_outputs: int = 1
     dueling: bool = False
+    input_features: Optional[Tuple[int, int]] = None  # as QNetwork's
 
     @nn.compact
     def __call__(self, carry, obs, resets):
-        carry, features = self.memory.core()(carry, self.torso(obs), resets)
-        return carry, QHead(self.num_actions, self.num_outputs, self.dueling)(features)
+        x = self.torso(features(obs, self.input_features))
+        carry, x = self.memory.core()(carry, x, resets)
+        return carry, QHead(self.num_actions, self.num_outputs, self.dueling)(x)

@@ -2,7 +2,7 @@
 learner needs; ``auto_torso`` picks a CNN for image observations, an MLP otherwise."""
 from __future__ import annotations
 
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -162,3 +162,9 @@ def check_torso_fields(config) -> None:
                           f"{sorted(ACTIVATIONS)}")
     if not config.hidden_sizes or min(config.hidden_sizes) <= 0:
         raise ConfigError(f"hidden_sizes={config.hidden_sizes} must be positive widths")
+
+
+def features(obs, span: Optional[Tuple[int, int]]):
+    """``obs[..., start:stop]`` (all of it where ``span`` is None): what one part of a
+    network reads of a team's row (``envs.multi_agent.RowLayout``)."""
+    return obs if span is None else obs[..., span[0]:span[1]]
