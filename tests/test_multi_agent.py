@@ -183,3 +183,98 @@ def test_smax_units_that_die_stay_terminated_until_the_team_episode_ends():
                 out = np.zeros(3, bool)
     # some unit died before its team's episode ended
     assert np.any(agent_term & ~done[..., None])
+
+
+# ---- Q-learning from replay (algorithms.team_dqn) -------------------------------------
+
+def team_dqn(mixer, **values):
+    from jaxrl.algorithms import team_dqn
+
+    config = team_dqn.Config(mixer=mixer, num_envs=2, rollout_steps=3, batch_size=4,
+                             buffer_size=32, total_timesteps=600, hidden_sizes=(8,), mixer_embedding=4,
+                             mixer_hidden=8, mixer_init_scale=1.0, **values)
+    return team_dqn.make(Relay(), Relay().default_params, config)
+
+
+def stored_windows(reward, terminated, truncated):
+    """Replay windows ``[B, n, A]`` of Relay team steps with the given per-agent ends."""
+    from jaxrl.algorithms.off_policy import Stored
+
+    reward = jnp.asarray(reward, jnp.float32)
+    shape = reward.shape
+    obs = jnp.broadcast_to(jnp.arange(shape[1], dtype=jnp.float32)[None, :, None, None],
+                           shape + (8,))
+    return Stored(obs, jnp.zeros(shape, jnp.int32), reward, jnp.asarray(terminated, bool),
+                  jnp.asarray(truncated, bool), obs + 0.5)
+
+
+def test_replay_items_are_team_steps_holding_every_agents_row():
+    algo = team_dqn("vdn")
+    state = algo.init(jax.random.key(0), algo.HParams(learning_starts=1000))
+    state, _ = jax.jit(algo.update)(state, algo.HParams(learning_starts=1000))
+    data = state.replay.data
+    assert data.obs.shape == (16, 2, 2, algo.layout.width) and data.action.shape == (16, 2, 2)
+    np.testing.assert_array_equal(data.reward[0], [[1, 3], [1, 3]])  # step 1: each agent's
+    np.testing.assert_array_equal(data.obs[0, :, 0, 2:4], [[1, 0], [1, 0]])  # agent 0's id
+    np.testing.assert_array_equal(data.obs[0, :, 1, 2:4], [[0, 1], [0, 1]])
+    np.testing.assert_array_equal(data.obs[1, :, 0, 0], [1, 1])  # t = 1 at the second step
+
+
+def test_team_n_step_targets_use_the_team_reward_and_the_team_end():
+    gamma, no = 0.5, [[0, 0]] * 3
+    reward = [[[1, 3], [2, 6], [3, 9]]] * 3
+    terminated = [[[0, 0], [0, 1], [1, 1]],   # agent 1 out at step 1, the team at step 2
+                  no,                         # nothing ends
+                  [[1, 1], [0, 0], [0, 0]]]   # the team ends at once
+    windows = stored_windows(reward, terminated, [no] * 3)
+    norm = lambda x: x  # noqa: E731
+    batch = team_dqn("vdn")._batch(windows, jnp.ones(3), gamma, norm)
+    np.testing.assert_allclose(batch.reward, [2 + 0.5 * 4 + 0.25 * 6, 5.5, 2])
+    np.testing.assert_allclose(batch.discount, [0, 0.125, 0])
+    np.testing.assert_array_equal(batch.next_obs[:, 0, 0], [2.5, 2.5, 0.5])
+    assert batch.obs.shape == (3, 2, 8) and batch.action.shape == (3, 2)
+    # independent Q-learning: each agent's own reward and end, one row per agent
+    rows = team_dqn("none")._batch(windows, jnp.ones(3), gamma, norm)
+    np.testing.assert_allclose(rows.reward[:2], [1 + 1 + 0.75, 3 + 3])
+    np.testing.assert_allclose(rows.discount[:2], [0, 0])
+    np.testing.assert_allclose(rows.reward[2:4], [2.75, 8.25])
+    np.testing.assert_allclose(rows.discount[2:4], [0.125, 0.125])
+    assert rows.obs.shape == (6, 8)
+
+
+def test_vdn_regresses_the_sum_of_the_agents_values_on_the_team_target():
+    algo = team_dqn("vdn", double_q=True, td_loss="mse")
+    learner = algo.init_learner(jax.random.key(1), algo.HParams())
+    target = learner.replace(target_params=jax.tree.map(lambda p: p * 0.5,
+                                                        learner.target_params))
+    keys = jax.random.split(jax.random.key(2), 2)
+    obs = jax.random.normal(keys[0], (5, 2, algo.layout.width)).at[..., -3:].set(1.0)
+    next_obs = jax.random.normal(keys[1], obs.shape).at[..., -3:].set(1.0)
+    from jaxrl.algorithms.off_policy import Batch
+
+    batch = Batch(obs, jnp.array([[0, 1], [1, 2], [0, 0], [1, 1], [0, 2]]),
+                  jnp.arange(5.0), jnp.array([0.9, 0.0, 0.5, 0.9, 0.1]), next_obs, jnp.ones(5))
+    loss, (errors, q_tot) = algo.loss_fn(target, batch, algo.HParams())(target.params)
+    q = np.asarray(algo.q_values(target.params, obs))
+    taken = np.take_along_axis(q, np.asarray(batch.action)[..., None], -1)[..., 0].sum(-1)
+    online = np.asarray(algo.q_values(target.params, next_obs)).argmax(-1)
+    boot = np.take_along_axis(np.asarray(algo.q_values(target.target_params, next_obs)),
+                              online[..., None], -1)[..., 0].sum(-1)
+    td = taken - (np.arange(5.0) + np.asarray(batch.discount) * boot)
+    np.testing.assert_allclose(q_tot, taken, rtol=1e-5)
+    np.testing.assert_allclose(errors, np.abs(td), rtol=1e-4, atol=1e-5)
+    assert float(loss) == pytest.approx(np.mean(0.5 * td ** 2), rel=1e-4)
+
+
+def test_qmix_is_monotonic_in_every_agents_value_and_reads_the_state_only_in_its_mixer():
+    algo = team_dqn("qmix")
+    params = algo.init_learner(jax.random.key(3), algo.HParams()).params
+    rows = jax.random.normal(jax.random.key(4), (64, 2, algo.layout.width))
+    q = jax.random.normal(jax.random.key(5), (64, 2)) * 3
+    grads = jax.vmap(jax.grad(lambda q, r: algo.mix(params, q, r)))(q, rows)
+    assert np.all(np.asarray(grads) >= 0) and np.any(np.asarray(grads) > 0)
+    # the agents' Q-values ignore the global state (the mixer reads it)
+    start, stop = algo.layout.state_features
+    moved = rows.at[..., start:stop].add(5.0)
+    np.testing.assert_array_equal(algo.q_values(params, rows), algo.q_values(params, moved))
+    assert not np.allclose(algo.mix(params, q, rows), algo.mix(params, q, moved))
