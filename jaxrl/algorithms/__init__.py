@@ -125,9 +125,12 @@ _TEAM_Q = {"memory.cell": "gru", "hidden_sizes": (64,), "memory.size": 64,
            "td_loss": "mse", "learning_rate": 5e-3, "gamma": 0.9, "max_grad_norm": 25.0,
            "target_tau": 1.0, "target_period": 200, "learning_starts": 10_000,
            "epsilon_fraction": 0.1}
-_TEAM_Q_SMOKE = {**_REPLAY_SMOKE, "hidden_sizes": (16,), "memory.size": 16,
-                 "sequence_length": 4, "burn_in": 2, "n_step": 2, "prioritized": True,
+# The contract checks IQL and VDN feed-forward and QMIX recurrent: every loss path once
+_TEAM_Q_SMOKE = {**_REPLAY_SMOKE, "hidden_sizes": (16,), "memory.cell": "none",
+                 "sequence_length": 0, "burn_in": 0, "n_step": 2, "prioritized": True,
                  "mixer_embedding": 8, "mixer_hidden": 16}
+_TEAM_Q_RECURRENT_SMOKE = {**_TEAM_Q_SMOKE, "memory.cell": "gru", "memory.size": 16,
+                           "sequence_length": 4, "burn_in": 2}
 register("iql", "jaxrl.algorithms.team_dqn",
          "Independent Q-learning for teams from replay: each agent's own recurrent Q-values "
          "and returns, parameters shared", smoke_env=_TEAM_SMOKE_ENV,
@@ -139,4 +142,4 @@ register("vdn", "jaxrl.algorithms.team_dqn",
 register("qmix", "jaxrl.algorithms.team_dqn",
          "QMIX from replay: the agents' recurrent Q-values mixed monotonically by "
          "hypernetworks of the global state", smoke_env=_TEAM_SMOKE_ENV,
-         smoke_values=_TEAM_Q_SMOKE, defaults={**_TEAM_Q, "mixer": "qmix"})
+         smoke_values=_TEAM_Q_RECURRENT_SMOKE, defaults={**_TEAM_Q, "mixer": "qmix"})
