@@ -278,3 +278,47 @@ def test_qmix_is_monotonic_in_every_agents_value_and_reads_the_state_only_in_its
     moved = rows.at[..., start:stop].add(5.0)
     np.testing.assert_array_equal(algo.q_values(params, rows), algo.q_values(params, moved))
     assert not np.allclose(algo.mix(params, q, rows), algo.mix(params, q, moved))
+
+
+# ---- independent parameters (networks.agents) ------------------------------------------
+
+def team_ppo(**values):
+    from jaxrl.algorithms import team_ppo
+
+    config = team_ppo.Config(num_envs=2, num_steps=4, num_minibatches=1, hidden_sizes=(8,),
+                             shared_parameters=False, **values)
+    return team_ppo.make(Relay(), Relay().default_params, config)
+
+
+@pytest.mark.parametrize("cell", ["none", "gru"])
+def test_independent_parameters_give_each_row_its_own_agents_network(cell):
+    from jaxrl.networks.memory import MemorySpec
+
+    algo = team_ppo(memory=MemorySpec(cell=cell, size=8))
+    params = algo.init_params(jax.random.key(0))
+    one = lambda a: jax.tree.map(lambda p: p[a], params)  # noqa: E731
+    assert all(p.shape[0] == 2 for p in jax.tree.leaves(params))
+    _, _, out = rows_rollout([[0, 0, 0, 0]], global_state=False)
+    rows = out[0][0]  # [4 rows: copy 0 agents 0, 1; copy 1 agents 0, 1]
+    inner = algo.network.network
+    if cell == "none":
+        (logits,), value = algo.network.apply(params, rows)
+        for r, agent in enumerate([0, 1, 0, 1]):
+            (own_logits,), own_value = inner.apply(one(agent), rows[r])
+            np.testing.assert_allclose(logits[r], own_logits, rtol=1e-6)
+            np.testing.assert_allclose(value[r], own_value, rtol=1e-6)
+        assert not np.allclose(inner.apply(one(0), rows[0])[1], inner.apply(one(1), rows[0])[1])
+        return
+    carry = jax.random.normal(jax.random.key(1), (4, 8))
+    resets = jnp.zeros((1, 4), bool)
+    new_carry, (logits,), value = algo.network.apply(params, carry, rows[None], resets)
+    for r, agent in enumerate([0, 1, 0, 1]):
+        own = inner.apply(one(agent), carry[r:r + 1], rows[None, r:r + 1], resets[:, :1])
+        np.testing.assert_allclose(new_carry[r], own[0][0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(logits[0, r], own[1][0][0, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(value[0, r], own[2][0, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_independent_parameters_need_agent_ids():
+    with pytest.raises(ConfigError, match="set agent_ids=True"):
+        team_ppo(agent_ids=False)

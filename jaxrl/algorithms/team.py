@@ -5,7 +5,8 @@ row per agent, so a rollout is ``[num_steps, num_envs * num_agents]`` and an on-
 learner's machinery (rollouts, returns, recurrent sequences, minibatches) runs on it as
 it does on one agent. The agents share one network's parameters (the common choice for
 cooperative teams, JaxMARL's baselines' too) and tell themselves apart by a one-hot
-agent id in their rows (``agent_ids``). Each row is its agent's reward, and its end: a
+agent id in their rows (``agent_ids``); with ``shared_parameters=False`` each agent has
+its own (``networks.agents.PerAgentParameters``). Each row is its agent's reward, and its end: a
 recurrent core's carry goes back to its initial value where that agent's part of an
 episode ended (its own end, or the team's), and every agent's where the team's episode
 ended.
@@ -27,6 +28,7 @@ from jaxrl.config import ConfigError, static_field
 from jaxrl.contract import Policy
 from jaxrl.envs import EpisodeStatistics, VecEnv
 from jaxrl.envs.multi_agent import AgentRows, RowLayout, team_policy
+from jaxrl.networks.agents import PerAgentParameters
 
 
 def agent_ids_field():
@@ -42,10 +44,19 @@ def team_step(reward: jax.Array, terminated: jax.Array, truncated: jax.Array, ax
     return reward.mean(axis), done, truncated.any(axis) & ~done
 
 
-def check_team_torso(config) -> None:
+def shared_parameters_field():
+    return static_field(True, "the agents share one network's parameters (False: each has "
+                              "its own, every agent's network run on every row and each row "
+                              "keeping its own agent's: A times the compute)")
+
+
+def check_team_fields(config) -> None:
     if config.torso not in ("auto", "mlp"):
         raise ConfigError(f"torso={config.torso!r}: a team's agents read flat observations; "
                           f"use torso='mlp'")
+    if not config.shared_parameters and not config.agent_ids:
+        raise ConfigError("shared_parameters=False picks each row's own agent's parameters "
+                          "by the agent id in the row: set agent_ids=True")
 
 
 class TeamRows:
@@ -54,6 +65,13 @@ class TeamRows:
     the learner (``class TeamPPO(TeamRows, PPO)``)."""
 
     multi_agent = True
+
+    def __init__(self, env, env_params: Any, config: Any, name=None):
+        super().__init__(env, env_params, config, name)
+        if not config.shared_parameters:
+            self.network = PerAgentParameters(self.network, self.layout.num_agents,
+                                              self.layout.id_features,
+                                              config.memory.recurrent)
 
     def learner_envs(self, env_params: Any, config: Any) -> LearnerEnvs:
         self.layout = RowLayout.of(self.env, env_params, config.agent_ids,

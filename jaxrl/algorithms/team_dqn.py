@@ -32,7 +32,8 @@ import jax.numpy as jnp
 
 from jaxrl.algorithms.dqn import DQN, DQNConfig, DQNHParams, DQNLearner
 from jaxrl.algorithms.off_policy import Batch, Sequences
-from jaxrl.algorithms.team import TeamRows, agent_ids_field, check_team_torso, team_step
+from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_team_fields,
+                                   shared_parameters_field, team_step)
 from jaxrl.components.sequences import (at_successors, bootstrap_values, burned_in,
                                         episode_starts, sequence_n_step, sequence_priorities,
                                         time_major)
@@ -47,6 +48,7 @@ Mixer = choice(*MIXERS)
 @dataclasses.dataclass(frozen=True)
 class TeamDQNConfig(DQNConfig):
     agent_ids: bool = agent_ids_field()
+    shared_parameters: bool = shared_parameters_field()
     mixer: Mixer = static_field("qmix", "how the agents' Q-values make the team's: 'qmix' "
                                         "(a monotonic mixer on the global state), 'vdn' "
                                         "(their sum) or 'none' (independent Q-learning)")
@@ -56,7 +58,7 @@ class TeamDQNConfig(DQNConfig):
 
     def validate(self) -> "TeamDQNConfig":
         super().validate()
-        check_team_torso(self)
+        check_team_fields(self)
         if self.mixer not in MIXERS:
             raise ConfigError(f"mixer={self.mixer!r}: choose one of {MIXERS}")
         if self.mixer != "none" and self.value_distribution != "scalar":
@@ -85,8 +87,7 @@ class TeamDQN(TeamRows, DQN):
 
     def mix(self, params, q, rows):
         """``Q_tot [...]`` of the agents' values ``q [..., A]`` in the team's ``rows``."""
-        return self.network.apply(params, q, self.layout.team_state(rows),
-                                  method=MixedQNetwork.mix)
+        return self.network.mix(params, q, self.layout.team_state(rows))
 
     # ---- replay items as the loss reads them -----------------------------------------
     def _batch(self, windows, weights, gamma, norm):

@@ -14,20 +14,22 @@ from typing import Any, Optional
 import jax.numpy as jnp
 
 from jaxrl.algorithms.ppo import PPO, PPOConfig, PPOHParams
-from jaxrl.algorithms.team import TeamRows, agent_ids_field, check_team_torso
+from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_team_fields,
+                                   shared_parameters_field)
 from jaxrl.config import static_field
 
 
 @dataclasses.dataclass(frozen=True)
 class TeamPPOConfig(PPOConfig):
     agent_ids: bool = agent_ids_field()
+    shared_parameters: bool = shared_parameters_field()
     centralised_critic: bool = static_field(False, "the critic reads the team's global "
                                                    "state (MAPPO), not the agent's own "
                                                    "observation (IPPO)")
 
     def validate(self) -> "TeamPPOConfig":
         super().validate()
-        check_team_torso(self)
+        check_team_fields(self)
         return self
 
 

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.algorithms.pqn import PQN, PQNConfig, PQNHParams
-from jaxrl.algorithms.team import TeamRows, agent_ids_field, check_team_torso, team_step
+from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_team_fields,
+                                   shared_parameters_field, team_step)
 from jaxrl.components.rollout import flatten_steps
 from jaxrl.components.targets import q_lambda_returns
 from jaxrl.config import ConfigError, choice, static_field
@@ -31,13 +32,14 @@ Mixer = choice(*MIXERS)
 @dataclasses.dataclass(frozen=True)
 class TeamPQNConfig(PQNConfig):
     agent_ids: bool = agent_ids_field()
+    shared_parameters: bool = shared_parameters_field()
     mixer: Mixer = static_field("vdn", "how the agents' Q-values make the team's: 'vdn' sums "
                                        "them (PQN-VDN); 'none': each agent learns its own "
                                        "returns (independent PQN)")
 
     def validate(self) -> "TeamPQNConfig":
         super().validate()
-        check_team_torso(self)
+        check_team_fields(self)
         if self.mixer not in MIXERS:
             raise ConfigError(f"mixer={self.mixer!r}: choose one of {MIXERS}")
         if self.mixer == "vdn" and self.value_distribution != "scalar":

@@ -105,6 +105,11 @@ class RowLayout:
         return self.obs_dim, self.obs_dim + self.id_dim + self.state_dim
 
     @property
+    def id_features(self) -> Tuple[int, int]:
+        """``[start, stop)`` of the one-hot agent id (``agent_ids`` rows)."""
+        return self.obs_dim, self.obs_dim + self.id_dim
+
+    @property
     def state_features(self) -> Tuple[int, int]:
         """``[start, stop)`` of the global state alone (``global_state`` rows)."""
         start = self.obs_dim + self.id_dim

@@ -7,9 +7,10 @@ is its part of the team's greedy joint action, and agents act on their own Q-val
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxrl.networks.torsos import dense
@@ -40,22 +41,30 @@ class QMixer(nn.Module):
         return jnp.sum(hidden * w2, axis=-1) + value
 
 
-class MixedQNetwork(nn.Module):
-    """The agents' Q-network (``agent``: applied to rows, as any Q-network) and the team's
-    mixer (``mixer``; None: the sum, VDN) in one set of parameters, so target copies,
-    optimiser and checkpoints hold both. ``mix`` (``apply(..., method="mix")``) makes
-    ``Q_tot`` from the agents' values of the actions taken."""
+class MixedQNetwork:
+    """The agents' Q-network (``agent``: applied to rows, as any Q-network) and the
+    team's mixer (``mixer``; None: the sum, VDN) with one parameter tree
+    (``{"agent": ..., "mixer": ...}``), so target copies, the optimiser and checkpoints
+    hold both. ``init`` and ``apply`` are the agent network's (what a Q-learner calls);
+    ``mix`` makes ``Q_tot`` from the agents' values of the actions taken."""
 
-    agent: nn.Module
-    mixer: Optional[nn.Module] = None
-    num_agents: int = 1
-    state_dim: int = 0
+    def __init__(self, agent: Any, mixer: Optional[nn.Module], num_agents: int,
+                 state_dim: int):
+        self.agent, self.mixer = agent, mixer
+        self.num_agents, self.state_dim = num_agents, state_dim
 
-    @nn.compact
-    def __call__(self, *inputs):
-        if self.mixer is not None and self.is_initializing():  # its parameters too
-            self.mixer(jnp.zeros((self.num_agents,)), jnp.zeros((self.state_dim,)))
-        return self.agent(*inputs)
+    def init(self, key, *inputs):
+        agent_key, mixer_key = jax.random.split(key)
+        params = {"agent": self.agent.init(agent_key, *inputs)}
+        if self.mixer is not None:
+            params["mixer"] = self.mixer.init(mixer_key, jnp.zeros((self.num_agents,)),
+                                              jnp.zeros((self.state_dim,)))
+        return params
 
-    def mix(self, q, state):
-        return jnp.sum(q, axis=-1) if self.mixer is None else self.mixer(q, state)
+    def apply(self, params, *inputs, **kwargs):
+        return self.agent.apply(params["agent"], *inputs, **kwargs)
+
+    def mix(self, params, q, state):
+        if self.mixer is None:
+            return jnp.sum(q, axis=-1)
+        return self.mixer.apply(params["mixer"], q, state)
