@@ -278,21 +278,6 @@ class Learner:
         self.env_params = env_params
         self.base_env = env  # as ``jaxrl.envs.make`` built it (an exported policy acts on it)
 
-    def learner_envs(self, env_params: Any, config: Any):
-        """The env stacks the learner trains and is evaluated on
-        (``components.rollout.LearnerEnvs``; a team's rows for a multi-agent learner:
-        ``algorithms.team``)."""
-        from jaxrl.components.rollout import learner_envs
-
-        return learner_envs(self.env, env_params, config.num_envs, config.torso)
-
-    def set_learner_envs(self, env_params: Any, config: Any) -> None:
-        """Keeps ``learner_envs``'s stacks as attributes; ``num_rows`` are the rows a
-        training step acts for: one per env, or one per agent of a team."""
-        envs = self.learner_envs(env_params, config)
-        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
-        self.num_rows = self.train_env.num_envs
-
     def rollout_metrics(self, batch: Any) -> Metrics:
         """Metrics of a rollout itself (a team's reward per agent)."""
         return {}

@@ -25,15 +25,20 @@ def _shared_compilation_cache():
 
 
 COMPILATION_CACHE = _shared_compilation_cache()
+# every program cached, however quick its compile (most of the suite's are small)
+CACHE_SETTINGS = {"JAX_COMPILATION_CACHE_DIR": COMPILATION_CACHE,
+                  "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 
 
 def with_compilation_cache(env):
     """``env`` with JAX's persistent compilation cache on, shared by the processes that
     compile the same program one after another: a run resumed after a kill, a Ray task
-    retried, a local run checking a Ray one. Each would otherwise compile it again (an
-    executable loaded from the cache is the one XLA compiled: results are unchanged).
-    The test processes themselves keep it off (conftest.py)."""
-    return {**env, "JAX_COMPILATION_CACHE_DIR": COMPILATION_CACHE}
+    retried, a local run checking a Ray one, the CLI tests' runs of the same smoke
+    configurations. Each would otherwise compile it again (an executable loaded from the
+    cache is the one XLA compiled: results are unchanged). The test processes share it
+    too (conftest.py)."""
+    return {**env, **CACHE_SETTINGS}
 
 
 def own_devices_env():

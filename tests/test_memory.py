@@ -87,7 +87,9 @@ def test_the_working_set_is_xla_figure_and_a_hopeless_population_compiles_nothin
 def test_no_analysis_compile_where_the_plan_has_nothing_to_choose(monkeypatch):
     """A forced member_batch, or one member per device on CPU, plans without XLA's
     analysis of the update (a compile as long as the run's); the plan says its working
-    set is a lower bound. With members to batch, the analysis runs."""
+    set is a lower bound. On CPU, members the states alone leave all at once are planned
+    provisionally, confirmed from the compiled chunk's temporaries; on an accelerator
+    (or where the states alone already call for batches) the analysis runs."""
     import jaxrl.envs
     from jaxrl.runner import memory
 
@@ -103,9 +105,38 @@ def test_no_analysis_compile_where_the_plan_has_nothing_to_choose(monkeypatch):
     assert not analysed and one_each.member_batch == 1 and forced.batches == 2
     assert "at least" in one_each.describe() and not one_each.record()["working_analysed"]
     assert plan_memory(algo, hp, 2, 2, RunConfig(), platform="gpu").model.transient == 12345
-    batched = plan_memory(algo, hp, 8, 2, RunConfig())
-    assert len(analysed) == 1 and batched.model.transient == 12345  # once per learner
-    assert "at least" not in batched.describe() and batched.record()["working_analysed"]
+    provisional = plan_memory(algo, hp, 8, 2, RunConfig())
+    assert len(analysed) == 1 and provisional.provisional and provisional.member_batch == 4
+    assert "checked against the compiled chunk" in provisional.describe()
+    # the chunk's temporaries for 4 members at once: 4 x 5 MiB transients leave the cache
+    confirmed = provisional.confirmed(4 * 5 * 2**20)
+    assert not confirmed.provisional and confirmed.record()["working_analysed"]
+    assert confirmed.model.transient == 5 * 2**20 and confirmed.reason == "cache"
+    assert confirmed.member_batch < 4 and "at least" not in confirmed.describe()
+    assert provisional.confirmed(4 * 1024).member_batch == 4
+    tight = plan_memory(algo, hp, 8, 2, RunConfig(memory_budget_gb=(
+        8 * provisional.model.state + 2 * 2 * provisional.model.working) / 2**30))
+    assert tight.model.transient == 12345 and len(analysed) == 1  # analysed (kept)
+    assert "at least" not in tight.describe() and tight.record()["working_analysed"]
+
+
+def test_a_provisional_plan_compiles_again_in_batches_when_its_chunk_leaves_the_cache():
+    """PPO with long rollouts: small states (every member at once by the states alone),
+    large update temporaries. The chunk compiled for all four members says they leave
+    the CPU cache: the run compiles it again in batches and trains."""
+    entry = registry.get("ppo")
+    exp = make_experiment("ppo", "CartPole-v1", {**entry.smoke, "num_envs": 64,
+                                                 "num_steps": 128, "num_minibatches": 4,
+                                                 "total_timesteps": 8192}, {})
+    algo, _ = exp.build()
+    population = Population.from_configs([exp.hparams], seeds=[1, 2, 3, 4])
+    run = Run(algo, population, RunConfig(num_chunks=1, eval_interval=100))
+    assert run.memory_plan.provisional and run.memory_plan.batches == 1
+    result = train(algo, population, run.config, run=run, progress=False)
+    plan = run.memory_plan
+    assert not plan.provisional and plan.model.analysed and plan.reason == "cache"
+    assert plan.batches > 1 and len(run.xla_memory) == 1, plan.record()
+    assert not result.summary["diverged_members"]
 
 
 def test_on_cpu_batches_stay_near_the_cache_and_accelerators_take_all_at_once():

@@ -130,7 +130,7 @@ _TEAM_Q_SMOKE = {**_REPLAY_SMOKE, "hidden_sizes": (16,), "memory.cell": "none",
                  "sequence_length": 0, "burn_in": 0, "n_step": 2, "prioritized": True,
                  "mixer_embedding": 8, "mixer_hidden": 16}
 _TEAM_Q_RECURRENT_SMOKE = {**_TEAM_Q_SMOKE, "memory.cell": "gru", "memory.size": 16,
-                           "sequence_length": 4, "burn_in": 2}
+                           "sequence_length": 4, "burn_in": 2, "prioritized": False}
 register("iql", "jaxrl.algorithms.team_dqn",
          "Independent Q-learning for teams from replay: each agent's own recurrent Q-values "
          "and returns, parameters shared", smoke_env=_TEAM_SMOKE_ENV,

@@ -40,7 +40,7 @@ from jaxrl.components.counters import StepCount
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.optim import clipped_adam, linear_decay
 from jaxrl.components.replay import ReplayBuffer, ReplayState
-from jaxrl.components.rollout import collect, episode_metrics
+from jaxrl.components.rollout import EnvStacks, collect, episode_metrics
 from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
@@ -218,7 +218,7 @@ def make_optimizer(hp, learning_rate) -> optax.GradientTransformation:
 PRIORITY_EPS = 1e-6  # keeps every sampled transition's probability above zero
 
 
-class OffPolicyLearner(Learner):
+class OffPolicyLearner(EnvStacks, Learner):
     """The act-store-learn loop; subclasses supply the four methods in the module
     docstring and set ``self.network``-related state in ``__init__`` after ``super``."""
 

@@ -23,8 +23,8 @@ import optax
 
 from jaxrl.components.normalization import ObservationNormalization, RunningMeanStd
 from jaxrl.components.optim import linear_decay
-from jaxrl.components.rollout import (ActFn, Transition, collect, episode_metrics,
-                                      shuffled_minibatches)
+from jaxrl.components.rollout import (ActFn, EnvStacks, Transition, collect,
+                                      episode_metrics, shuffled_minibatches)
 from jaxrl.components.sequences import (BurnIn, burn_in_windows, burned_carry, carries_in,
                                         episode_starts, sequence_starts, time_major,
                                         to_sequences)
@@ -60,7 +60,7 @@ def fit_epochs(loss: MinibatchLoss, optimizer: optax.GradientTransformation, par
     return jax.lax.scan(epoch, (params, opt_state), jax.random.split(key, num_epochs))
 
 
-class OnPolicyLearner(Learner):
+class OnPolicyLearner(EnvStacks, Learner):
     """The update loop; a learner fills in the four methods below."""
 
     def __init__(self, env: Env, env_params: Any, config: Any, name: Optional[str] = None):

@@ -147,6 +147,23 @@ class LearnerEnvs(NamedTuple):
     action_mask: ActionMask  # where a legal-action mask sits in the observation
 
 
+class EnvStacks:
+    """What a learner that steps envs itself mixes in (``class OnPolicyLearner(EnvStacks,
+    Learner)``): its env stacks as attributes (``eval_env``, ``train_env``, ``obs_shape``,
+    ``torso_kind``, ``action_mask``), and ``num_rows``, the rows a training step acts
+    for: one per env, or one per agent of a team."""
+
+    def learner_envs(self, env_params: Any, config: Any) -> LearnerEnvs:
+        """The env stacks the learner trains and is evaluated on (a team's rows for a
+        multi-agent learner: ``algorithms.team``)."""
+        return learner_envs(self.env, env_params, config.num_envs, config.torso)
+
+    def set_learner_envs(self, env_params: Any, config: Any) -> None:
+        envs = self.learner_envs(env_params, config)
+        self.eval_env, self.train_env, self.obs_shape, self.torso_kind, self.action_mask = envs
+        self.num_rows = self.train_env.num_envs
+
+
 def learner_envs(env: Env, env_params: Any, num_envs: int, torso: str) -> LearnerEnvs:
     """Image observations stay ``[H, W, C]`` for an image torso ('auto', 'cnn' or
     'impala'); anything else is flattened for an MLP. Refuses an image torso on

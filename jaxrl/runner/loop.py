@@ -105,10 +105,14 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         else:
             console.print(f"resuming {run_dir} after chunk {start_chunk}/{len(chunks)}")
 
-    console.print(run.memory_plan.describe(), soft_wrap=True)
+    planned = run.memory_plan
+    console.print(planned.describe(), soft_wrap=True)
     # Compile before writing anything, so a failure leaves no half-made run directory.
     compiled_before = run.compile_seconds
     run.warm_up(start_chunk, init=carry is None)
+    if run.memory_plan.member_batch != planned.member_batch:  # a provisional plan, changed
+        console.print(f"the compiled chunk's working sets call for batches; "
+                      f"{run.memory_plan.describe()}", soft_wrap=True)
     if carry is None:
         carry = run.init_carry()
     totals = RunTotals.from_meta(meta or None)

@@ -154,6 +154,9 @@ class MemoryPlan:
     member_batch: int
     budget: int
     reason: str = ""  # why batches: "memory", "cache" (CPU), "member_batch" (forced)
+    # on CPU, every member at once by the states alone: the Run confirms it from its
+    # compiled chunk's own analysis (``confirmed``) instead of compiling the update first
+    provisional: bool = False
 
     @property
     def per_device(self) -> int:
@@ -176,13 +179,29 @@ class MemoryPlan:
                f"{self.batches} batches of {self.member_batch:,} "
                f"member{'s' if self.member_batch > 1 else ''} per device, in sequence"
                f"{why.get(self.reason, '')}")
+        skipped = ("checked against the compiled chunk" if self.provisional else
+                   "XLA's analysis of the update skipped: nothing to choose")
         working = (f"update working set {format_bytes(self.model.working)}"
                    if self.model.analysed else
-                   f"update working set at least {format_bytes(self.model.working)} (XLA's "
-                   f"analysis of the update skipped: nothing to choose)")
+                   f"update working set at least {format_bytes(self.model.working)} "
+                   f"({skipped})")
         return (f"memory: {self.members:,} members x (state {format_bytes(self.model.state)}: "
                 f"{parts}) + {working} per member updated at once; {how}: about "
                 f"{format_bytes(self.need)} of a {format_bytes(self.budget)} budget")
+
+    def confirmed(self, chunk_temp_bytes: Optional[int]) -> "MemoryPlan":
+        """A provisional plan made final from XLA's temporaries of the compiled chunk
+        that updates ``member_batch`` members at once (per device): their working sets'
+        transients, ``chunk_temp_bytes / member_batch`` each. The result may batch (a
+        chunk to compile again) where those transients leave the cache or the budget."""
+        if not self.provisional:
+            return self
+        if chunk_temp_bytes is None:  # no analysis on this backend: the lower bound stays
+            return dataclasses.replace(self, provisional=False)
+        model = dataclasses.replace(self.model, transient=chunk_temp_bytes // self.member_batch,
+                                    analysed=True)
+        return plan_memory(None, None, self.members, self.devices, None, model=model,
+                           budget=self.budget)
 
     def record(self) -> Dict[str, object]:
         return {"state_bytes_per_member": self.model.state, "parts": dict(self.model.parts),
@@ -193,26 +212,35 @@ class MemoryPlan:
                 "estimated_bytes": self.need, "budget_bytes": self.budget}
 
 
-def plan_memory(algo, hp_one, members: int, devices: int, run_config: RunConfig,
-                model: Optional[MemoryModel] = None, platform: str = "cpu") -> MemoryPlan:
+def plan_memory(algo, hp_one, members: int, devices: int, run_config: Optional[RunConfig],
+                model: Optional[MemoryModel] = None, platform: str = "cpu",
+                budget: Optional[int] = None) -> MemoryPlan:
     """The per-device batch (a divisor of the members per device) to update at once:
     the largest whose working sets fit the budget next to every member's state, and on
     CPU at most what keeps one batch's working set near the cache (``CPU_BATCH_BYTES``).
-    ``run_config.member_batch`` forces one. Raises ConfigError, naming the fix, when
-    even one member per device at a time does not fit.
+    ``run_config.member_batch`` forces one; ``budget`` (bytes) replaces the run
+    config's (``None`` as run config: no forced batch). Raises ConfigError, naming the
+    fix, when even one member per device at a time does not fit.
 
-    XLA's analysis of the update (a compile of its own, as long as a run's) is skipped
-    where it could only confirm the plan: a forced ``member_batch``, or one member per
-    device on CPU (the budget there is host memory, checked against the states)."""
-    budget = budget_bytes(run_config)
+    XLA's analysis of the update (a compile of its own, nearly as long as a run's) is
+    skipped where it could only confirm the plan: a forced ``member_batch``, or one member
+    per device on CPU (the budget there is host memory, checked against the states). On
+    CPU, where the states alone leave every member updated at once, the plan is
+    ``provisional``: the Run checks it against its compiled chunk (``confirmed``) and
+    compiles again only if the chunk's working sets call for batches."""
+    budget = budget_bytes(run_config) if budget is None else budget
     per_device = members // devices
-    forced = run_config.member_batch
+    forced = run_config.member_batch if run_config is not None else 0
     states_only = False  # refused below, before any compile, if the states alone do not fit
     if model is None:
         model = member_memory(algo, hp_one, transients=False)
         states_only = not forced and model.need(members, devices) > budget
         nothing_to_choose = forced or (platform == "cpu" and per_device == 1)
         if not states_only and not nothing_to_choose:
+            lower = plan_memory(algo, hp_one, members, devices, run_config, model, platform,
+                                budget)
+            if platform == "cpu" and lower.batches == 1:
+                return dataclasses.replace(lower, provisional=True)
             model = member_memory(algo, hp_one)
     if forced:
         if per_device % forced:

@@ -79,6 +79,15 @@ def xla_bytes(compiled) -> Optional[int]:
         return None
 
 
+def xla_temp_bytes(compiled) -> Optional[int]:
+    """XLA's temporaries of a compiled program per device, or None where the backend
+    gives no memory analysis."""
+    try:
+        return int(compiled.memory_analysis().temp_size_in_bytes)
+    except Exception:  # noqa: BLE001 - no analysis: the plan keeps its lower bound
+        return None
+
+
 class Run:
     """Builds the compiled programs for (algo, population) and runs them."""
 
@@ -226,14 +235,24 @@ class Run:
             return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
                 carry, self.inputs)
 
-    def _keep_chunk(self, length: int, compiled) -> None:
+    def _keep_chunk(self, length: int, compiled) -> bool:
+        """Keeps a compiled chunk; False where it confirmed a provisional memory plan into
+        batches (``MemoryPlan.confirmed``): every chunk is then to be compiled again."""
+        plan = self.memory_plan
+        if plan.provisional:
+            self.memory_plan = plan.confirmed(xla_temp_bytes(compiled))
+            if self.memory_plan.member_batch != plan.member_batch:
+                self._chunk_programs.clear()
+                self.xla_memory.clear()
+                return False
         self.xla_memory[length] = xla_bytes(compiled)
         self._chunk_programs[length] = compiled
+        return True
 
     def chunk_program(self, length: int, carry: Carry):
         """The compiled program of ``length`` updates (compiled here on first use if
         ``warm_up`` did not)."""
-        if length not in self._chunk_programs:  # compiled once per Run, reused by train()
+        while length not in self._chunk_programs:  # compiled once per Run, reused by train()
             start = time.perf_counter()
             self._keep_chunk(length, self._lower_chunk(length, carry).compile())
             self.program_seconds[f"chunk {length}"] = time.perf_counter() - start
@@ -302,7 +321,11 @@ class Run:
             if init_job is not None:
                 self._init_compiled = init_job.result()
             for length, job in chunk_jobs.items():
-                self._keep_chunk(length, job.result())
+                if not self._keep_chunk(length, job.result()):
+                    break  # the plan now batches members: compiled again below
+            if chunk_jobs and not self._chunk_programs:
+                for length in sorted(set(self.chunks[from_chunk:])):
+                    self.chunk_program(length, carry)
             if eval_job is not None:
                 self._eval = eval_job.result()
                 self._eval_compiled = True
