@@ -35,6 +35,11 @@ GiB = 2 ** 30
 # On CPU a batch of members is updated fastest while its working set stays near the
 # cache (benchmarks/README.md, "Figures behind code comments").
 CPU_BATCH_BYTES = 16 * 2 ** 20
+# A plan is left provisional (no analysis compile: ``plan_memory``) only where the update's
+# working sets could grow to this many times the states' own and stay near the cache: a
+# PPO update's rollout and activations are a few times its states (CartPole: 3.4x), so a
+# population that could leave the cache is analysed up front rather than compiled twice.
+PROVISIONAL_HEADROOM = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,9 +230,10 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: Optional[R
     XLA's analysis of the update (a compile of its own, nearly as long as a run's) is
     skipped where it could only confirm the plan: a forced ``member_batch``, or one member
     per device on CPU (the budget there is host memory, checked against the states). On
-    CPU, where the states alone leave every member updated at once, the plan is
-    ``provisional``: the Run checks it against its compiled chunk (``confirmed``) and
-    compiles again only if the chunk's working sets call for batches."""
+    CPU, where the states alone leave every member updated at once with room to spare
+    (``PROVISIONAL_HEADROOM``), the plan is ``provisional``: the Run checks it against
+    its compiled chunk (``confirmed``) and compiles again only if the chunk's working
+    sets call for batches."""
     budget = budget_bytes(run_config) if budget is None else budget
     per_device = members // devices
     forced = run_config.member_batch if run_config is not None else 0
@@ -239,7 +245,8 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: Optional[R
         if not states_only and not nothing_to_choose:
             lower = plan_memory(algo, hp_one, members, devices, run_config, model, platform,
                                 budget)
-            if platform == "cpu" and lower.batches == 1:
+            roomy = per_device * lower.model.working * PROVISIONAL_HEADROOM <= CPU_BATCH_BYTES
+            if platform == "cpu" and lower.batches == 1 and roomy:
                 return dataclasses.replace(lower, provisional=True)
             model = member_memory(algo, hp_one)
     if forced:
