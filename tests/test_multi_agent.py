@@ -191,8 +191,9 @@ def team_dqn(mixer, **values):
     from jaxrl.algorithms import team_dqn
 
     config = team_dqn.Config(mixer=mixer, num_envs=2, rollout_steps=3, batch_size=4,
-                             buffer_size=32, total_timesteps=600, hidden_sizes=(8,), mixer_embedding=4,
-                             mixer_hidden=8, mixer_init_scale=1.0, **values)
+                             buffer_size=32, total_timesteps=600, hidden_sizes=(8,),
+                             mixer_embedding=4, mixer_hidden=8, mixer_init_scale=1.0,
+                             **values)
     return team_dqn.make(Relay(), Relay().default_params, config)
 
 
