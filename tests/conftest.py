@@ -43,6 +43,7 @@ jaxrl.platform.configure()
 # worker could run them for minutes while the other idled.
 COSTLIEST_FIRST = (
     "tests/test_learning_suites.py",  # ~360 s: one env per suite, Craftax included
+    "tests/test_learning_teams.py",  # ~450 s: IPPO, MAPPO, PQN-VDN on MPE; SMAX 3m
     "tests/test_learning_value_based.py",  # ~100 s: DQN's default config
     "tests/test_learning_actor_critic.py",  # ~300 s
     "tests/test_meta.py",

@@ -59,6 +59,17 @@ def check_team_fields(config) -> None:
                           "by the agent id in the row: set agent_ids=True")
 
 
+def check_mixer(config, mixers) -> None:
+    """A value-decomposition learner's ``mixer``: one of ``mixers``, and only over scalar
+    Q-values ('none', independent learners, takes any)."""
+    if config.mixer not in mixers:
+        raise ConfigError(f"mixer={config.mixer!r}: choose one of {mixers}")
+    if config.mixer != "none" and config.value_distribution != "scalar":
+        raise ConfigError(f"mixer={config.mixer!r} mixes scalar Q-values; "
+                          f"value_distribution={config.value_distribution!r} learns "
+                          f"distributions: use value_distribution='scalar' or mixer='none'")
+
+
 class TeamRows:
     """What a team's learner changes in an on-policy learner: it trains on the team's
     rows (``AgentRows``) and acts for the whole team when evaluated. Mixed in before

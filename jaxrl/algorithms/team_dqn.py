@@ -32,13 +32,13 @@ import jax.numpy as jnp
 
 from jaxrl.algorithms.dqn import DQN, DQNConfig, DQNHParams, DQNLearner
 from jaxrl.algorithms.off_policy import Batch, Sequences
-from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_team_fields,
+from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_mixer, check_team_fields,
                                    shared_parameters_field, team_step)
 from jaxrl.components.sequences import (at_successors, bootstrap_values, burned_in,
                                         episode_starts, sequence_n_step, sequence_priorities,
                                         time_major)
 from jaxrl.components.targets import n_step_return
-from jaxrl.config import ConfigError, check_positive, choice, static_field
+from jaxrl.config import check_positive, choice, static_field
 from jaxrl.networks.mixers import MixedQNetwork, QMixer
 
 MIXERS = ("none", "vdn", "qmix")
@@ -59,13 +59,7 @@ class TeamDQNConfig(DQNConfig):
     def validate(self) -> "TeamDQNConfig":
         super().validate()
         check_team_fields(self)
-        if self.mixer not in MIXERS:
-            raise ConfigError(f"mixer={self.mixer!r}: choose one of {MIXERS}")
-        if self.mixer != "none" and self.value_distribution != "scalar":
-            raise ConfigError(f"mixer={self.mixer!r} mixes scalar Q-values; "
-                              f"value_distribution={self.value_distribution!r} learns "
-                              f"distributions: use value_distribution='scalar' or "
-                              f"mixer='none'")
+        check_mixer(self, MIXERS)
         check_positive(self, "mixer_embedding", "mixer_hidden", "mixer_init_scale")
         return self
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.algorithms.pqn import PQN, PQNConfig, PQNHParams
-from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_team_fields,
+from jaxrl.algorithms.team import (TeamRows, agent_ids_field, check_mixer, check_team_fields,
                                    shared_parameters_field, team_step)
 from jaxrl.components.rollout import flatten_steps
 from jaxrl.components.targets import q_lambda_returns
@@ -40,12 +40,7 @@ class TeamPQNConfig(PQNConfig):
     def validate(self) -> "TeamPQNConfig":
         super().validate()
         check_team_fields(self)
-        if self.mixer not in MIXERS:
-            raise ConfigError(f"mixer={self.mixer!r}: choose one of {MIXERS}")
-        if self.mixer == "vdn" and self.value_distribution != "scalar":
-            raise ConfigError(f"mixer='vdn' sums scalar Q-values; value_distribution="
-                              f"{self.value_distribution!r} learns histograms: use "
-                              f"value_distribution='scalar' or mixer='none'")
+        check_mixer(self, MIXERS)
         if self.mixer == "vdn" and self.memory.recurrent:
             raise ConfigError("mixer='vdn' is feed-forward here: set memory.cell='none', or "
                               "mixer='none' for recurrent independent PQN")
