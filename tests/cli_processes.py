@@ -64,7 +64,7 @@ def host_devices_env(count, quick_compile=False):
 
 def launch(args, cwd):
     """``python -m jaxrl.cli ARGS`` in ``cwd``, with this machine's own device count."""
-    env = with_compilation_cache(own_devices_env())
+    env = with_compilation_cache({**own_devices_env(), "XLA_FLAGS": QUICK_COMPILE})
     return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -23,8 +23,9 @@ class Carry:
 
 def plan_chunks(num_updates: int, target_chunks: int) -> List[int]:
     """Chunk lengths summing to ``num_updates``: equal chunks when a divisor lies within
-    [ideal/2, 2*ideal] of the ideal size (one program), else equal chunks plus one
-    remainder (two programs). Searches at most a few thousand sizes."""
+    [ideal/2, 2*ideal] of the ideal size, else equal chunks plus one remainder. One
+    program runs them all (the chunk's length is traced): the plan only sets where the
+    host reports, evaluates and checkpoints. Searches at most a few thousand sizes."""
     target = max(1, min(target_chunks, num_updates))
     ideal = num_updates / target
     centre = max(1, round(ideal))
@@ -40,45 +41,52 @@ def plan_chunks(num_updates: int, target_chunks: int) -> List[int]:
     return chunks
 
 
-def make_chunk_fn(algo: Algorithm, num_updates: int, env_per_member: bool = False) -> Callable:
-    """One member's ``num_updates`` updates; an unhealthy update (``algo.healthy``) is
-    discarded and the member frozen (``algo.keep``), and chunk metrics are reduced
-    in-program over its kept updates. ``env_per_member``: the second argument is
-    ``(hparams, env_params)``, the member's own env params (``Run.inputs``)."""
+def make_chunk_fn(algo: Algorithm, env_per_member: bool = False) -> Callable:
+    """One member's chunk: ``count`` updates (traced, so chunks of any length share one
+    compiled program); an unhealthy update (``algo.healthy``) is discarded and the member
+    frozen (``algo.keep``), and chunk metrics are reduced in-program over its kept updates
+    (running sums: nothing is stacked per update). ``env_per_member``: the second
+    argument is ``(hparams, env_params)``, the member's own env params (``Run.inputs``)."""
 
-    def member_chunk(carry: Carry, inputs):
+    def member_chunk(carry: Carry, inputs, count):
         hp, env_params = inputs if env_per_member else (inputs, None)
         with member_env(algo, env_params):
-            return member_updates(carry, hp)
+            return member_updates(carry, hp, count)
 
-    def member_updates(carry: Carry, hp):
-        def body(carry, _):
+    def member_updates(carry: Carry, hp, count):
+        def masked(metrics, ok):
+            return {name: jnp.where(ok, value, 0.0) for name, value in metrics.items()}
+
+        def body(_, loop):
+            carry, sums, kept = loop
             new_state, metrics = algo.update(carry.state, hp)
             ok = carry.alive & algo.healthy(new_state, metrics)
             state = algo.keep(ok, new_state, carry.state)
             frozen_after = jnp.where(carry.alive & ~ok, carry.updates, carry.frozen_after)
-            return Carry(state, ok, carry.updates + 1, frozen_after), (metrics, ok)
+            sums = jax.tree.map(jnp.add, sums, masked(metrics, ok))
+            return (Carry(state, ok, carry.updates + 1, frozen_after), sums,
+                    kept + ok.astype(jnp.float32))
 
-        carry, (metrics, ok) = jax.lax.scan(body, carry, None, num_updates)
-        valid = ok.astype(jnp.float32)
-        n_valid = jnp.maximum(valid.sum(), 1.0)
-        reduced = {}
-        for name, values in metrics.items():
-            masked = jnp.where(ok, values, 0.0)
-            reduced[name] = (masked.sum() if name in algo.summed_metrics
-                             else masked.sum() / n_valid)
+        shapes = jax.eval_shape(lambda: masked(algo.update(carry.state, hp)[1], True))
+        sums = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        # a traced trip count: a while loop (reverse-mode AD never runs through it)
+        carry, sums, kept = jax.lax.fori_loop(0, count, body,
+                                              (carry, sums, jnp.zeros((), jnp.float32)))
+        n_valid = jnp.maximum(kept, 1.0)
+        reduced = {name: total if name in algo.summed_metrics else total / n_valid
+                   for name, total in sums.items()}
         return carry, reduced
 
     return member_chunk
 
 
 def in_member_batches(fn: Callable, batch: int) -> Callable:
-    """``fn`` (members along the leading axis) applied to consecutive batches of
-    ``batch`` members, one after another: a loop that slices each batch out of the
-    (donated) carry and writes its results back in place, so only one batch's working
-    set is live. Members are independent, so this changes no member's result."""
+    """``fn`` (members along the leading axis of its first two arguments; any further
+    argument shared) applied to consecutive batches of ``batch`` members, one after
+    another: a loop that slices each batch out of the (donated) carry and writes its
+    results back in place, so only one batch's working set is live. Members are independent, so this changes no member's result."""
 
-    def batched(carry, hp):
+    def batched(carry, hp, *shared):
         members = jax.tree.leaves(carry)[0].shape[0]
         if members % batch:
             raise ValueError(f"{batch=} must divide the {members} members")
@@ -87,12 +95,12 @@ def in_member_batches(fn: Callable, batch: int) -> Callable:
             return jax.tree.map(
                 lambda x: jax.lax.dynamic_slice_in_dim(x, i * batch, batch), tree)
 
-        out_shapes = jax.eval_shape(fn, take(carry, 0), take(hp, 0))
+        out_shapes = jax.eval_shape(fn, take(carry, 0), take(hp, 0), *shared)
         metrics = jax.tree.map(lambda s: jnp.zeros((members, *s.shape[1:]), s.dtype),
                                out_shapes[1])
 
         def body(i, outputs):
-            new = fn(take(outputs[0], i), take(hp, i))
+            new = fn(take(outputs[0], i), take(hp, i), *shared)
             return jax.tree.map(
                 lambda whole, part: jax.lax.dynamic_update_slice_in_dim(
                     whole, part, i * batch, 0), outputs, new)

@@ -88,6 +88,24 @@ def xla_temp_bytes(compiled) -> Optional[int]:
         return None
 
 
+CHUNK = "chunk"  # the chunk program's name in program_seconds and xla_memory
+
+
+class ChunkProgram:
+    """The compiled chunk program bound to a chunk's length: ``(carry, inputs) ->
+    (carry, metrics)``. Every length calls the same executable (``compiled``, whose
+    attributes this passes on: ``as_text``, ``memory_analysis``)."""
+
+    def __init__(self, compiled, count):
+        self.compiled, self.count = compiled, count
+
+    def __call__(self, carry: Carry, inputs):
+        return self.compiled(carry, inputs, self.count)
+
+    def __getattr__(self, name):
+        return getattr(self.compiled, name)
+
+
 class Run:
     """Builds the compiled programs for (algo, population) and runs them."""
 
@@ -127,7 +145,9 @@ class Run:
         self.hparams = put(population.hparams, self.sharding)
         self.env_params = (None if population.env_params is None
                            else put(population.env_params, self.sharding))
-        self._chunk_programs: Dict[int, Any] = {}
+        # the one compiled chunk program (chunks of any length: their length is traced),
+        # under CHUNK, in a dict that with_population's copies share
+        self._chunk_programs: Dict[str, Any] = {}
         self._eval_compiled = False
         # the plan's seconds: mostly XLA's analysis of one member's update (a compile of
         # its own, skipped when this process analysed the same program before)
@@ -135,7 +155,7 @@ class Run:
         self.compile_seconds = 0.0
         # each program's own lowering + XLA seconds (they overlap in warm_up)
         self.program_seconds: Dict[str, float] = {}
-        self.xla_memory: Dict[int, Optional[int]] = {}  # chunk length -> XLA's figure
+        self.xla_memory: Dict[str, Optional[int]] = {}  # program -> XLA's figure
 
         env_per_member = self.env_params is not None
 
@@ -214,28 +234,29 @@ class Run:
         return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
                                                            sharding=self.sharding), shapes)
 
-    def _lower_chunk(self, length: int, carry: Carry):
+    def _lower_chunk(self, carry: Carry):
         # Each device runs its own members (shard_map: nothing crosses devices); the
         # member axis is named so learners can skip work no member needs (any_member).
         # check_vma=False: JAX 0.9's varying-axes check asserts on a collective over
         # a vmap axis inside shard_map; every output is per-member anyway.
         # Members go through in batches of the memory plan's member_batch per device
         # when all at once would not fit the budget (or, on CPU, the cache).
-        members = PartitionSpec("member")
-        per_device = jax.vmap(make_chunk_fn(self.algo, length, self.env_params is not None),
-                              axis_name=POPULATION_AXIS)
+        members, shared = PartitionSpec("member"), PartitionSpec()
+        per_device = jax.vmap(make_chunk_fn(self.algo, self.env_params is not None),
+                              in_axes=(0, 0, None), axis_name=POPULATION_AXIS)
         if self.memory_plan.batches > 1:
             per_device = in_member_batches(per_device, self.memory_plan.member_batch)
         # Only the member axis is manual: with a data axis, XLA partitions each member
         # over it from its learner's ``split_batch`` annotations (seen in the mesh).
         fn = jax.shard_map(
-            per_device, mesh=self.mesh, in_specs=(members, members), out_specs=members,
-            axis_names={"member"}, check_vma=False)
+            per_device, mesh=self.mesh, in_specs=(members, members, shared),
+            out_specs=members, axis_names={"member"}, check_vma=False)
+        count = jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated)
         with jax.set_mesh(self.mesh):
             return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
-                carry, self.inputs)
+                carry, self.inputs, count)
 
-    def _keep_chunk(self, length: int, compiled) -> bool:
+    def _keep_chunk(self, compiled) -> bool:
         """Keeps a compiled chunk; False where it confirmed a provisional memory plan into
         batches (``MemoryPlan.confirmed``): every chunk is then to be compiled again."""
         plan = self.memory_plan
@@ -245,19 +266,20 @@ class Run:
                 self._chunk_programs.clear()
                 self.xla_memory.clear()
                 return False
-        self.xla_memory[length] = xla_bytes(compiled)
-        self._chunk_programs[length] = compiled
+        self.xla_memory[CHUNK] = xla_bytes(compiled)
+        self._chunk_programs[CHUNK] = compiled
         return True
 
-    def chunk_program(self, length: int, carry: Carry):
-        """The compiled program of ``length`` updates (compiled here on first use if
-        ``warm_up`` did not)."""
-        while length not in self._chunk_programs:  # compiled once per Run, reused by train()
+    def chunk_program(self, length: int, carry: Carry) -> "ChunkProgram":
+        """The chunk program, bound to ``length`` updates (compiled here on first use if
+        ``warm_up`` did not; one program serves every length)."""
+        while CHUNK not in self._chunk_programs:  # compiled once per Run, reused by train()
             start = time.perf_counter()
-            self._keep_chunk(length, self._lower_chunk(length, carry).compile())
-            self.program_seconds[f"chunk {length}"] = time.perf_counter() - start
+            self._keep_chunk(self._lower_chunk(carry).compile())
+            self.program_seconds[CHUNK] = time.perf_counter() - start
             self.compile_seconds += time.perf_counter() - start
-        return self._chunk_programs[length]
+        return ChunkProgram(self._chunk_programs[CHUNK],
+                            put(np.asarray(length, np.int32), self.replicated))
 
     def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None,
                  env_params: Any = None, by_trial_episode: bool = False) -> np.ndarray:
@@ -279,7 +301,8 @@ class Run:
     def warm_up(self, from_chunk: int = 0, init: bool = True) -> None:
         """Compile every program still needed before the clock starts (compile time is
         reported apart from training time): the init program (``init=True``; resumed
-        runs skip it), the chunk programs from chunk ``from_chunk`` on, and evaluation.
+        runs skip it), the chunk program (unless no chunk is left after ``from_chunk``),
+        and evaluation.
 
         Tracing and lowering are Python on one core; XLA's compile releases the GIL. So
         each program is lowered here and XLA-compiled on a worker thread as soon as it is
@@ -308,10 +331,10 @@ class Run:
                 lowered, seconds = lower(self._init.lower, keys, self.inputs)
                 init_job = pool.submit(timed("init", lowered, seconds))
             carry = self.abstract_carry()
-            chunk_jobs = {}
-            for length in sorted(set(self.chunks[from_chunk:]) - set(self._chunk_programs)):
-                lowered, seconds = lower(self._lower_chunk, length, carry)
-                chunk_jobs[length] = pool.submit(timed(f"chunk {length}", lowered, seconds))
+            chunk_job = None
+            if self.chunks[from_chunk:] and CHUNK not in self._chunk_programs:
+                lowered, seconds = lower(self._lower_chunk, carry)
+                chunk_job = pool.submit(timed(CHUNK, lowered, seconds))
             eval_job = None
             if not self._eval_compiled:
                 key = put(jax.random.PRNGKey(0), self.replicated)
@@ -320,12 +343,8 @@ class Run:
             # results in order of submission; an error in any compile is raised here
             if init_job is not None:
                 self._init_compiled = init_job.result()
-            for length, job in chunk_jobs.items():
-                if not self._keep_chunk(length, job.result()):
-                    break  # the plan now batches members: compiled again below
-            if chunk_jobs and not self._chunk_programs:
-                for length in sorted(set(self.chunks[from_chunk:])):
-                    self.chunk_program(length, carry)
+            if chunk_job is not None and not self._keep_chunk(chunk_job.result()):
+                self.chunk_program(self.chunks[from_chunk], carry)  # the plan now batches
             if eval_job is not None:
                 self._eval = eval_job.result()
                 self._eval_compiled = True

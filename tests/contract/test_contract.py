@@ -90,7 +90,7 @@ def test_no_batched_lapack_call_on_cpu(case):
     one matrix at a time. The contract suite's learners are every network family."""
     _, _, population, run, _ = case
     init = run._init_compiled or run._init.lower(population.keys(), run.inputs).compile()
-    programs = {"init": init, **{f"chunk {n}": p for n, p in run._chunk_programs.items()}}
+    programs = {"init": init, **run._chunk_programs}
     texts = {name: p.as_text() for name, p in programs.items()}
     assert "lapack_" in texts["init"]  # the orthogonal initialisers' QRs are there
     for name, text in texts.items():
@@ -152,7 +152,8 @@ def test_no_recompile_when_a_traced_value_changes(case):
     run.set_hparams(jax.tree.map(lambda x: x * 0.5 if x.dtype == np.float32 else x,
                                  population.hparams))
     new_carry, _ = program(carry, run.hparams)
-    assert run.chunk_program(length, new_carry) is program
+    assert run.chunk_program(length, new_carry).compiled is program.compiled
+    assert run.chunk_program(1, new_carry).compiled is program.compiled  # any length
     with pytest.raises(ValueError, match="same structure"):
         run.set_hparams(jax.tree.map(lambda x: np.concatenate([x, x]), population.hparams))
     run.set_hparams(population.hparams)
