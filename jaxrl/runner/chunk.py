@@ -10,6 +10,7 @@ from flax import struct
 
 from jaxrl.contract import Algorithm, member_env
 
+
 @struct.dataclass
 class Carry:
     """What the compiled loop threads through (and checkpoints): every member's learner
@@ -84,7 +85,8 @@ def in_member_batches(fn: Callable, batch: int) -> Callable:
     """``fn`` (members along the leading axis of its first two arguments; any further
     argument shared) applied to consecutive batches of ``batch`` members, one after
     another: a loop that slices each batch out of the (donated) carry and writes its
-    results back in place, so only one batch's working set is live. Members are independent, so this changes no member's result."""
+    results back in place, so only one batch's working set is live. Members are
+    independent, so this changes no member's result."""
 
     def batched(carry, hp, *shared):
         members = jax.tree.leaves(carry)[0].shape[0]
