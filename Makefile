@@ -36,12 +36,11 @@ $(OLDEST_STAMP): pyproject.toml constraints-oldest.txt
 run: $(STAMP)
 	$(VENV)/bin/jaxrl train ppo --env CartPole-v1 --num-seeds 64 --total-timesteps 500000 --out runs/ppo-cartpole
 
-# Three workers on 2 cores: most tests wait on a single-threaded XLA compile, and a
-# third fills the time the others spend on Ray's and killed runs' processes starting up
+# Two workers: most tests wait on a single-threaded XLA compile, so two share 2 cores
 # (each test file runs in one worker, so module fixtures are built once).
 test: $(STAMP) $(OLDEST_STAMP)
 	$(MAKE) docs
-	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=30 -m "not extended"
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30 -m "not extended"
 	$(MAKE) test-oldest
 
 test-oldest: $(OLDEST_STAMP)
