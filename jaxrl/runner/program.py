@@ -258,7 +258,7 @@ class Run:
 
     def _keep_chunk(self, compiled) -> bool:
         """Keeps a compiled chunk; False where it confirmed a provisional memory plan into
-        batches (``MemoryPlan.confirmed``): every chunk is then to be compiled again."""
+        batches (``MemoryPlan.confirmed``): the chunk program is then compiled again."""
         plan = self.memory_plan
         if plan.provisional:
             self.memory_plan = plan.confirmed(xla_temp_bytes(compiled))
