@@ -222,6 +222,23 @@ def test_registry_lists_every_gymnax_and_brax_env():
 
 
 # ------------------------------------------------------------ 2. time-limit semantics
+def test_gymnax_leaves_its_plotting_imports_until_a_render_reads_them():
+    """A fresh process that makes CartPole imports neither seaborn nor what it drags in
+    (scipy.stats, pandas); pong's own ``sns`` then works on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxrl.envs\n"
+            "jaxrl.envs.make('CartPole-v1')\n"
+            "print(sorted(m for m in ('scipy.stats', 'pandas') if m in sys.modules))\n"
+            "from gymnax.environments.misc import pong\n"
+            "print(len(pong.sns.color_palette('cubehelix', 3)), pong.plt.subplots.__name__,\n"
+            "      sys.modules['seaborn'].__class__.__name__, 'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"}).stdout
+    assert out.split("\n")[:2] == ["[]", "3 subplots module True"], out
+
+
 def test_cartpole_time_limit_truncates_and_keeps_final_observation():
     env, params = _env("CartPole-v1")
     short = params.replace(max_steps_in_episode=5)

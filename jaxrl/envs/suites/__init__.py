@@ -8,7 +8,10 @@ observation, terminated kept apart from truncated, the cheap-reset option).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
+import sys
+import types
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 # The suites jaxrl ships, in the order `jaxrl envs` lists them.
@@ -75,3 +78,37 @@ def reset_mode_option(value: str) -> str:
     if value not in RESET_MODES:
         raise ValueError(f"reset_mode={value!r}: choose one of {RESET_MODES}")
     return value
+
+
+class _Deferred(types.ModuleType):
+    """A stand-in in ``sys.modules`` for a module not imported yet: the first attribute
+    read imports the real module (which takes the stand-in's place in ``sys.modules``)
+    and copies its namespace in, so names bound to the stand-in keep working."""
+
+    def __getattr__(self, attr):
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def defer_imports(*names: str) -> None:
+    """Defer ``names`` (modules an env package imports at its top but uses only to draw)
+    until something reads from them. gymnax's pong, catch, rooms and point_robot import
+    seaborn and pyplot, which pull in scipy.stats and pandas: 4 of the 7 s a fresh
+    ``jaxrl train`` on CartPole spent before tracing, in every CLI run and subprocess.
+    A module already imported, or not installed, is left as it is."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        module = _Deferred(name)
+        module.__spec__ = spec
+        sys.modules[name] = module

@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxrl.envs import spaces
 from jaxrl.envs.core import Adapter
-from jaxrl.envs.suites import Suite, dataclass_kinds
+from jaxrl.envs.suites import Suite, dataclass_kinds, defer_imports
 
 
 def convert_space(space) -> spaces.Space:
@@ -117,21 +117,29 @@ NEEDS_DOWNLOAD = {"MNISTBandit-bsuite": "it downloads MNIST when constructed, wh
                                         "network"}
 
 
-def _names():
+def _gymnax():
+    """gymnax, its render-only imports deferred (``defer_imports``)."""
+    defer_imports("seaborn", "matplotlib.pyplot")
     import gymnax
+
+    return gymnax
+
+
+def _names():
+    gymnax = _gymnax()
 
     return builtins.list(gymnax.registered_envs)
 
 
 def _make(name):
-    import gymnax
+    gymnax = _gymnax()
 
     raw, params = gymnax.make(name)
     return GymnaxEnv(raw, name, params), params
 
 
 def _param_kinds(name):
-    import gymnax
+    gymnax = _gymnax()
 
     return dataclass_kinds(gymnax.make(name)[1])
 
