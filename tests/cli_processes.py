@@ -57,6 +57,9 @@ def own_devices_env():
 # and losses that the default level does not produce; what runs at level 0 here is PPO,
 # PQN and DQN, and envs stepped alone.
 QUICK_COMPILE = "--xla_backend_optimization_level=0"
+# XLA:CPU's classic elemental emitters in place of its MLIR fusion emitters: a shorter
+# codegen for the same program (the test process's own setting: conftest.py).
+FUSION_EMITTERS_OFF = "--xla_cpu_use_fusion_emitters=false"
 
 
 def host_devices_env(count, quick_compile=False):
