@@ -29,7 +29,7 @@ the ones users train with.
 """
 import os
 
-from cli_processes import FUSION_EMITTERS_OFF
+from cli_processes import CACHE_SETTINGS, FUSION_EMITTERS_OFF
 
 if FUSION_EMITTERS_OFF not in os.environ.get("XLA_FLAGS", ""):  # before JAX starts
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FUSION_EMITTERS_OFF}".strip()
@@ -37,7 +37,6 @@ if FUSION_EMITTERS_OFF not in os.environ.get("XLA_FLAGS", ""):  # before JAX sta
 import jax  # noqa: E402
 
 import jaxrl.platform  # noqa: E402
-from cli_processes import CACHE_SETTINGS  # noqa: E402
 
 if jax.__version_info__ >= (0, 10):
     jax.config.update("jax_compilation_cache_dir", CACHE_SETTINGS["JAX_COMPILATION_CACHE_DIR"])
