@@ -256,10 +256,37 @@ def member_env(algo, env_params: Any):
         algo.env_params = own
 
 
+def shared_data(algo) -> Any:
+    """What every member of a run reads and none owns (an offline learner's dataset), as
+    host arrays, or None. The runner holds it once per device and passes it to its
+    programs as an argument (``bound_shared``): never a copy per member, never a constant
+    baked into a program."""
+    return getattr(algo, "shared", None)
+
+
+@contextlib.contextmanager
+def bound_shared(algo, shared: Any):
+    """Traces ``algo``'s functions with ``shared`` (a program's argument, one per device)
+    in place of its host copy ``algo.shared``, as ``member_env`` does for env params.
+    ``None``: unchanged (``train`` alone reads the host copy as a constant)."""
+    if shared is None:
+        yield
+        return
+    own = algo.shared
+    algo.shared = shared
+    try:
+        yield
+    finally:
+        algo.shared = own
+
+
 class Learner:
     """Shared defaults for the contract: the episode metrics summed, health is "the whole
     state and the ``health_metric`` are finite", keeping is a whole-state select,
     ``train`` is init + scan."""
+
+    #: arrays every member reads and none owns (``shared_data``): an offline dataset
+    shared: Any = None
 
     name: ClassVar[str]
     Config: ClassVar[type]

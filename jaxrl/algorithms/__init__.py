@@ -143,3 +143,36 @@ register("qmix", "jaxrl.algorithms.team_dqn",
          "QMIX from replay: the agents' recurrent Q-values mixed monotonically by "
          "hypernetworks of the global state", smoke_env=_TEAM_SMOKE_ENV,
          smoke_values=_TEAM_Q_RECURRENT_SMOKE, defaults={**_TEAM_Q, "mixer": "qmix"})
+
+# Offline RL (and offline-to-online): learners of a dataset (`--set dataset=DIR`, written
+# by `jaxrl record`; random:N makes N uniform random steps in process). total_timesteps=0
+# makes a run offline: offline_steps gradient steps, evaluated online.
+_OFFLINE = {"total_timesteps": 0, "offline_steps": 100_000, "gradient_steps": 100,
+            "batch_size": 256}
+_OFFLINE_SMOKE = {"dataset": "random:512", "total_timesteps": 0, "offline_steps": 64,
+                  "gradient_steps": 8, "batch_size": 32, "hidden_sizes": (32, 32)}
+register("bc", "jaxrl.algorithms.bc",
+         "Behaviour cloning of a dataset: Gaussian or deterministic policy (categorical on "
+         "discrete actions)", smoke_env="Pendulum-v1", smoke_values=_OFFLINE_SMOKE,
+         defaults=_OFFLINE, more_smoke_envs=("CartPole-v1",))
+register("implicit_ql", "jaxrl.algorithms.implicit_ql",
+         "Implicit Q-learning (offline, and continued online): expectile V, "
+         "advantage-weighted policy (iql is independent Q-learning of teams)",
+         smoke_env="Pendulum-v1", smoke_values=_OFFLINE_SMOKE, defaults=_OFFLINE)
+register("cql", "jaxrl.algorithms.cql",
+         "Conservative Q-learning on SAC: logsumexp penalty (exact on discrete actions)",
+         smoke_env="Pendulum-v1", smoke_values={**_OFFLINE_SMOKE, "cql_samples": 4},
+         defaults=_OFFLINE, more_smoke_envs=("CartPole-v1",))
+register("td3_bc", "jaxrl.algorithms.td3_bc",
+         "TD3+BC: TD3 with the actor pulled toward the data's actions, Q normalised",
+         smoke_env="Pendulum-v1", smoke_values=_OFFLINE_SMOKE, defaults=_OFFLINE)
+# ReBRAC's defaults (Tarasov et al., 2023, their Table 8's shared values; the penalties'
+# weights are tuned per dataset there: sweep them)
+register("rebrac", "jaxrl.algorithms.td3_bc",
+         "ReBRAC: TD3+BC with LayerNorm critics, a penalty in the bootstrap too, larger "
+         "batches", smoke_env="Pendulum-v1",
+         smoke_values={**_OFFLINE_SMOKE, "critic_bc_coef": 0.1},
+         defaults={**_OFFLINE, "batch_size": 1024, "hidden_sizes": (256, 256, 256),
+                   "layer_norm": True, "learning_rate": 1e-3, "alpha": 1.0,
+                   "penalty_over_actions": "sum", "actor_bc_coef": 0.01,
+                   "critic_bc_coef": 0.01, "normalize_observations": False})

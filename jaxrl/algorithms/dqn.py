@@ -103,6 +103,7 @@ class DQN(OffPolicyLearner):
                                              self.value_head.outputs, config.dueling)
         else:
             self.network = QNetwork(torso, space.n, self.value_head.outputs, config.dueling)
+        self.load_dataset()
 
     def init_learner(self, key, hp: DQNHParams) -> DQNLearner:
         obs = jnp.zeros(self.obs_shape, jnp.float32)

@@ -21,6 +21,19 @@ carry in the state, resets it where an episode ended, stores the carry each step
 from beside the step, and samples windows of ``replay_window`` steps that ``learn``
 receives as a ``Sequences`` batch (R2D2's stored-state replay; Kapturowski et al., 2019).
 
+Where the data comes from is apart from how it is learned (``config.dataset``):
+
+* no dataset: the learner's own env steps, through its replay buffer (online);
+* a dataset and ``total_timesteps=0``: the dataset alone (offline). No env is stepped and
+  no replay buffer is held; each update is ``gradient_steps`` gradient steps, the run
+  ``offline_steps`` of them, and the policy is evaluated online in the env;
+* a dataset and env steps (offline-to-online): each batch draws ``dataset_ratio`` of its
+  rows from the dataset and the rest from the replay buffer (all from the dataset
+  until the buffer can be sampled).
+
+The dataset is the learner's ``shared`` data (``contract.shared_data``): the runner holds
+it once per device and every member samples its own minibatches from it.
+
 Divergence isolation keeps only the learned parts (``OffPolicyState.learner``, the
 observation statistics and the gradient-step count) of an unhealthy update: the env and
 the replay buffer move on, so no update ever copies the whole buffer.
@@ -28,7 +41,7 @@ the replay buffer move on, so no update ever copies the whole buffer.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Literal, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +54,7 @@ from jaxrl.components.normalization import ObservationNormalization, RunningMean
 from jaxrl.components.optim import clipped_adam, linear_decay
 from jaxrl.components.replay import ReplayBuffer, ReplayState
 from jaxrl.components.rollout import EnvStacks, collect, episode_metrics
+from jaxrl.contract import EPISODE_COUNT, EPISODE_RETURN_SUM
 from jaxrl.components.targets import n_step_return
 from jaxrl.config import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, ConfigError, check_fields,
                           check_positive, check_ranges, check_update_size, static_field,
@@ -75,13 +89,30 @@ class OffPolicyConfig:
     sequence_length: int = static_field(0, "recurrent: steps of each replayed training "
                                            "sequence (after its burn_in)")
     burn_in: int = burn_in_field()
+    dataset: str = static_field("", "offline data: a dataset directory or local Minari id "
+                                    "(`jaxrl record` writes one), or random:N (N uniform "
+                                    "random steps); with total_timesteps=0 the run is "
+                                    "offline, else batches mix it with the learner's replay "
+                                    "(dataset_ratio)")
+    offline_steps: int = static_field(0, "offline runs (total_timesteps=0): gradient steps "
+                                         "per member on the dataset")
+    reward_normalization: Literal["none", "returns"] = static_field("none", "dataset rewards: 'none', or 'returns' "
+                                                     "(x 1000 / (max - min episode return): "
+                                                     "IQL's and ReBRAC's locomotion scaling)")
+
+    @property
+    def offline(self) -> bool:
+        """Learning from the dataset alone: no env step, no replay buffer."""
+        return bool(self.dataset) and self.total_timesteps == 0
 
     @property
     def env_steps_per_update(self) -> int:
-        return self.num_envs * self.rollout_steps
+        return 0 if self.offline else self.num_envs * self.rollout_steps
 
     @property
     def num_updates(self) -> int:
+        if self.offline:
+            return self.offline_steps // self.gradient_steps
         return self.total_timesteps // self.env_steps_per_update
 
     @property
@@ -94,8 +125,13 @@ class OffPolicyConfig:
 
     def validate(self):
         check_fields(self)
-        check_positive(self, "total_timesteps", "num_envs", "rollout_steps", "gradient_steps",
+        check_positive(self, "num_envs", "rollout_steps", "gradient_steps",
                        "batch_size", "buffer_size", "n_step")
+        self._check_data()
+        if self.offline:
+            check_torso_fields(self)
+            return self
+        check_positive(self, "total_timesteps")
         check_update_size(self.total_timesteps, self.env_steps_per_update,
                           "num_envs*rollout_steps")
         if self.replay_rows <= self.n_step:
@@ -113,6 +149,33 @@ class OffPolicyConfig:
             self._check_sequences()
         return self
 
+    def _check_data(self):
+        if self.reward_normalization not in REWARD_NORMALIZATIONS:
+            raise ConfigError(f"reward_normalization={self.reward_normalization!r}: use one "
+                              f"of {REWARD_NORMALIZATIONS}")
+        if not self.dataset:
+            if self.total_timesteps == 0:
+                raise ConfigError("total_timesteps=0 with no dataset: nothing to learn from; "
+                                  "give env steps, or dataset=DIR for an offline run")
+            if self.offline_steps:
+                raise ConfigError(f"offline_steps={self.offline_steps} needs a dataset "
+                                  f"(dataset=DIR) and total_timesteps=0")
+            return
+        for name, value, why in (("prioritized", self.prioritized, "prioritised replay"),
+                                 ("n_step", self.n_step != 1, f"n_step={self.n_step}"),
+                                 ("memory.cell", self.memory.recurrent, "a recurrent learner")):
+            if value:
+                raise ConfigError(f"dataset={self.dataset!r}: {why} is not supported with a "
+                                  f"dataset; set {name} to its default")
+        if self.offline:
+            check_positive(self, "offline_steps")
+            check_update_size(self.offline_steps, self.gradient_steps, "gradient_steps")
+        elif self.offline_steps:
+            raise ConfigError(f"offline_steps={self.offline_steps} counts an offline run's "
+                              f"gradient steps; with total_timesteps={self.total_timesteps} "
+                              f"the run steps its env: set total_timesteps=0 (offline) or "
+                              f"offline_steps=0 (offline-to-online)")
+
     def _check_sequences(self):
         if self.sequence_length < self.n_step:
             raise ConfigError(f"sequence_length={self.sequence_length} must be at least "
@@ -126,6 +189,9 @@ class OffPolicyConfig:
                               f"{(window + 1) * self.num_envs}")
 
 
+REWARD_NORMALIZATIONS = ("none", "returns")
+
+
 @struct.dataclass
 class OffPolicyHParams:
     learning_rate: float = traced_field(2.5e-4, "Adam step size (initial, if annealed)")
@@ -137,8 +203,11 @@ class OffPolicyHParams:
     per_alpha: float = traced_field(0.6, "prioritised replay exponent (if prioritized)")
     per_beta: float = traced_field(0.4, "initial importance-weight exponent, annealed "
                                         "linearly to 1 over the run (if prioritized)")
+    dataset_ratio: float = traced_field(0.5, "offline-to-online (a dataset and env steps): "
+                                             "fraction of each batch drawn from the dataset")
 
-    RULES = {"learning_rate": NON_NEGATIVE, "gamma": UNIT_INTERVAL,
+    RULES = {"dataset_ratio": UNIT_INTERVAL, "learning_rate": NON_NEGATIVE,
+             "gamma": UNIT_INTERVAL,
              "max_grad_norm": POSITIVE, "learning_starts": NON_NEGATIVE,
              "target_tau": (lambda v: (0 < v) & (v <= 1), "must be in (0, 1]"),
              "target_period": POSITIVE, "per_alpha": NON_NEGATIVE,
@@ -190,6 +259,9 @@ class Batch:
     discount: jax.Array
     next_obs: jax.Array
     weights: jax.Array  # importance weights (ones without prioritised replay)
+    # the data's own action at next_obs (ReBRAC's critic penalty), where it has one
+    next_action: Any = None
+    has_next_action: Any = None
 
 
 @struct.dataclass
@@ -229,8 +301,44 @@ class OffPolicyLearner(EnvStacks, Learner):
         # rows stored together as one replay item: a team step's agents (``[A, ...]``)
         self.replay_group = self.num_rows // config.num_envs
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
-        self.buffer = ReplayBuffer(config.replay_rows, config.num_envs, self.replay_window(),
-                                   config.prioritized)
+        self.buffer = None if config.offline else ReplayBuffer(
+            config.replay_rows, config.num_envs, self.replay_window(), config.prioritized)
+        self.dataset = None  # the loaded dataset (``offline.dataset.Dataset``), if any
+
+    def load_dataset(self) -> None:
+        """Loads ``config.dataset`` as this learner's ``shared`` data: observations as
+        the replay buffer keeps them, actions as the learner stores them (``from_env``),
+        rewards as ``reward_normalization`` says. Subclasses call it at the end of their
+        ``__init__`` (``from_env`` needs their action handling)."""
+        if not self.config.dataset:
+            return
+        from jaxrl.offline.dataset import load
+
+        if self.replay_group != 1:
+            raise ConfigError(f"{self.name}: datasets of team steps are not supported")
+        self.dataset = load(self.config.dataset, self.eval_env, self.env_params)
+        data = self.dataset.transitions
+        obs_dtype = self._example_step().obs.dtype
+        reward = np.asarray(data.reward, np.float32)
+        if self.config.reward_normalization == "returns":
+            returns = self.dataset.episode_returns
+            spread = float(np.max(returns) - np.min(returns)) if len(returns) else 0.0
+            if spread <= 0:
+                raise ConfigError(f"reward_normalization='returns': every episode of "
+                                  f"{self.config.dataset!r} has the same return; use 'none'")
+            reward = reward * (1000.0 / spread)
+        self.shared = data.replace(
+            obs=np.asarray(data.obs, obs_dtype), next_obs=np.asarray(data.next_obs, obs_dtype),
+            action=self.from_env(np.asarray(data.action)),
+            next_action=self.from_env(np.asarray(data.next_action)), reward=reward,
+            terminated=np.asarray(data.terminated, bool),
+            truncated=np.asarray(data.truncated, bool),
+            has_next_action=np.asarray(data.has_next_action, bool))
+
+    def from_env(self, action: np.ndarray) -> np.ndarray:
+        """A dataset's actions (as the env takes them) as this learner stores them: the
+        inverse of ``to_env`` (host arrays)."""
+        return np.asarray(action, self._action_dtype())
 
     # ---- what a learner fills in ------------------------------------------------------
     def init_learner(self, key: jax.Array, hp) -> Any:
@@ -287,6 +395,8 @@ class OffPolicyLearner(EnvStacks, Learner):
 
     # ---- the contract -------------------------------------------------------------
     def check_hparams(self, hp) -> None:
+        if self.config.offline:
+            return
         steps = self.num_updates * self.env_steps_per_update
         starts = int(np.max(np.asarray(hp.learning_starts)))
         if starts >= steps:
@@ -329,12 +439,49 @@ class OffPolicyLearner(EnvStacks, Learner):
         learner_key, env_key, key = jax.random.split(key, 3)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         zero = jnp.zeros((), jnp.int32)
-        return OffPolicyState(self.init_learner(learner_key, hp),
-                              self.obs_norm.init(self.obs_shape), zero,
-                              self.buffer.init(self._example_step()), env_state, obs, key,
-                              zero, StepCount.zero(), self.initial_carry(self.num_rows))
+        replay = () if self.buffer is None else self.buffer.init(self._example_step())
+        return OffPolicyState(self.init_learner(learner_key, hp), self._initial_obs_stats(),
+                              zero, replay, env_state, obs, key, zero, StepCount.zero(),
+                              self.initial_carry(self.num_rows))
+
+    def _initial_obs_stats(self) -> RunningMeanStd:
+        """Empty statistics, or with a dataset its observations' (kept fixed: D4RL
+        learners normalise by the dataset's mean and std)."""
+        stats = self.obs_norm.init(self.obs_shape)
+        if self.dataset is None or not self.config.normalize_observations:
+            return stats
+        obs = np.asarray(self.dataset.transitions.obs, np.float64)
+        mean = np.broadcast_to(obs.mean(0), np.shape(stats.mean)).astype(np.float32)
+        var = np.broadcast_to(obs.var(0), np.shape(stats.var)).astype(np.float32)
+        return RunningMeanStd(jnp.asarray(mean), jnp.asarray(var),
+                              jnp.asarray(float(len(obs)), stats.count.dtype))
+
+    def sample_dataset(self, key: jax.Array, batch_size: int, gamma, norm) -> Batch:
+        """A uniform minibatch of the dataset (``self.shared``): this member's own draw."""
+        data = self.shared
+        index = jax.random.randint(key, (batch_size,), 0, data.reward.shape[0])
+        take = lambda x: jnp.asarray(x)[index]  # noqa: E731
+        discount = gamma * (1.0 - take(data.terminated).astype(jnp.float32))
+        return Batch(norm(take(data.obs)), take(data.action), take(data.reward), discount,
+                     norm(take(data.next_obs)), jnp.ones((batch_size,), jnp.float32),
+                     take(data.next_action), take(data.has_next_action))
+
+    def _mixed(self, dataset_batch: Batch, replay_batch: Batch, from_dataset) -> Batch:
+        """Rows of ``dataset_batch`` where ``from_dataset`` (``[B]``), else the replay's
+        (which has no next actions: ReBRAC's penalty is off on them)."""
+        replay_batch = replay_batch.replace(
+            next_action=jnp.zeros_like(dataset_batch.next_action),
+            has_next_action=jnp.zeros_like(dataset_batch.has_next_action))
+
+        def pick(d, r):
+            return jnp.where(from_dataset.reshape(from_dataset.shape + (1,) * (d.ndim - 1)),
+                             d, r)
+
+        return jax.tree.map(pick, dataset_batch, replay_batch)
 
     def update(self, state: OffPolicyState, hp) -> Tuple[OffPolicyState, Dict[str, jax.Array]]:
+        if self.config.offline:
+            return self._offline_update(state, hp)
         cfg = self.config
         collect_key, learn_key, key = jax.random.split(state.key, 3)
         norm = self._normalizer(state.obs_stats)
@@ -350,7 +497,8 @@ class OffPolicyLearner(EnvStacks, Learner):
         replay = self.buffer.add(state.replay, self._grouped(Stored(
             rollout.obs, rollout.action, rollout.reward, rollout.terminated, rollout.truncated,
             rollout.final_obs, rollout.extras["carry"])))
-        obs_stats = self.obs_norm.update(state.obs_stats, rollout.obs)
+        obs_stats = (state.obs_stats if self.dataset is not None  # the dataset's, fixed
+                     else self.obs_norm.update(state.obs_stats, rollout.obs))
         env_steps = state.env_steps.add(cfg.env_steps_per_update)
         training = env_steps.at_least(hp.learning_starts) & self.buffer.can_sample(replay)
         progress = env_steps.as_float() / float(cfg.total_timesteps)
@@ -362,6 +510,12 @@ class OffPolicyLearner(EnvStacks, Learner):
             sample_key, learn_step_key = jax.random.split(step_key)
             sample = self.buffer.sample(replay, sample_key, cfg.batch_size, hp.per_alpha, beta)
             batch = self._batch(sample.data, sample.weights, hp.gamma, norm)
+            if self.shared is not None:  # offline-to-online: part of the batch from the data
+                sample_key = jax.random.fold_in(sample_key, 1)
+                from_dataset = ((jnp.arange(cfg.batch_size) < hp.dataset_ratio * cfg.batch_size)
+                                | ~self.buffer.can_sample(replay))
+                batch = self._mixed(self.sample_dataset(sample_key, cfg.batch_size, hp.gamma,
+                                                        norm), batch, from_dataset)
             new_learner, priorities, stats = self.learn(learner, batch, hp, learn_step_key,
                                                         grad_steps)
             learner = select(training, new_learner, learner)
@@ -394,6 +548,30 @@ class OffPolicyLearner(EnvStacks, Learner):
         metrics.update(self.exploration_metrics(hp, state.env_steps))
         metrics["learning_rate"] = jnp.asarray(self.learning_rate(hp, grad_steps), jnp.float32)
         metrics["training"] = training.astype(jnp.float32)
+        return new_state, metrics
+
+    def _offline_update(self, state: OffPolicyState, hp):
+        """``gradient_steps`` gradient steps on the dataset alone: no env step."""
+        learn_key, key = jax.random.split(state.key)
+        norm = self._normalizer(state.obs_stats)
+
+        def gradient_step(carry, step_key):
+            learner, grad_steps = carry
+            sample_key, learn_step_key = jax.random.split(step_key)
+            batch = self.sample_dataset(sample_key, self.config.batch_size, hp.gamma, norm)
+            learner, _, stats = self.learn(learner, batch, hp, learn_step_key, grad_steps)
+            return (learner, grad_steps + 1), stats
+
+        (learner, grad_steps), stats = jax.lax.scan(
+            gradient_step, (state.learner, state.grad_steps),
+            jax.random.split(learn_key, self.config.gradient_steps))
+        new_state = state.replace(learner=learner, grad_steps=grad_steps, key=key,
+                                  update_count=state.update_count + 1)
+        metrics = jax.tree.map(jnp.mean, stats)
+        zero = jnp.zeros((), jnp.float32)
+        metrics.update({EPISODE_RETURN_SUM: zero, EPISODE_COUNT: zero})
+        metrics["learning_rate"] = jnp.asarray(self.learning_rate(hp, grad_steps), jnp.float32)
+        metrics["training"] = jnp.ones((), jnp.float32)
         return new_state, metrics
 
     def policy(self, state: OffPolicyState):

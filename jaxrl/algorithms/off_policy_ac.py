@@ -153,6 +153,7 @@ class OffPolicyActorCritic(OffPolicyLearner):
             self.critic = ContinuousCritic(tuple(config.hidden_sizes),
                                            ACTIVATIONS[config.activation], config.layer_norm,
                                            encoder)
+        self.load_dataset()
 
     def torso(self):
         """A fresh actor or critic torso (``torso``: an MLP, or an image torso for
@@ -276,6 +277,13 @@ class OffPolicyActorCritic(OffPolicyLearner):
             return action
         return self.low + (action + 1.0) * 0.5 * (self.high - self.low)
 
+    def from_env(self, action):
+        """A dataset's env actions in the normalised box (clipped to it), or as ints."""
+        if self.discrete:
+            return np.asarray(action, np.int32)
+        scaled = 2.0 * (np.asarray(action, np.float32) - self.low) / (self.high - self.low) - 1.0
+        return np.clip(scaled, -1.0, 1.0).astype(np.float32)
+
     def _example_action(self):
         if self.discrete:
             return jnp.zeros((), jnp.int32)
@@ -323,12 +331,13 @@ class OffPolicyActorCritic(OffPolicyLearner):
         return total + discount * bootstrap_values(value, last)
 
     def critic_step(self, hp, params, opt_state, batch: Union[Batch, Sequences],
-                    target: jax.Array, learning_rate
+                    target: jax.Array, learning_rate, penalty: Optional[Callable] = None
                     ) -> Tuple[Any, Any, jax.Array, jax.Array, jax.Array]:
         """One regression step of every critic onto ``target`` (importance-weighted
-        squared error, halved, summed over critics). Returns (params, opt_state, loss,
-        per-sample |TD error| averaged over critics (a sequence's: R2D2's mixture over
-        its steps) as priorities, mean Q)."""
+        squared error, halved, summed over critics), plus ``penalty(params, q)`` where
+        given (CQL's; ``q``: the critics' values at the batch's actions). Returns (params,
+        opt_state, loss, per-sample |TD error| averaged over critics (a sequence's: R2D2's
+        mixture over its steps) as priorities, mean Q)."""
         at, action = self.inputs(batch)
 
         def loss_fn(params):
@@ -340,7 +349,10 @@ class OffPolicyActorCritic(OffPolicyLearner):
             errors = jnp.mean(jnp.abs(error), axis=0)
             if errors.ndim > 1:
                 errors = sequence_priorities(errors)
-            return 0.5 * jnp.sum(per_critic), (errors, jnp.mean(q))
+            loss = 0.5 * jnp.sum(per_critic)
+            if penalty is not None:
+                loss = loss + penalty(params, q)
+            return loss, (errors, jnp.mean(q))
 
         (loss, (priorities, q_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         optimizer = make_optimizer(hp, learning_rate)

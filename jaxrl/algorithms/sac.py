@@ -144,12 +144,18 @@ class SAC(OffPolicyActorCritic):
         entropy ``-E[log pi]`` is below the target and shrinks above it."""
         return -log_alpha * (jax.lax.stop_gradient(mean_log_prob) + target_entropy)
 
+    def critic_penalty(self, learner: SACLearner, batch: Batch, hp, key):
+        """A term added to the critics' loss, ``penalty(critic_params, q_data)``, or None
+        (CQL adds its conservative penalty)."""
+        return None
+
     def learn(self, learner: SACLearner, batch: Batch, hp: SACHParams, key, grad_step):
         target_key, actor_key = jax.random.split(key)
         lr = self.learning_rate(hp, grad_step)
         target = jax.lax.stop_gradient(self.critic_target(learner, batch, hp, target_key))
         critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
-            hp, learner.critic_params, learner.critic_opt, batch, target, lr)
+            hp, learner.critic_params, learner.critic_opt, batch, target, lr,
+            self.critic_penalty(learner, batch, hp, key))
 
         optimizer = make_optimizer(hp, lr)
         (actor_loss, mean_log_prob), actor_grads = jax.value_and_grad(

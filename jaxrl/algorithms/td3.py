@@ -104,16 +104,20 @@ class TD3(OffPolicyActorCritic):
     def exploration_metrics(self, hp, env_steps):
         return {"exploration_noise": self.noise_scale(hp, env_steps)}
 
-    def next_value(self, learner: TD3Learner, at, hp: TD3HParams, key):
-        """``min_c Q'_c(s', a')`` at the target actor's smoothed action ``a'``."""
+    def target_action(self, learner: TD3Learner, at, hp: TD3HParams, key):
+        """The target actor's smoothed action ``a'`` at successor observations."""
         target_action = self.actor_outputs(learner.target_actor_params, at)
         noise = hp.target_noise * jax.random.normal(key, target_action.shape)
-        action = smoothed_target_action(target_action, noise, hp.target_noise_clip)
+        return smoothed_target_action(target_action, noise, hp.target_noise_clip)
+
+    def next_value(self, learner: TD3Learner, at, hp: TD3HParams, key):
+        """``min_c Q'_c(s', a')`` at the target actor's smoothed action ``a'``."""
+        action = self.target_action(learner, at, hp, key)
         return jnp.min(self.q_values(learner.target_critic_params, at, action), axis=0)
 
-    def actor_loss(self, actor_params, critic_params, at):
+    def actor_loss(self, actor_params, critic_params, at, batch, hp):
         """``-E[Q_1(s, pi(s))]`` (the first critic only, as in TD3: the others are not
-        evaluated)."""
+        evaluated). ``batch`` and ``hp``: for the offline variants' penalties."""
         return -jnp.mean(self.first_q(critic_params, at, self.actor_outputs(actor_params, at)))
 
     def learn(self, learner: TD3Learner, batch, hp: TD3HParams, key, grad_step):
@@ -129,7 +133,7 @@ class TD3(OffPolicyActorCritic):
 
         def actor_step(learner):
             loss, grads = jax.value_and_grad(self.actor_loss)(
-                learner.actor_params, critic_params, at)
+                learner.actor_params, critic_params, at, batch, hp)
             updates, opt = make_optimizer(hp, lr).update(grads, learner.actor_opt,
                                                          learner.actor_params)
             return (optax.apply_updates(learner.actor_params, updates), opt, loss,

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.contract import Algorithm, member_env
+from jaxrl.contract import Algorithm, bound_shared, member_env
 
 
 @struct.dataclass
@@ -47,11 +47,12 @@ def make_chunk_fn(algo: Algorithm, env_per_member: bool = False) -> Callable:
     compiled program); an unhealthy update (``algo.healthy``) is discarded and the member
     frozen (``algo.keep``), and chunk metrics are reduced in-program over its kept updates
     (running sums: nothing is stacked per update). ``env_per_member``: the second
-    argument is ``(hparams, env_params)``, the member's own env params (``Run.inputs``)."""
+    argument is ``(hparams, env_params)``, the member's own env params (``Run.inputs``).
+    ``shared``: the arrays every member reads (``contract.shared_data``; None without)."""
 
-    def member_chunk(carry: Carry, inputs, count):
+    def member_chunk(carry: Carry, inputs, count, shared=None):
         hp, env_params = inputs if env_per_member else (inputs, None)
-        with member_env(algo, env_params):
+        with member_env(algo, env_params), bound_shared(algo, shared):
             return member_updates(carry, hp, count)
 
     def member_updates(carry: Carry, hp, count):

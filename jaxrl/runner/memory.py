@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import state_bytes_by_part
+from jaxrl.contract import bound_shared, shared_data, state_bytes_by_part
 
 if TYPE_CHECKING:
     from jaxrl.runner.config import RunConfig
@@ -50,6 +50,7 @@ class MemoryModel:
     parts: Dict[str, int]
     transient: int
     analysed: bool = True  # False: ``transient`` is 0, not XLA's figure (a lower bound)
+    shared: int = 0  # bytes held once per device for every member (an offline dataset)
 
     @property
     def state(self) -> int:
@@ -76,8 +77,10 @@ def member_memory(algo, hp_one, transients: bool = True) -> MemoryModel:
     cache = algo.__dict__.setdefault("_memory_models", {})
     if cache_key not in cache:  # the state's shapes, and the model by ``transients``
         shapes = jax.eval_shape(algo.init, jax.random.PRNGKey(0), abstract)
+        shared = sum(np.asarray(x).nbytes for x in jax.tree.leaves(shared_data(algo)))
         cache[cache_key] = {"shapes": shapes,
-                            False: MemoryModel(state_bytes_by_part(shapes), 0, analysed=False)}
+                            False: MemoryModel(state_bytes_by_part(shapes), 0, analysed=False,
+                                               shared=int(shared))}
     entry = cache[cache_key]
     if transients not in entry:
         entry[True] = dataclasses.replace(
@@ -107,7 +110,16 @@ def xla_transient_bytes(algo, state_shapes, hp_shapes) -> int:
            jax.tree.structure(state_shapes), tuple(jax.tree.leaves(state_shapes)),
            jax.tree.structure(hp_shapes), tuple(jax.tree.leaves(hp_shapes)))
     if key not in _TRANSIENTS:
-        lowered = jax.jit(algo.update, donate_argnums=0).lower(state_shapes, hp_shapes)
+        shared = shared_data(algo)
+        if shared is None:
+            lowered = jax.jit(algo.update, donate_argnums=0).lower(state_shapes, hp_shapes)
+        else:  # the shared arrays as the argument they are in the chunk, not a constant
+            def update(state, hp, data):
+                with bound_shared(algo, data):
+                    return algo.update(state, hp)
+
+            lowered = jax.jit(update, donate_argnums=0).lower(state_shapes, hp_shapes,
+                                                              _abstract(shared))
         analysis = None
         for options in (_ANALYSIS_OPTIONS, None):  # a backend may not know the options
             try:
@@ -173,7 +185,8 @@ class MemoryPlan:
 
     @property
     def need(self) -> int:
-        return self.model.need(self.members, self.devices * self.member_batch)
+        return (self.model.need(self.members, self.devices * self.member_batch)
+                + self.devices * self.model.shared)
 
     def describe(self) -> str:
         parts = ", ".join(f"{name} {format_bytes(b)}"
@@ -190,8 +203,10 @@ class MemoryPlan:
                    if self.model.analysed else
                    f"update working set at least {format_bytes(self.model.working)} "
                    f"({skipped})")
+        shared = (f" + shared data {format_bytes(self.model.shared)} once per device"
+                  if self.model.shared else "")
         return (f"memory: {self.members:,} members x (state {format_bytes(self.model.state)}: "
-                f"{parts}) + {working} per member updated at once; {how}: about "
+                f"{parts}) + {working} per member updated at once{shared}; {how}: about "
                 f"{format_bytes(self.need)} of a {format_bytes(self.budget)} budget")
 
     def confirmed(self, chunk_temp_bytes: Optional[int]) -> "MemoryPlan":
@@ -212,6 +227,7 @@ class MemoryPlan:
         return {"state_bytes_per_member": self.model.state, "parts": dict(self.model.parts),
                 "working_bytes_per_member": self.model.working,
                 "working_analysed": self.model.analysed,
+                "shared_bytes_per_device": self.model.shared,
                 "member_batch": self.member_batch, "batches": self.batches,
                 "batched_for": self.reason,
                 "estimated_bytes": self.need, "budget_bytes": self.budget}
@@ -281,7 +297,7 @@ def plan_memory(algo, hp_one, members: int, devices: int, run_config: Optional[R
 def most_members(model: MemoryModel, budget: int, devices: int) -> int:
     """The largest population (a multiple of ``devices``) that fits ``budget`` when
     updated one member per device at a time (0 if none does)."""
-    fits = max(0, (budget - devices * model.working) // max(model.state, 1))
+    fits = max(0, (budget - devices * (model.working + model.shared)) // max(model.state, 1))
     return int(fits - fits % devices)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm, member_env
+from jaxrl.contract import (DATA_AXIS, POPULATION_AXIS, Algorithm, bound_shared, member_env,
+                            shared_data)
 from jaxrl.distributed import put, to_host
 from jaxrl.evaluation import evaluate_member, evaluation_key
 from jaxrl.population import Population
@@ -92,15 +93,18 @@ CHUNK = "chunk"  # the chunk program's name in program_seconds and xla_memory
 
 
 class ChunkProgram:
-    """The compiled chunk program bound to a chunk's length: ``(carry, inputs) ->
-    (carry, metrics)``. Every length calls the same executable (``compiled``, whose
-    attributes this passes on: ``as_text``, ``memory_analysis``)."""
+    """The compiled chunk program bound to a chunk's length (and the run's shared
+    arrays): ``(carry, inputs) -> (carry, metrics)``. Every length calls the same
+    executable (``compiled``, whose attributes this passes on: ``as_text``,
+    ``memory_analysis``)."""
 
-    def __init__(self, compiled, count):
-        self.compiled, self.count = compiled, count
+    def __init__(self, compiled, count, shared=None):
+        self.compiled, self.count, self.shared = compiled, count, shared
 
     def __call__(self, carry: Carry, inputs):
-        return self.compiled(carry, inputs, self.count)
+        if self.shared is None:
+            return self.compiled(carry, inputs, self.count)
+        return self.compiled(carry, inputs, self.count, self.shared)
 
     def __getattr__(self, name):
         return getattr(self.compiled, name)
@@ -143,6 +147,9 @@ class Run:
         self.sharding = NamedSharding(self.mesh, PartitionSpec("member"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.hparams = put(population.hparams, self.sharding)
+        # what every member reads and none owns (an offline dataset): one copy per device
+        self.shared = (None if shared_data(algo) is None
+                       else put(shared_data(algo), self.replicated))
         self.env_params = (None if population.env_params is None
                            else put(population.env_params, self.sharding))
         # the one compiled chunk program (chunks of any length: their length is traced),
@@ -242,19 +249,21 @@ class Run:
         # Members go through in batches of the memory plan's member_batch per device
         # when all at once would not fit the budget (or, on CPU, the cache).
         members, shared = PartitionSpec("member"), PartitionSpec()
+        extra = () if self.shared is None else (self.shared,)
         per_device = jax.vmap(make_chunk_fn(self.algo, self.env_params is not None),
-                              in_axes=(0, 0, None), axis_name=POPULATION_AXIS)
+                              in_axes=(0, 0, None) + (None,) * len(extra),
+                              axis_name=POPULATION_AXIS)
         if self.memory_plan.batches > 1:
             per_device = in_member_batches(per_device, self.memory_plan.member_batch)
         # Only the member axis is manual: with a data axis, XLA partitions each member
         # over it from its learner's ``split_batch`` annotations (seen in the mesh).
         fn = jax.shard_map(
-            per_device, mesh=self.mesh, in_specs=(members, members, shared),
-            out_specs=members, axis_names={"member"}, check_vma=False)
+            per_device, mesh=self.mesh,
+            in_specs=(members, members, shared) + (shared,) * len(extra), out_specs=members, axis_names={"member"}, check_vma=False)
         count = jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated)
         with jax.set_mesh(self.mesh):
             return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(
-                carry, self.inputs, count)
+                carry, self.inputs, count, *extra)
 
     def _keep_chunk(self, compiled) -> bool:
         """Keeps a compiled chunk; False where it confirmed a provisional memory plan into
@@ -279,7 +288,7 @@ class Run:
             self.program_seconds[CHUNK] = time.perf_counter() - start
             self.compile_seconds += time.perf_counter() - start
         return ChunkProgram(self._chunk_programs[CHUNK],
-                            put(np.asarray(length, np.int32), self.replicated))
+                            put(np.asarray(length, np.int32), self.replicated), self.shared)
 
     def evaluate(self, carry: Carry, index: int, eval_seed: Optional[int] = None,
                  env_params: Any = None, by_trial_episode: bool = False) -> np.ndarray:
