@@ -104,9 +104,17 @@ class PopulationCheckpointer:
         return sorted(self.manager.all_steps())
 
     def restore_latest(self, abstract_tree: Any,
-                       warn: Callable[[str], None] = log.warning) -> Tuple[int, Any, Dict]:
-        """Newest checkpoint that restores and verifies; raises if none does."""
+                       warn: Callable[[str], None] = log.warning,
+                       at_most: Optional[int] = None) -> Tuple[int, Any, Dict]:
+        """Newest checkpoint that restores and verifies (at step ``at_most`` or before,
+        where given); raises if none does."""
         steps = self.steps()
+        if at_most is not None:
+            kept = steps
+            steps = [s for s in steps if s <= at_most]
+            if not steps:
+                raise CheckpointError(f"no checkpoint at step {at_most} or before in "
+                                      f"{self.directory} (it holds steps {kept})")
         if not steps:
             raise CheckpointError(f"no checkpoint found in {self.directory}")
         problems, bad_steps = [], []

@@ -147,8 +147,10 @@ def cmd_train(args) -> int:
 def print_summary(summary: Dict[str, Any], console) -> None:
     from rich.table import Table
 
+    offline = "dataset" in summary and not summary["total_timesteps"]
     table = Table(title=f"{summary['env']}: {summary['members']} members x "
-                        f"{summary['total_timesteps']:,} env steps")
+                        + ("offline (no env steps)" if offline else
+                           f"{summary['total_timesteps']:,} env steps"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     lo, hi = summary["final_eval_return_ci95"]
@@ -156,11 +158,19 @@ def print_summary(summary: Dict[str, Any], console) -> None:
     table.add_row("final eval return IQM [95% CI]",
                   f"{fmt(summary['final_eval_return_iqm'])} [{fmt(lo)}, {fmt(hi)}]")
     table.add_row("final eval return mean", fmt(summary["final_eval_return_mean"]))
+    if summary.get("final_normalized_score_iqm") is not None:
+        lo, hi = summary["final_normalized_score_ci95"]
+        table.add_row("normalised score IQM [95% CI] (0 random, 100 best recorder)",
+                      f"{fmt(summary['final_normalized_score_iqm'])} [{fmt(lo)}, {fmt(hi)}]")
     solved = summary.get("fraction_solved")
     table.add_row("fraction of seeds solved", "n/a (no threshold)" if solved is None
                   else f"{solved:.0%}")
-    table.add_row("env steps/s (kept updates, excl. compile)",
-                  f"{summary['env_steps_per_second']:,.0f}")
+    if not offline:
+        table.add_row("env steps/s (kept updates, excl. compile)",
+                      f"{summary['env_steps_per_second']:,.0f}")
+    if summary.get("gradient_steps_per_second"):
+        table.add_row("gradient steps/s (all members, excl. compile)",
+                      f"{summary['gradient_steps_per_second']:,.0f}")
     table.add_row("compile seconds" + (f" ({summary['sessions']} sessions)"
                                        if summary.get("sessions", 1) > 1 else ""),
                   f"{summary['compile_seconds']:.1f}")
@@ -223,7 +233,10 @@ class RestoredRun:
         return None if params is None else jax.tree.map(lambda x: x[member], params)
 
 
-def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None) -> RestoredRun:
+def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None,
+                checkpoint: Optional[int] = None) -> RestoredRun:
+    """The newest good checkpoint of ``run_dir`` (at ``checkpoint`` chunks or before,
+    where given)."""
     from jaxrl.checkpoint import PopulationCheckpointer
     from jaxrl.runner import Run
 
@@ -239,7 +252,8 @@ def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None) -> Rest
     checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"))
     try:
         step, carry, _ = checkpointer.restore_latest(run.abstract_carry(),
-                                                     **({"warn": warn} if warn else {}))
+                                                     **({"warn": warn} if warn else {}),
+                                                     at_most=checkpoint)
     finally:
         checkpointer.close()
     return RestoredRun(spec, algo, population, run, step, carry)
@@ -958,6 +972,10 @@ def build_parser(algorithm: Optional[str] = None) -> argparse.ArgumentParser:
                         help="directory to write policy.json, params.msgpack and the "
                              "serialised policy into")
     export.set_defaults(func=cmd_export)
+
+    from jaxrl.offline.commands import add_parser as add_record_parser
+
+    add_record_parser(sub)
 
     bench = sub.add_parser("bench", help="throughput / compile / memory vs population size")
     bench.add_argument("algorithm")

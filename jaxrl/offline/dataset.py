@@ -189,7 +189,7 @@ def write_minari(path: str, episodes: List[Episode], observation_space, action_s
 
     if data_format not in DATA_FORMATS:
         raise ConfigError(f"data_format={data_format!r}: use one of {DATA_FORMATS}")
-    target = os.path.join(path, "data")
+    target = os.path.join(os.path.abspath(path), "data")  # Minari's storage needs it absolute
     if os.path.exists(os.path.join(target, "metadata.json")):
         raise ConfigError(f"{path} already holds a dataset; choose another --out or remove it")
     for i, ep in enumerate(episodes):
@@ -237,7 +237,7 @@ def read_minari(spec: str) -> Dataset:
     minari, _ = _minari()
     path = resolve(spec)
     try:
-        data = minari.MinariDataset(data_path(path))
+        data = minari.MinariDataset(os.path.abspath(data_path(path)))
     except Exception as exc:  # noqa: BLE001 - Minari's errors name little; say which
         raise ConfigError(f"dataset {spec!r}: Minari cannot read {path}: {exc}") from exc
     episodes = []

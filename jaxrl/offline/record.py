@@ -166,28 +166,27 @@ def random_dataset(env, env_params, steps: int, seed: int = 0) -> Dataset:
 RANDOM_ID_PREFIX = "jaxrl/random-"
 
 
-def replay_episodes(stored, to_env, replay_rows: int, count: int) -> List[Episode]:
-    """The episodes in an off-policy member's replay buffer (``Stored`` leaves
-    ``[rows, num_envs, ...]``, ``count`` steps written per env so far), oldest first per
-    env: D4RL's "replay" datasets. Steps overwritten in a full buffer are gone, and an
-    episode cut by the buffer's start or end is kept as truncated there."""
-    rows = min(count, replay_rows)
-    start = count % replay_rows if count > replay_rows else 0
-    order = (np.arange(rows) + start) % replay_rows
-    obs, action, reward = (np.asarray(x)[order] for x in (stored.obs, stored.action,
-                                                            stored.reward))
-    terminated, truncated, final_obs = (np.asarray(x)[order] for x in
-                                        (stored.terminated, stored.truncated, stored.final_obs))
-    action = np.asarray(to_env(action))
+def replay_episodes(replay, to_env) -> List[Episode]:
+    """The episodes in an off-policy member's replay buffer (a ``ReplayState`` of
+    ``Stored`` steps, ``[capacity, num_envs, ...]``), oldest first per env: D4RL's
+    "replay" datasets. Steps overwritten in a full buffer are gone, and an episode cut by
+    the buffer's start or end is kept, truncated there. ``to_env``: the learner's stored
+    actions as the env takes them."""
+    stored = replay.data
+    capacity = int(np.shape(stored.reward)[0])
+    size, ptr = int(replay.size), int(replay.ptr)
+    order = np.arange(size) if size < capacity else (ptr + np.arange(capacity)) % capacity
+    obs, reward, terminated, truncated, final_obs = (
+        np.asarray(x)[order] for x in (stored.obs, stored.reward, stored.terminated,
+                                       stored.truncated, stored.final_obs))
+    action = np.asarray(to_env(np.asarray(stored.action)[order]))
     episodes = []
     for e in range(obs.shape[1]):
         ends = np.flatnonzero(terminated[:, e] | truncated[:, e])
         bounds = [0] + list(ends + 1)
-        if bounds[-1] < rows:
-            bounds.append(rows)
+        if bounds[-1] < len(order):
+            bounds.append(len(order))
         for a, b in zip(bounds[:-1], bounds[1:]):
-            if b <= a:
-                continue
             trunc = truncated[a:b, e].copy()
             if not (terminated[b - 1, e] or trunc[-1]):
                 trunc[-1] = True
@@ -203,7 +202,7 @@ def mix(sources: Sequence[str]) -> tuple:
     ``ref_min_score`` and the highest ``ref_max_score``."""
     episodes: List[Episode] = []
     policies: List[Dict[str, Any]] = []
-    mins, maxs, envs = [], [], set()
+    mins, maxs, envs, overrides = [], [], set(), {}
     for source in sources:
         data = read_minari(source)
         t = data.transitions
@@ -213,17 +212,19 @@ def mix(sources: Sequence[str]) -> tuple:
                                     t.action[a:b], t.reward[a:b], t.terminated[a:b],
                                     t.truncated[a:b]))
         info = data.metadata.get("jaxrl", {})
-        envs.add(info.get("env"))
+        envs.add((info.get("env"), repr(sorted(info.get("env_overrides", {}).items()))))
+        overrides = info.get("env_overrides", {})
         policies.extend({**p, "dataset": source} for p in info.get("policies", []))
         if data.ref_min_score is not None:
             mins.append(data.ref_min_score)
         if data.ref_max_score is not None:
             maxs.append(data.ref_max_score)
-    if len(envs - {None}) > 1:
-        raise ConfigError(f"--mix: the datasets were recorded on different envs "
-                          f"({', '.join(sorted(e for e in envs if e))})")
-    env = next(iter(envs - {None}), None)
-    meta = {"jaxrl": {"env": env, "policies": policies, "mixed_from": list(sources)}}
+    if len(envs) > 1:
+        raise ConfigError(f"--mix: the datasets were recorded on different envs or env "
+                          f"parameters ({'; '.join(sorted(f'{e} {o}' for e, o in envs))})")
+    env = next(iter(envs))[0]
+    meta = {"jaxrl": {"env": env, "env_overrides": overrides, "policies": policies,
+                      "mixed_from": list(sources)}}
     if mins:
         meta["ref_min_score"] = min(mins)
     if maxs:

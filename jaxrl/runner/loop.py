@@ -46,6 +46,21 @@ def holds_run(run_dir: str) -> bool:
     return any(os.path.exists(os.path.join(run_dir, name)) for name in RUN_FILES)
 
 
+def dataset_summary(dataset, final_eval, population) -> Dict[str, Any]:
+    """The dataset a learner learned from, and the final evaluation as normalised scores
+    (0 = random, 100 = the best recording policy) where the dataset names references."""
+    out: Dict[str, Any] = {"dataset": dataset.describe(),
+                           "dataset_ref_scores": [dataset.ref_min_score, dataset.ref_max_score]}
+    scores = dataset.normalized_score(final_eval)
+    if scores is not None:
+        lo, hi = stats.stratified_bootstrap_ci(scores, population.config_index)
+        out.update(final_normalized_score=[None if not np.isfinite(x) else float(x)
+                                           for x in scores],
+                   final_normalized_score_iqm=float(stats.iqm(scores)),
+                   final_normalized_score_ci95=[float(lo), float(hi)])
+    return out
+
+
 def train(algo, population: Population, run_config: RunConfig = RunConfig(),
           run_dir: Optional[str] = None, resume: bool = False,
           config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
@@ -77,6 +92,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     env_id = env_id or getattr(algo.env, "id", "env")
     chunks = run.chunks
     steps_per_update = algo.env_steps_per_update
+    grads_per_update = algo.gradient_steps_per_update
     members = population.size
 
     if run_config.wandb:
@@ -163,8 +179,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         new_accepted = accepted_updates(carry)
         for t in (totals, session):
             t.train_seconds += elapsed
-            t.env_steps += int((new_accepted - progress_state["accepted"]).sum()) \
-                * steps_per_update
+            accepted = int((new_accepted - progress_state["accepted"]).sum())
+            t.env_steps += accepted * steps_per_update
+            t.gradient_steps += accepted * grads_per_update
             t.env_steps_all_members += length * steps_per_update * members
         for i in np.flatnonzero(progress_state["alive"] & ~new_alive):
             console.print(f"[red]diverged:[/] {population.describe(int(i))} produced a "
@@ -179,6 +196,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             "total_env_steps": updates_done * steps_per_update * members,
             "train_seconds": totals.train_seconds,
             "env_steps_per_second": totals.steps_per_second(),
+            "gradient_steps": updates_done * grads_per_update,
+            "gradient_steps_per_second": totals.gradient_steps_per_second(),
             "alive_members": int(alive.sum()),
             "alive": alive,
             "episode_return": returns,
@@ -204,8 +223,11 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         return {"chunk": chunk_index + 1, "updates": progress_state["updates"],
                 "totals": dataclasses.asdict(totals)}
 
-    bar = ProgressBar(console, total_steps, done=sum(chunks[:start_chunk]) * steps_per_update,
-                      enabled=progress)
+    # an offline run takes no env step: its progress is in gradient steps
+    per_update, unit = (steps_per_update, "env") if steps_per_update else (grads_per_update,
+                                                                          "gradient")
+    bar = ProgressBar(console, algo.num_updates * per_update,
+                      done=sum(chunks[:start_chunk]) * per_update, enabled=progress, unit=unit)
     carry, _ = driver.run(start_chunk, carry, chunk, checkpoint_meta, bar)
     updates_done = progress_state["updates"]
     last_eval = progress_state["last_eval"]
@@ -230,6 +252,9 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             summary["within_trial_return"] = [
                 [float(x) if np.isfinite(x) else None for x in member]
                 for member in by_episode.mean(axis=1)]
+        dataset = getattr(algo, "dataset", None)
+        if dataset is not None:  # offline data: its description and normalised scores
+            summary.update(dataset_summary(dataset, last_eval, population))
         summary["final_eval_episodes"] = {
             "eval_seed": run_config.eval_seed, "chunk_index": len(chunks) - 1,
             "episodes": run_config.eval_episodes,

@@ -7,18 +7,21 @@ from typing import Any, Dict
 class ProgressBar:
     """One compact line: env steps per member, steps/s (all members), mean and IQM
     training return across members, ETA (rich). Advanced by the driver with each chunk's
-    record (its ``env_steps``: per member, so far)."""
+    record (its ``env_steps``: per member, so far). An offline run (no env steps) counts
+    gradient steps instead (``unit="gradient"``)."""
 
-    def __init__(self, console, total: int, done: int = 0, enabled: bool = True):
+    def __init__(self, console, total: int, done: int = 0, enabled: bool = True,
+                 unit: str = "env"):
         self.enabled = enabled
         if not enabled:
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.total = total
+        self.total, self.unit = total, unit
+        label = "steps/member" if unit == "env" else "gradient steps/member"
         self.progress = Progress(
             TextColumn("[bold]train"), BarColumn(bar_width=12),
-            TextColumn("{task.fields[steps]} steps/member"), TextColumn("{task.fields[sps]}"),
+            TextColumn("{task.fields[steps]} " + label), TextColumn("{task.fields[sps]}"),
             TextColumn("return {task.fields[ret]}"), TextColumn("ETA"),
             TimeRemainingColumn(compact=True),
             console=console, transient=False, refresh_per_second=4)
@@ -32,15 +35,18 @@ class ProgressBar:
     def advance(self, record: Dict[str, Any]) -> None:
         if not self.enabled:
             return
+        import math
+
         fields = {}
-        if "env_steps_per_second" in record:
-            fields["sps"] = f"{record['env_steps_per_second'] / 1e3:,.0f}k/s"
-        if "episode_return_mean" in record:
+        rate = f"{self.unit}_steps_per_second"
+        if rate in record:
+            fields["sps"] = f"{record[rate] / 1e3:,.1f}k/s"
+        if math.isfinite(record.get("episode_return_mean", math.nan)):
             fields["ret"] = (f"{record['episode_return_mean']:.1f} "
                              f"IQM {record['episode_return_iqm']:.1f}")
         elif "eval_return_iqm" in record:
             fields["ret"] = f"eval IQM {record['eval_return_iqm']:.1f}"
-        done = int(record["env_steps"])
+        done = int(record[f"{self.unit}_steps"])
         self.progress.update(self.task, completed=done, steps=self._steps(done), **fields)
 
     def close(self):

@@ -33,6 +33,7 @@ class RunTotals:
     env_steps: int = 0
     env_steps_all_members: int = 0
     sessions: int = 0
+    gradient_steps: int = 0  # optimiser steps of accepted updates, all members
 
     @classmethod
     def from_meta(cls, meta: Optional[Dict[str, Any]]) -> "RunTotals":
@@ -41,6 +42,9 @@ class RunTotals:
 
     def steps_per_second(self) -> float:
         return self.env_steps / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def gradient_steps_per_second(self) -> float:
+        return self.gradient_steps / self.train_seconds if self.train_seconds > 0 else 0.0
 
     def all_steps_per_second(self) -> float:
         return self.env_steps_all_members / self.train_seconds if self.train_seconds > 0 \
@@ -76,6 +80,7 @@ def summarize(population, env_id, final_eval, total_steps, totals: RunTotals,
         # Run totals over every session; diverged members' discarded updates excluded.
         "env_steps_per_second": totals.steps_per_second(),
         "env_steps_per_second_all_members": totals.all_steps_per_second(),
+        "gradient_steps_per_second": totals.gradient_steps_per_second(),
         "train_seconds": totals.train_seconds,
         "compile_seconds": totals.compile_seconds,
         "sessions": totals.sessions,
