@@ -141,9 +141,20 @@ def cut_to_steps(episodes: Sequence[Episode], steps: int) -> List[Episode]:
     return kept
 
 
+_RANDOM_DATASETS: Dict[tuple, Dataset] = {}
+
+
 def random_dataset(env, env_params, steps: int, seed: int = 0) -> Dataset:
     """``steps`` transitions of a uniform random policy (``dataset="random:N"``): its
-    mean return over complete episodes is the dataset's ``ref_min_score``."""
+    mean return over complete episodes is the dataset's ``ref_min_score``. Made once per
+    process for each env, params, size and seed (learners of one config share it)."""
+    cache_key = (env.id, repr(env_params), steps, seed)
+    if cache_key not in _RANDOM_DATASETS:
+        _RANDOM_DATASETS[cache_key] = _random_dataset(env, env_params, steps, seed)
+    return _RANDOM_DATASETS[cache_key]
+
+
+def _random_dataset(env, env_params, steps: int, seed: int) -> Dataset:
     key = jax.random.PRNGKey(seed)
     max_steps = env.max_episode_steps(env_params)
     batch = min(EPISODE_BATCH, max(8, 4 * math.ceil(steps / max_steps)))
