@@ -332,7 +332,7 @@ class OffPolicyLearner(EnvStacks, Learner):
             action=self.from_env(np.asarray(data.action)),
             next_action=self.from_env(np.asarray(data.next_action)), reward=reward,
             terminated=np.asarray(data.terminated, bool),
-            truncated=np.asarray(data.truncated, bool),
+            truncated=None,  # a truncated step bootstraps from next_obs: nothing reads it
             has_next_action=np.asarray(data.has_next_action, bool))
 
     def from_env(self, action: np.ndarray) -> np.ndarray:
