@@ -287,6 +287,8 @@ class Learner:
 
     #: arrays every member reads and none owns (``shared_data``): an offline dataset
     shared: Any = None
+    #: the state fields a warm start copies from another run (``RunConfig.init_from``)
+    learned_fields: ClassVar[Tuple[str, ...]] = ()
 
     name: ClassVar[str]
     Config: ClassVar[type]

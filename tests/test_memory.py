@@ -49,7 +49,9 @@ def test_every_learner_declares_what_its_state_holds(name, env_id):
     total = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(shapes))
     assert sum(parts.values()) == total
     assert all(parts[p] > 0 for p in ("parameters", "optimiser", "env")), parts
-    assert (parts["replay"] > 0) == hasattr(exp.config, "buffer_size"), parts
+    # a replay buffer where the learner steps an env from replay (not offline: a dataset)
+    replays = hasattr(exp.config, "buffer_size") and not exp.config.offline
+    assert (parts["replay"] > 0) == replays, parts
     assert parts["other"] < parts["parameters"], parts  # counters, keys, statistics
 
 

@@ -255,3 +255,31 @@ def test_offline_learners_beat_their_noisy_recorder_on_cartpole(algorithm, value
                           hidden_sizes=(64, 64), num_chunks=1, **values)
     print(algorithm, summary["final_eval_return"], summary["final_normalized_score"])
     assert summary["final_eval_return_iqm"] >= 450  # (measured: every seed 500)
+
+
+def test_init_from_continues_each_member_where_its_source_ended(noisy_dataset, tmp_path):
+    """Offline-to-online: an online run with init_from starts from the offline run's
+    learned parts. With a learning rate of 0 they stay as they were, so its final
+    evaluation (the same episodes) scores what the offline run's did, member by member."""
+    from jaxrl.experiment import make_experiment
+    from jaxrl.runner import train
+
+    small = {"dataset": noisy_dataset[0], "hidden_sizes": (16,), "batch_size": 32,
+             "num_chunks": 2, "eval_episodes": 4}
+    offline = make_experiment("implicit_ql", "CartPole-v1",
+                              {**small, "offline_steps": 40, "gradient_steps": 20}, {},
+                              num_seeds=2)
+    source = str(tmp_path / "offline")
+    before = train(*offline.build(), offline.run_config, run_dir=source, progress=False,
+                   config_record=offline.record())
+    online = make_experiment("implicit_ql", "CartPole-v1",
+                             {**small, "total_timesteps": 64, "learning_rate": 0.0,
+                              "init_from": source}, {}, num_seeds=2)
+    after = train(*online.build(), online.run_config, progress=False)
+    assert after.summary["final_eval_return"] == before.summary["final_eval_return"]
+
+    wider = make_experiment("implicit_ql", "CartPole-v1",
+                            {**small, "hidden_sizes": (32,), "total_timesteps": 64,
+                             "init_from": source}, {}, num_seeds=2)
+    with pytest.raises(ConfigError, match="differ in structure or shapes"):
+        train(*wider.build(), wider.run_config, progress=False)

@@ -94,8 +94,9 @@ class OffPolicyConfig:
                                     "random steps); with total_timesteps=0 the run is "
                                     "offline, else batches mix it with the learner's replay "
                                     "(dataset_ratio)")
-    offline_steps: int = static_field(0, "offline runs (total_timesteps=0): gradient steps "
-                                         "per member on the dataset")
+    offline_steps: int = static_field(0, "an offline run's length (total_timesteps=0): "
+                                         "gradient steps per member on the dataset (unused "
+                                         "where the run steps its env)")
     reward_normalization: Literal["none", "returns"] = static_field("none", "dataset rewards: 'none', or 'returns' "
                                                      "(x 1000 / (max - min episode return): "
                                                      "IQL's and ReBRAC's locomotion scaling)")
@@ -170,11 +171,6 @@ class OffPolicyConfig:
         if self.offline:
             check_positive(self, "offline_steps")
             check_update_size(self.offline_steps, self.gradient_steps, "gradient_steps")
-        elif self.offline_steps:
-            raise ConfigError(f"offline_steps={self.offline_steps} counts an offline run's "
-                              f"gradient steps; with total_timesteps={self.total_timesteps} "
-                              f"the run steps its env: set total_timesteps=0 (offline) or "
-                              f"offline_steps=0 (offline-to-online)")
 
     def _check_sequences(self):
         if self.sequence_length < self.n_step:
@@ -293,6 +289,8 @@ PRIORITY_EPS = 1e-6  # keeps every sampled transition's probability above zero
 class OffPolicyLearner(EnvStacks, Learner):
     """The act-store-learn loop; subclasses supply the four methods in the module
     docstring and set ``self.network``-related state in ``__init__`` after ``super``."""
+
+    learned_fields = ("learner", "obs_stats")
 
     def __init__(self, env: Env, env_params: Any, config: OffPolicyConfig,
                  name: Optional[str] = None):

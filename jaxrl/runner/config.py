@@ -24,6 +24,10 @@ class RunConfig:
                                         "the memory budget allows)")
     data_parallel: int = static_field(1, "devices each member is spread over: its envs and "
                                          "minibatches split, gradients summed over them")
+    init_from: str = static_field("", "a run directory: each member starts from what the "
+                                      "same member there learned (newest checkpoint; "
+                                      "parameters, optimiser, normalisers), its env, replay "
+                                      "and counters fresh: offline-to-online fine-tuning")
 
     def validate(self) -> "RunConfig":
         check_fields(self)

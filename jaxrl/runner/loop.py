@@ -131,6 +131,12 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
                       f"{run.memory_plan.describe()}", soft_wrap=True)
     if carry is None:
         carry = run.init_carry()
+        if run_config.init_from:  # a fresh run begins from another's learned parts
+            from jaxrl.runner.warm_start import warm_start
+
+            carry = warm_start(algo, run, carry, run_config.init_from)
+            console.print(f"members start from what {run_config.init_from} learned",
+                          soft_wrap=True)
     totals = RunTotals.from_meta(meta or None)
     session = RunTotals(compile_seconds=run.compile_seconds - compiled_before, sessions=1)
     totals.compile_seconds += session.compile_seconds

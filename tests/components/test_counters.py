@@ -62,7 +62,10 @@ def test_every_learner_traces_a_run_longer_than_2_to_the_31_steps(name, env_id):
     from jaxrl import registry
     from jaxrl.experiment import make_experiment
 
-    values = {**registry.get(name).smoke, "total_timesteps": 2**33}
+    smoke = registry.get(name).smoke
+    # an offline run's length is its gradient steps
+    values = {**smoke, **({"offline_steps": 2**33} if smoke.get("total_timesteps") == 0
+                          else {"total_timesteps": 2**33})}
     algo, population = make_experiment(name, env_id, values, {}, num_seeds=1).build()
     hp = jax.tree.map(lambda x: x[0], population.hparams)
     state = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp)

@@ -41,6 +41,11 @@ SCRIPT = textwrap.dedent("""
                                     if jax.numpy.issubdtype(x.dtype, jax.numpy.inexact)],
                          "shards": len(leaf.sharding.device_set),
                          "eval": result.summary["final_eval_return"]}
+            if run.shared is not None:  # shared data: (devices, whole copies) per array
+                out[kind]["shared"] = [
+                    (len(x.sharding.device_set),
+                     sum(s.data.shape == x.shape for s in x.addressable_shards))
+                    for x in jax.tree.leaves(run.shared)]
         out["default_devices"] = len(Run(algo, Population.from_seeds(hp, 6), cfg).devices)
         try:
             Run(algo, Population.from_seeds(hp, 6), cfg, devices=jax.devices())
@@ -69,8 +74,11 @@ RTOL, ATOL = 1e-4, 1e-4
 # other shapes). Each costs about 20-30 s of compile in these processes; the single-device
 # contract suite runs every name, and test_every_learner_is_on_a_skeleton_checked_here
 # keeps the list complete.
+# An offline learner (IQL) adds the dataset every member samples: one whole copy on each
+# device, never split or copied per member.
 SKELETONS = {"rppo@CartPole-v1": "OnPolicyLearner", "dqn@CartPole-v1": "OffPolicyLearner",
-             "sac@Pendulum-v1": "OffPolicyActorCritic"}
+             "sac@Pendulum-v1": "OffPolicyActorCritic",
+             "implicit_ql@Pendulum-v1": "OffPolicyActorCritic"}
 CASES = [tuple(case.split("@")) for case in SKELETONS]
 
 
@@ -92,6 +100,9 @@ def test_eight_device_sharding_matches_single_device(case, sharded_runs):
     for sharded, single in zip(out["sharded"]["params"], out["single"]["params"]):
         np.testing.assert_allclose(sharded, single, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(out["sharded"]["eval"], out["single"]["eval"], rtol=1e-4)
+    if "shared" in out["sharded"]:
+        assert out["single"]["shared"] == [[1, 1]] * len(out["single"]["shared"])
+        assert out["sharded"]["shared"] == [[8, 8]] * len(out["sharded"]["shared"])
     assert "not a multiple of the 8 devices" in out["error"]  # devices given explicitly
     assert out["default_devices"] == 6  # by default, the devices that divide it
 
