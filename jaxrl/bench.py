@@ -148,18 +148,31 @@ def serve(algorithm: str, env_id: str, members: int, total_timesteps: int,
     start = time.perf_counter()
     algo, _, run = _compiled_run(algorithm, env_id, members, total_timesteps, overrides,
                                  env_overrides)
-    steps = members * algo.num_updates * algo.env_steps_per_update
+    # an offline learner's steps are gradient steps (the peer's count the same)
+    steps = members * algo.num_updates * (algo.env_steps_per_update
+                                          or algo.gradient_steps_per_update)
+    unit = "env" if algo.env_steps_per_update else "gradient"
     print("READY " + json.dumps({"compile_seconds": time.perf_counter() - start,
-                                 "env_steps": int(steps), "device_count": len(run.devices)}),
+                                 "env_steps": int(steps), "unit": unit,
+                                 "device_count": len(run.devices)}),
           file=out, flush=True)
+    carry = None
     for line in lines:
         if line.strip() != "run":
             break
-        _, seconds = _timed_training(run)
+        carry, seconds = _timed_training(run)
         print(RESULT_MARKER + json.dumps({"train_seconds": seconds,
                                           "env_steps_per_second": steps / seconds,
                                           "load_average_1min": os.getloadavg()[0]}),
               file=out, flush=True)
+    if carry is not None:  # the last run's final policies, as the runner scores them
+        returns = run.evaluate(carry, 0).mean(axis=1)
+        dataset = getattr(algo, "dataset", None)
+        scores = None if dataset is None else dataset.normalized_score(returns)
+        print("SCORE " + json.dumps({
+            "return_mean": float(returns.mean()),
+            "normalized_score": None if scores is None else float(scores.mean())}),
+            file=out, flush=True)
 
 
 def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
@@ -187,7 +200,13 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
     hp_one = jax.tree.map(lambda x: x[0], population.hparams)
     ceiling = learner_ceiling(algo, hp_one, run.memory_plan.member_batch, devices,
                               run.config.data_parallel)
-    achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
+    gradient_steps_per_second = (members * algo.num_updates * algo.gradient_steps_per_update
+                                 / max(train_seconds, 1e-9))
+    if algo.env_steps_per_update:
+        achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
+    else:  # offline: no env steps, the work is gradient steps
+        achieved = (gradient_steps_per_second
+                    * ceiling["learner_matmul_flops_per_gradient_step"] / 1e9)
     ceiling["achieved_matmul_gflops"] = achieved
     ceiling["fraction_of_ceiling"] = achieved / ceiling["matmul_peak_gflops_costliest_shape"]
     return {
@@ -196,8 +215,7 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
         "members": members,
         "total_timesteps": int(steps_per_member),
         "env_steps_per_second": env_steps_per_second,
-        "gradient_steps_per_second": members * algo.num_updates * algo.gradient_steps_per_update
-        / max(train_seconds, 1e-9),
+        "gradient_steps_per_second": gradient_steps_per_second,
         # wall seconds of warm_up: every program of the run, compiled side by side
         "compile_seconds": run.compile_seconds,
         # each program's own lowering + XLA seconds (they overlap within compile_seconds)

@@ -484,7 +484,10 @@ def cmd_bench(args) -> int:
     values, env_overrides, from_file = merge_sources(
         args.config, _parse_pairs(args.set, "--set"), _parse_pairs(args.env_set, "--env-set"),
         args.total_timesteps)
-    total_timesteps = coerce_scalar(int, values.pop("total_timesteps", BENCH_TIMESTEPS),
+    # an offline learner (registered with total_timesteps=0) runs offline unless told
+    offline = dict(registry.get(args.algorithm).defaults).get("total_timesteps") == 0
+    total_timesteps = coerce_scalar(int, values.pop("total_timesteps",
+                                                    0 if offline else BENCH_TIMESTEPS),
                                     "--total-timesteps")
     env = args.env or from_file.get("env", DEFAULT_ENV)
     if args.json:

@@ -119,16 +119,18 @@ def learner_ceiling(algo, hp_one, member_batch: int, devices,
     and the env steps/s that peak would allow."""
     state = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
     flops, shapes = matmul_flops(algo.update, state, hp_one)
-    per_step = flops / algo.env_steps_per_update
+    # an offline learner takes no env step: its unit of work is the gradient step
+    unit = "env" if algo.env_steps_per_update else "gradient"
+    per_step = flops / (algo.env_steps_per_update or algo.gradient_steps_per_update)
     b, m, k, n = max(shapes, key=shapes.get)
     shape = (b * member_batch * len(devices), max(m // data_parallel, 1), k, n)
     shape_peak = measure_matmul_gflops(shape, devices)
     return {
-        "learner_matmul_flops_per_env_step": per_step,
+        f"learner_matmul_flops_per_{unit}_step": per_step,
         "costliest_matmul": {"shape_bmkn": list(shape),
                              "share_of_flops": shapes[(b, m, k, n)] / flops},
         "matmul_peak_gflops_2048": measure_matmul_gflops((len(devices), 2048, 2048, 2048),
                                                          devices),
         "matmul_peak_gflops_costliest_shape": shape_peak,
-        "ceiling_env_steps_per_second": shape_peak * 1e9 / per_step if per_step else None,
+        f"ceiling_{unit}_steps_per_second": shape_peak * 1e9 / per_step if per_step else None,
     }

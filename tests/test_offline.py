@@ -243,7 +243,7 @@ def test_record_command_end_to_end(tmp_path):
     ("cql", {"cql_alpha": 1.0}),
 ])
 def test_offline_learners_beat_their_noisy_recorder_on_cartpole(algorithm, values,
-                                                               noisy_dataset):
+                                                                noisy_dataset):
     """The recorder averages about 156; its greedy part balances for 500 steps. Every
     learner here, trained on its 50 episodes alone, recovers most of that."""
     from learning import run_summary

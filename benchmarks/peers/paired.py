@@ -83,6 +83,35 @@ _JAXMARL_PPO = {"num_envs": "16", "num_steps": "128", "num_epochs": "4",
                 "clip_eps": "0.2", "vf_clip_eps": "0.2", "ent_coef": "0.01", "vf_coef": "0.5",
                 "max_grad_norm": "0.5", "anneal_lr": "true", "agent_ids": "false"}
 
+
+def _jaxcorl(algorithm, config):
+    def argv(members, args):
+        if members != 1:
+            sys.exit("JAX-CORL's scripts train one seed: --members 1")
+        spec = {"checkout": args.jaxcorl, "algorithm": algorithm, "dataset": args.dataset,
+                "max_steps": JAXCORL_STEPS, "config": config}
+        return [os.path.join(ROOT, ".venv", "bin", "python"),
+                os.path.join(HERE, "jaxcorl_offline.py"), "--serve", json.dumps(spec)]
+
+    return argv
+
+
+# gradient steps per timed run of JAX-CORL's scripts (their n_jitted_updates=8 per call)
+JAXCORL_STEPS = 20_000
+# each script's published defaults, in jaxrl's fields: Adam unclipped (their optax.adam),
+# LayerNorm critics, TD3+BC's learning rate 1e-3 and normalised states; IQL's reward
+# scaling 1000 / (max - min return), raw states, no annealing (theirs decays the actor's
+# step size by a cosine: left out, as it changes no step's cost)
+_JAXCORL_TD3_BC = {"offline_steps": str(JAXCORL_STEPS), "gradient_steps": "1000",
+                   "batch_size": "256", "hidden_sizes": "256,256", "layer_norm": "true",
+                   "learning_rate": "1e-3", "max_grad_norm": "1e9", "alpha": "2.5",
+                   "normalize_observations": "true", "num_chunks": "1"}
+_JAXCORL_IQL = {"offline_steps": str(JAXCORL_STEPS), "gradient_steps": "1000",
+                "batch_size": "256", "hidden_sizes": "256,256", "layer_norm": "true",
+                "learning_rate": "3e-4", "max_grad_norm": "1e9", "expectile": "0.7",
+                "temperature": "3.0", "normalize_observations": "false",
+                "reward_normalization": "returns", "num_chunks": "1"}
+
 PAIRINGS = {
     "ppo": ("rejax 0.1.3", _rejax_ppo, ("CartPole-v1", 262_144, {"anneal_lr": "false"}, {})),
     "craftax-ppo": ("Craftax_Baselines ppo.py @7ce36fa", _craftax_ppo, (
@@ -110,6 +139,11 @@ PAIRINGS = {
                         {**_JAXMARL_PPO, "learning_rate": "2e-3", "hidden_sizes": "128",
                          "activation": "relu", "memory.cell": "gru", "memory.size": "128"},
                         {})),
+    # offline: steps are gradient steps; the dataset is --dataset (a `jaxrl record` one)
+    "jaxcorl-td3_bc": ("JAX-CORL td3bc.py @d747dd8", _jaxcorl("td3_bc", {}),
+                       ("Pendulum-v1", JAXCORL_STEPS, _JAXCORL_TD3_BC, {})),
+    "jaxcorl-implicit_ql": ("JAX-CORL iql.py @d747dd8", _jaxcorl("implicit_ql", {}),
+                            ("Pendulum-v1", JAXCORL_STEPS, _JAXCORL_IQL, {})),
 }
 
 
@@ -133,9 +167,16 @@ class Worker:
         self.proc.stdin.flush()
         return self._expect(RESULT)
 
-    def close(self) -> None:
+    def close(self):
+        """Ends the worker; returns the ``SCORE`` it printed last (its final policies'
+        return and normalised score), if any."""
         self.proc.stdin.close()
+        score = None
+        for line in self.proc.stdout:
+            if line.startswith("SCORE "):
+                score = json.loads(line[len("SCORE "):])
         self.proc.wait()
+        return score
 
 
 def summarise(ratios: list, target: float) -> dict:
@@ -149,8 +190,12 @@ def summarise(ratios: list, target: float) -> dict:
 def paired(pairing: str, members: int, rounds: int, args) -> dict:
     _, peer_argv, (env_id, steps, overrides, env_overrides) = PAIRINGS[pairing]
     algo = pairing.split("-")[-1]
+    offline = "offline_steps" in overrides  # the steps are gradient steps on a dataset
+    if offline:
+        overrides = {**overrides, "dataset": os.path.abspath(args.dataset)}
     spec = {"algorithm": algo, "env_id": env_id, "members": members,
-            "total_timesteps": steps, "overrides": overrides, "env_overrides": env_overrides}
+            "total_timesteps": 0 if offline else steps, "overrides": overrides,
+            "env_overrides": env_overrides}
     # compiled one after the other, so neither compile is slowed by the other
     peer = Worker("peer", peer_argv(members, args))
     ours = Worker("jaxrl", [os.path.join(ROOT, ".venv", "bin", "python"), "-m",
@@ -168,11 +213,11 @@ def paired(pairing: str, members: int, rounds: int, args) -> dict:
                 "load_average_1min": timed["jaxrl"]["load_average_1min"]})
             print(f"{pairing} x {members}, round {r + 1} ({order[0].name} first): peer "
                   f"{timed['peer']['env_steps_per_second']:,.0f}, jaxrl "
-                  f"{timed['jaxrl']['env_steps_per_second']:,.0f} env steps/s: "
+                  f"{timed['jaxrl']['env_steps_per_second']:,.0f} "
+                  f"{ours.ready.get('unit', 'env')} steps/s: "
                   f"{ratio:.2f}x", flush=True)
     finally:
-        peer.close()
-        ours.close()
+        scores = {w.name: w.close() for w in (peer, ours)}
     summary = summarise([row["ratio"] for row in rows], args.target)
     target = args.target
     print(f"{pairing} x {members}: median {summary['median_ratio']:.2f}x (quartiles "
@@ -185,7 +230,9 @@ def paired(pairing: str, members: int, rounds: int, args) -> dict:
             "jaxrl_env_overrides": env_overrides,
             "compile_seconds": {"peer": peer.ready["compile_seconds"],
                                 "jaxrl": ours.ready["compile_seconds"]},
-            "jaxrl_device_count": ours.ready["device_count"], "per_round": rows, **summary}
+            "jaxrl_device_count": ours.ready["device_count"],
+            "unit": ours.ready.get("unit", "env"), "final_scores": scores,
+            "per_round": rows, **summary}
 
 
 def main() -> None:
@@ -202,6 +249,10 @@ def main() -> None:
                         help="a purejaxrl checkout")
     parser.add_argument("--jaxmarl", default=os.environ.get("JAXMARL", "/work/jaxmarl"),
                         help="a JaxMARL checkout (its baselines/)")
+    parser.add_argument("--jaxcorl", default=os.environ.get("JAXCORL", "/work/jax-corl"),
+                        help="a JAX-CORL checkout (its algos/)")
+    parser.add_argument("--dataset", default=None,
+                        help="offline pairings: the dataset both sides learn from")
     parser.add_argument("--json", "--out", dest="json")
     args = parser.parse_args()
     if args.rounds < 1:

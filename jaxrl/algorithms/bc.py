@@ -32,9 +32,11 @@ POLICIES = ("gaussian", "deterministic")
 
 @dataclasses.dataclass(frozen=True)
 class BCConfig(ActorCriticConfig):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256), "dense widths of the policy's torso")
-    policy: Literal["gaussian", "deterministic"] = static_field("gaussian", "continuous actions: 'gaussian' (log-likelihood) "
-                                           "or 'deterministic' (squared error)")
+    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
+                                                 "dense widths of the policy's torso")
+    policy: Literal["gaussian", "deterministic"] = static_field(
+        "gaussian", "continuous actions: 'gaussian' (log-likelihood) or 'deterministic' "
+                    "(squared error)")
     normalize_observations: bool = static_field(True, "normalise observations by the "
                                                       "dataset's mean and std")
 

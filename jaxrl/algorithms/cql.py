@@ -29,7 +29,8 @@ from jaxrl.envs import Env
 
 @dataclasses.dataclass(frozen=True)
 class CQLConfig(SACConfig):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256), "dense widths of actor and critic torsos")
+    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
+                                                 "dense widths of actor and critic torsos")
     normalize_observations: bool = static_field(True, "normalise observations by the "
                                                       "dataset's mean and std")
     cql_samples: int = static_field(10, "continuous actions: actions per proposal in the "

@@ -9,8 +9,8 @@ Each gradient step, in IQL's order:
    the data's support, never querying an action outside it);
 2. every critic regresses onto ``r + discount V(s')`` (the new ``V``);
 3. the policy fits the data's actions weighted by ``min(exp(temperature A), max_weight)``,
-   ``A = min_c Q'_c(s, a) - V(s)`` (advantage-weighted regression; the policy head is
-   BC's: Gaussian, deterministic or categorical);
+   ``A = min_c Q'_c(s, a) - V(s)`` with the new ``V`` (advantage-weighted regression;
+   the policy head is BC's: Gaussian, deterministic or categorical);
 4. the target critics move toward the critics (Polyak).
 
 With env steps beside the dataset (``total_timesteps > 0``) the same steps run on
@@ -119,9 +119,11 @@ class ImplicitQL(PolicyHead, OffPolicyActorCritic):
         critic_params, critic_opt, critic_loss, priorities, q_mean = self.critic_step(
             hp, learner.critic_params, learner.critic_opt, batch, target, lr)
 
-        # 3. advantage-weighted regression of the policy onto the data's actions
+        # 3. advantage-weighted regression of the policy onto the data's actions, with the
+        #    advantages of the new V (as IQL's own code orders the steps)
+        new_value = self.state_value(value_params, batch.obs)
         weights = jax.lax.stop_gradient(
-            advantage_weights(target_q - value, hp.temperature, hp.max_weight))
+            advantage_weights(target_q - new_value, hp.temperature, hp.max_weight))
 
         def actor_loss(params):
             return jnp.mean(weights * self.action_loss(params, batch.obs, batch.action))

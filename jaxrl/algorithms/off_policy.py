@@ -97,9 +97,9 @@ class OffPolicyConfig:
     offline_steps: int = static_field(0, "an offline run's length (total_timesteps=0): "
                                          "gradient steps per member on the dataset (unused "
                                          "where the run steps its env)")
-    reward_normalization: Literal["none", "returns"] = static_field("none", "dataset rewards: 'none', or 'returns' "
-                                                     "(x 1000 / (max - min episode return): "
-                                                     "IQL's and ReBRAC's locomotion scaling)")
+    reward_normalization: Literal["none", "returns"] = static_field(
+        "none", "dataset rewards: 'none', or 'returns' (x 1000 / (max - min episode "
+                "return): IQL's and ReBRAC's locomotion scaling)")
 
     @property
     def offline(self) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal, Optional, Tuple
 
-import jax
 import jax.numpy as jnp
 from flax import struct
 
@@ -28,12 +27,13 @@ OVER_ACTIONS = ("mean", "sum")
 
 @dataclasses.dataclass(frozen=True)
 class TD3BCConfig(TD3Config):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256), "dense widths of actor and critic torsos")
+    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
+                                                 "dense widths of actor and critic torsos")
     normalize_observations: bool = static_field(True, "normalise observations by the "
                                                       "dataset's mean and std")
-    penalty_over_actions: Literal["mean", "sum"] = static_field("mean", "the behaviour distance over action "
-                                                     "dimensions: 'mean' (TD3+BC's mean "
-                                                     "squared error) or 'sum' (ReBRAC's)")
+    penalty_over_actions: Literal["mean", "sum"] = static_field(
+        "mean", "the behaviour distance over action dimensions: 'mean' (TD3+BC's mean "
+                "squared error) or 'sum' (ReBRAC's)")
 
     def validate(self):
         super().validate()

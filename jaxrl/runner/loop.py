@@ -217,6 +217,8 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         if last_chunk or (chunk_index + 1) % run_config.eval_interval == 0:
             by_episode = run.evaluate(carry, chunk_index, by_trial_episode=True)
             eval_returns = by_episode.sum(axis=-1).mean(axis=1)
+            for t in (totals, session):
+                t.eval_episodes += run_config.eval_episodes
             progress_state["last_eval"], progress_state["last_by_episode"] = (
                 eval_returns, by_episode)
             record.update(eval_return=eval_returns, eval_return_mean=nanmean(eval_returns),

@@ -12,8 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.config import ConfigError
-from jaxrl.contract import (DATA_AXIS, POPULATION_AXIS, Algorithm, bound_shared, member_env,
-                            shared_data)
+from jaxrl.contract import DATA_AXIS, POPULATION_AXIS, Algorithm, member_env, shared_data
 from jaxrl.distributed import put, to_host
 from jaxrl.evaluation import evaluate_member, evaluation_key
 from jaxrl.population import Population
@@ -259,7 +258,8 @@ class Run:
         # over it from its learner's ``split_batch`` annotations (seen in the mesh).
         fn = jax.shard_map(
             per_device, mesh=self.mesh,
-            in_specs=(members, members, shared) + (shared,) * len(extra), out_specs=members, axis_names={"member"}, check_vma=False)
+            in_specs=(members, members, shared) + (shared,) * len(extra), out_specs=members,
+            axis_names={"member"}, check_vma=False)
         count = jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated)
         with jax.set_mesh(self.mesh):
             return jax.jit(fn, out_shardings=self.sharding, donate_argnums=0).lower(

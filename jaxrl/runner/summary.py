@@ -34,6 +34,7 @@ class RunTotals:
     env_steps_all_members: int = 0
     sessions: int = 0
     gradient_steps: int = 0  # optimiser steps of accepted updates, all members
+    eval_episodes: int = 0  # online evaluation episodes per member (an offline run's budget)
 
     @classmethod
     def from_meta(cls, meta: Optional[Dict[str, Any]]) -> "RunTotals":
@@ -81,6 +82,7 @@ def summarize(population, env_id, final_eval, total_steps, totals: RunTotals,
         "env_steps_per_second": totals.steps_per_second(),
         "env_steps_per_second_all_members": totals.all_steps_per_second(),
         "gradient_steps_per_second": totals.gradient_steps_per_second(),
+        "eval_episodes_per_member": totals.eval_episodes,
         "train_seconds": totals.train_seconds,
         "compile_seconds": totals.compile_seconds,
         "sessions": totals.sessions,

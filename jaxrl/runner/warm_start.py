@@ -53,8 +53,8 @@ def warm_start(algo, run, carry: Carry, source: str) -> Carry:
     if source_members == 1 and members > 1:
         theirs = jax.tree.map(lambda x: np.repeat(np.asarray(x), members, axis=0), theirs)
     mine, other_tree = jax.tree.structure(ours), jax.tree.structure(theirs)
-    shapes = [(np.shape(a), np.shape(b)) for a, b in zip(jax.tree.leaves(ours),
-                                                          jax.tree.leaves(theirs))]
+    pairs = zip(jax.tree.leaves(ours), jax.tree.leaves(theirs))
+    shapes = [(np.shape(a), np.shape(b)) for a, b in pairs]
     if mine != other_tree or any(a != b for a, b in shapes):
         raise ConfigError(f"init_from={source!r}: its learned parts ({spec.algorithm}, "
                           f"{spec.config}) differ in structure or shapes from this run's; "

@@ -421,17 +421,36 @@ class Sweep:
         return all(os.path.exists(os.path.join(self.unit_dir(u), "summary.json"))
                    for u in units)
 
-    def final_returns(self, units: List[Unit]) -> Dict[int, np.ndarray]:
-        """Config id -> final evaluation return per seed (NaN for a missing value)."""
+    def final_returns(self, units: List[Unit], key: str = "final_eval_return"
+                      ) -> Dict[int, np.ndarray]:
+        """Config id -> final evaluation return per seed (NaN for a missing value); or
+        another per-member entry of the units' summaries (``key``: an offline learner's
+        ``final_normalized_score``). Empty where the summaries have no such entry."""
         out: Dict[int, List[float]] = {}
         for unit in units:
             path = os.path.join(self.unit_dir(unit), "summary.json")
             with open(path) as f:
-                final = json.load(f)["final_eval_return"]
+                final = json.load(f).get(key)
+            if final is None:
+                return {}
             for k, cid in enumerate(unit.config_ids):
                 vals = final[k * len(unit.seeds):(k + 1) * len(unit.seeds)]
                 out.setdefault(cid, []).extend(np.nan if v is None else v for v in vals)
         return {cid: np.asarray(v, np.float64) for cid, v in out.items()}
+
+    def evaluation_budget(self) -> Dict[str, int]:
+        """Episodes played in the env to score the sweep, tuning and test phases apart:
+        what an offline sweep spends online (every evaluation of every member)."""
+        budget = {}
+        for phase, units in ((TUNE, self.tuning_units()),
+                             (TEST, self.test_units() if self.spec.test_seeds else [])):
+            total = 0
+            for unit in units:
+                with open(os.path.join(self.unit_dir(unit), "summary.json")) as f:
+                    summary = json.load(f)
+                total += summary.get("eval_episodes_per_member", 0) * summary["members"]
+            budget[phase] = total
+        return budget
 
     def best_configs(self) -> List[int]:
         finals = self.final_returns(self.tuning_units())
@@ -469,6 +488,12 @@ class Sweep:
                            **_scores("tune", x)}
             if cid in testing:
                 scores[cid].update(_scores("test", testing[cid]))
+        # offline learners: normalised scores (0 random, 100 the dataset's best recorder)
+        key = "final_normalized_score"
+        for phase, units in (("tune", self.tuning_units()),
+                             ("test", self.test_units() if self.spec.test_seeds else [])):
+            for cid, x in self.final_returns(units, key).items():
+                scores[cid].update(_scores(f"{phase}_normalized", x))
         best = self.best_configs()
         summary = {"algorithm": self.spec.algorithm, "env": self.spec.env,
                    "configs": len(self.configs), "tuning_seeds": self.spec.tuning_seeds,
@@ -477,6 +502,7 @@ class Sweep:
                    "ranking": [scores[c] for c in sorted(scores, key=lambda c: (
                        -(scores[c]["tune_iqm"] if scores[c]["tune_iqm"] is not None
                          else -math.inf), c))],
+                   "online_evaluation_episodes": self.evaluation_budget(),
                    "wall_seconds_this_session": wall_seconds,
                    "compiled_programs_this_session": self.compiles}
         if is_leader():

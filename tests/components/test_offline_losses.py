@@ -150,20 +150,28 @@ def test_implicit_ql_losses_by_hand(pendulum):
     hp = implicit_ql.ImplicitQLHParams(expectile=0.8, temperature=2.0, max_weight=5.0)
     learner = algo.init_learner(jax.random.PRNGKey(1), hp)
     batch = _batch(algo, jax.random.PRNGKey(5), 16)
-    _, _, stats = algo.learn(learner, batch, hp, jax.random.PRNGKey(6), jnp.int32(0))
+    new, _, stats = algo.learn(learner, batch, hp, jax.random.PRNGKey(6), jnp.int32(0))
     q = np.min(np.asarray(algo.q_values(learner.target_critic_params, batch.obs,
                                         batch.action)), axis=0)
     v = np.asarray(algo.state_value(learner.value_params, batch.obs))
     diff = q - v
     expected_v = np.mean(np.where(diff < 0, 0.2, 0.8) * diff ** 2)
     assert float(stats["value_loss"]) == pytest.approx(expected_v, rel=1e-5)
-    weights = np.minimum(np.exp(2.0 * diff), 5.0)
-    mean, log_std = (np.asarray(x) for x in algo.actor_outputs(learner.actor_params,
-                                                                  batch.obs))
+    # the policy's weights use the advantages of the V just updated
+    new_v = np.asarray(algo.state_value(new.value_params, batch.obs))
+    weights = np.minimum(np.exp(2.0 * (q - new_v)), 5.0)
+    outputs = algo.actor_outputs(learner.actor_params, batch.obs)
+    mean, log_std = (np.asarray(x) for x in outputs)
     std = np.exp(log_std)
     log_prob = np.sum(-0.5 * ((np.asarray(batch.action) - np.tanh(mean)) / std) ** 2
                       - log_std - 0.5 * np.log(2 * np.pi), axis=-1)
     assert float(stats["actor_loss"]) == pytest.approx(np.mean(-weights * log_prob), rel=1e-5)
+    # the critics' target reads the new V at s'
+    next_v = np.asarray(algo.state_value(new.value_params, batch.next_obs))
+    target = np.asarray(batch.reward) + np.asarray(batch.discount) * next_v
+    q_new = np.asarray(algo.q_values(learner.critic_params, batch.obs, batch.action))
+    assert float(stats["loss"]) == pytest.approx(
+        0.5 * np.sum(np.mean((q_new - target) ** 2, axis=1)), rel=1e-5)
     assert float(stats["advantage_weight"]) == pytest.approx(np.mean(weights), rel=1e-5)
 
 

@@ -1,0 +1,161 @@
+"""Offline RL on datasets recorded from jaxrl's own agents, D4RL's recipe: a SAC agent
+trained online; its final policy is the expert, an earlier checkpoint the medium policy;
+"medium" holds the medium policy's episodes, "medium-replay" the replay buffer that
+trained it. Offline learners train on each over 8 seeds and are scored online, in
+normalised scores (0 = a uniform random policy, 100 = the expert); then IQL trained
+offline is fine-tuned online (``run.init_from``) on medium.
+
+    python benchmarks/offline_learning.py --env Pendulum-v1 \
+        --json benchmarks/results/offline_pendulum.json
+
+Every step is a `jaxrl` command's library call (train, record); the work directory keeps
+the runs and datasets (``--work``), and a step whose output exists is not redone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+# per env: the recorder's SAC settings, the medium checkpoint's target normalised score,
+# the offline learners' shared settings and their own, the fine-tuning budget
+SETUPS = {
+    "Pendulum-v1": {
+        "recorder": {"total_timesteps": 12_000, "num_chunks": 24, "eval_interval": 1,
+                     "checkpoint_interval": 1, "keep_checkpoints": 30},
+        "medium_score": 50.0,
+        "episodes": 100,
+        # 64-wide networks: Pendulum needs no more, and 2 CPU cores run 256-wide ones at
+        # about 1,100 BC gradient steps/s over 8 members
+        "offline": {"offline_steps": 10_000, "gradient_steps": 500, "num_chunks": 4,
+                    "eval_interval": 1, "batch_size": 256, "hidden_sizes": (64, 64),
+                    "eval_episodes": 16},
+        "learners": {"bc": {}, "td3_bc": {}, "implicit_ql": {}, "cql": {}, "rebrac": {}},
+        "finetune": {"total_timesteps": 10_000, "gradient_steps": 1, "num_chunks": 5,
+                     "eval_interval": 1, "dataset_ratio": 0.5, "batch_size": 256,
+                     "hidden_sizes": (64, 64), "eval_episodes": 16},
+    },
+}
+SEEDS = 8
+
+
+def run_dir(work, name):
+    return os.path.join(work, name)
+
+
+def train(algorithm, env, values, out, num_seeds, seed=0):
+    """`jaxrl train` as a library call; skipped where ``out`` holds a finished run."""
+    from jaxrl.experiment import make_experiment
+    from jaxrl.runner import train as run_train
+
+    summary = os.path.join(out, "summary.json")
+    if os.path.exists(summary):
+        return json.load(open(summary))
+    exp = make_experiment(algorithm, env, values, {}, num_seeds=num_seeds, seed=seed)
+    algo, population = exp.build()
+    start = time.perf_counter()
+    result = run_train(algo, population, exp.run_config, run_dir=out, progress=False,
+                       config_record=exp.record())
+    print(f"{algorithm} -> {out}: {time.perf_counter() - start:.0f}s", file=sys.stderr)
+    return result.summary
+
+
+def record(args_list):
+    from jaxrl.cli import main
+
+    out = args_list[args_list.index("--out") + 1]
+    if not os.path.exists(os.path.join(out, "data", "metadata.json")):
+        assert main(["record", *args_list]) == 0
+    from jaxrl.offline.dataset import read_minari
+
+    return read_minari(out)
+
+
+def medium_checkpoint(recorder_dir, ref_min, ref_max, target):
+    """The checkpoint (chunks done) whose evaluation's normalised score is closest to
+    ``target`` (D4RL's medium policies score about a third to a half of the expert)."""
+    rows = [json.loads(line) for line in open(os.path.join(recorder_dir, "metrics.jsonl"))]
+    scored = [(abs(100 * (r["eval_return_mean"] - ref_min) / (ref_max - ref_min) - target),
+               r["chunk"] + 1) for r in rows if "eval_return_mean" in r]
+    return min(scored)[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="Pendulum-v1", choices=sorted(SETUPS))
+    parser.add_argument("--work", default="offline-work")
+    parser.add_argument("--json", required=True)
+    parser.add_argument("--learners", default=None, help="comma-separated subset")
+    args = parser.parse_args()
+    from jaxrl.platform import configure_cpu_devices
+
+    configure_cpu_devices(None)  # one XLA host device per core, as `jaxrl train` does
+    setup = SETUPS[args.env]
+    work = os.path.join(args.work, args.env.replace("/", "_"))
+    os.makedirs(work, exist_ok=True)
+    results = {"env": args.env, "seeds": SEEDS, "setup": setup}
+
+    recorder = run_dir(work, "sac")
+    results["recorder"] = train("sac", args.env, setup["recorder"], recorder, 1)
+    expert = record([recorder, "--out", run_dir(work, "expert"),
+                     "--episodes", str(setup["episodes"])])
+    ref_min, ref_max = expert.ref_min_score, expert.ref_max_score
+    refs = ["--ref-min", str(ref_min), "--ref-max", str(ref_max)]
+    chunk = medium_checkpoint(recorder, ref_min, ref_max, setup["medium_score"])
+    medium = record([recorder, "--out", run_dir(work, "medium"), "--checkpoint", str(chunk),
+                     "--episodes", str(setup["episodes"]), *refs])
+    replay = record([recorder, "--out", run_dir(work, "medium-replay"), "--replay",
+                     "--checkpoint", str(chunk), *refs])
+    medium_policy = medium.metadata["jaxrl"]["policies"][0]["return"]
+    results["references"] = {
+        "random": ref_min, "expert": ref_max, "medium_checkpoint": chunk,
+        "medium_policy_return": medium_policy,
+        "medium_policy_score": float(medium.normalized_score(medium_policy)),
+        "datasets": {name: data.describe() for name, data in
+                     (("expert", expert), ("medium", medium), ("medium-replay", replay))}}
+
+    learners = setup["learners"]
+    if args.learners:
+        learners = {k: v for k, v in learners.items() if k in args.learners.split(",")}
+    results["offline"] = {}
+    for name, data in (("medium", medium), ("medium-replay", replay)):
+        for algorithm, own in learners.items():
+            out = run_dir(work, f"{algorithm}-{name}")
+            summary = train(algorithm, args.env, {**setup["offline"], **own,
+                                                  "dataset": data.source}, out, SEEDS)
+            results["offline"][f"{algorithm}/{name}"] = {
+                k: summary.get(k) for k in ("final_normalized_score_iqm",
+                                            "final_normalized_score_ci95",
+                                            "final_normalized_score", "final_eval_return_iqm",
+                                            "gradient_steps_per_second", "compile_seconds")}
+            row = results["offline"][f"{algorithm}/{name}"]
+            print(f"{algorithm:12s} {name:14s} IQM {row['final_normalized_score_iqm']:6.1f} "
+                  f"CI {row['final_normalized_score_ci95']}", file=sys.stderr)
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+
+    if "implicit_ql" in learners:  # offline-to-online: IQL's medium run, continued online
+        source = run_dir(work, "implicit_ql-medium")
+        summary = train("implicit_ql", args.env, {**setup["finetune"],
+                                                  "dataset": medium.source,
+                                                  "init_from": source},
+                        run_dir(work, "implicit_ql-medium-online"), SEEDS)
+        before = results["offline"]["implicit_ql/medium"]
+        results["offline_to_online"] = {
+            "offline_iqm": before["final_normalized_score_iqm"],
+            "offline_ci95": before["final_normalized_score_ci95"],
+            "online_iqm": summary.get("final_normalized_score_iqm"),
+            "online_ci95": summary.get("final_normalized_score_ci95"),
+            "online_env_steps": setup["finetune"]["total_timesteps"],
+            "per_member_offline": before["final_normalized_score"],
+            "per_member_online": summary.get("final_normalized_score")}
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
