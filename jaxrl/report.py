@@ -39,10 +39,24 @@ def _load_json(path: str) -> Optional[Dict[str, Any]]:
         return json.load(f)
 
 
+STEPS = "_progress_unit"  # a column of one value: what ``env_steps`` counts, where not env steps
+
+
 def _columns(path: str) -> Dict[str, np.ndarray]:
+    """A results table's columns. Offline learners take no env step: their progress is
+    read in gradient steps (``STEPS`` names the unit of ``env_steps``)."""
     import pyarrow.parquet as pq
 
-    return {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
+    cols = {k: np.asarray(v) for k, v in pq.read_table(path).to_pydict().items()}
+    steps, grads = cols.get("env_steps"), cols.get("gradient_steps")
+    if steps is not None and grads is not None and steps.size and not steps.any():
+        cols["env_steps"] = grads
+        cols[STEPS] = np.asarray("gradient steps per member")
+    return cols
+
+
+def _steps_label(cols) -> str:
+    return str(cols[STEPS]) if STEPS in cols else "env steps per member"
 
 
 def _population_files(path: str, spec_file: str):
@@ -68,9 +82,12 @@ def _ci(point, ci) -> str:
 
 # ---- curves from the runner's metrics.jsonl ------------------------------------------
 def run_curve(run_dir: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(env_steps (P,), eval returns (members, P)) of every evaluation of a run."""
+    """(env_steps (P,), eval returns (members, P)) of every evaluation of a run (an
+    offline run's gradient steps: it takes no env step)."""
     recs = [r for r in read_jsonl(os.path.join(run_dir, "metrics.jsonl")) if "eval_return" in r]
     steps = np.asarray([r["env_steps"] for r in recs], np.int64)
+    if steps.size and not steps.any():
+        steps = np.asarray([r.get("gradient_steps", 0) for r in recs], np.int64)
     values = np.asarray([[np.nan if v is None else v for v in r["eval_return"]] for r in recs],
                         np.float64).T
     return steps, values
@@ -233,7 +250,6 @@ def sweep_section(path: str, out: str, label: str) -> List[Block]:
                 steps, values = _matrix(cols, sel)
                 _band(ax, steps, values, f"best config {best} ({phase} seeds)", color)
         ax.legend(fontsize=8)
-    ax.set_xlabel("env steps per member")
     ax.set_ylabel("evaluation return (IQM)")
     ax.set_title("learning curves")
     finals = {"all configurations (tuning seeds)": cols["eval_return"][last]}
@@ -277,7 +293,7 @@ def pbt_section(path: str, out: str, label: str) -> List[Block]:
             ax.scatter(x[copied], y[copied], marker="x", s=14, color="black")
         if spec["space"].get(p, {}).get("distribution") == "log_uniform_values":
             ax.set_yscale("log")
-        ax.set_xlabel("env steps per member")
+        ax.set_xlabel(_steps_label(cols))
         ax.set_ylabel(p)
     axes[0].set_title("schedules (x: replaced by a copy after this evaluation)")
     blocks.append(("img", _save(plt, fig, out, f"pbt_{_slug(label)}.png"),

@@ -283,3 +283,33 @@ def test_init_from_continues_each_member_where_its_source_ended(noisy_dataset, t
                              "init_from": source}, {}, num_seeds=2)
     with pytest.raises(ConfigError, match="differ in structure or shapes"):
         train(*wider.build(), wider.run_config, progress=False)
+
+
+def test_offline_model_selection_sweep(noisy_dataset, tmp_path):
+    """A sweep of an offline learner on one dataset: configurations chosen on tuning
+    seeds, scored on disjoint test seeds, in normalised scores, with the online
+    evaluation budget it spent stated; its report reads progress in gradient steps."""
+    from jaxrl.report import write_report
+    from jaxrl.sweep import SweepSpec, run_sweep
+    from jaxrl.sweep.results import read_table
+
+    base = {"dataset": noisy_dataset[0], "offline_steps": 40, "gradient_steps": 20,
+            "batch_size": 32, "hidden_sizes": (16,), "num_chunks": 2, "eval_interval": 1,
+            "eval_episodes": 2}
+    space = {"learning_rate": {"values": [1e-4, 3e-3]}}
+    spec = SweepSpec("bc", "CartPole-v1", space, base, sampler="grid", seeds_per_config=2,
+                     seed=0, test_seeds=2, test_top=1)
+    out = str(tmp_path / "sweep")
+    result = run_sweep(spec, out, progress=False)
+    summary = result.summary
+    assert summary["tuning_seeds"] == [0, 1] and summary["test_seeds"] == [2, 3]
+    best = summary["best"][0]
+    for phase in ("tune", "test"):  # an affine rescaling commutes with the IQM
+        assert best[f"{phase}_normalized_iqm"] == pytest.approx(
+            100 * (best[f"{phase}_iqm"] - 22.0) / (500.0 - 22.0), rel=1e-6, abs=1e-6)
+    # 2 evaluations x 2 episodes per member: 2 configurations x 2 seeds, then 2 test seeds
+    assert summary["online_evaluation_episodes"] == {"tune": 2 * 2 * 2 * 2, "test": 2 * 2 * 2}
+    table = read_table(os.path.join(out, "results.parquet"))
+    assert set(table.gradient_steps) == {20, 40} and set(table.env_steps) == {0}
+    report = write_report([out], str(tmp_path / "report"))
+    assert os.path.exists(report)

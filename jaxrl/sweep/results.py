@@ -54,6 +54,7 @@ def evaluation_rows(run_dir: str, members: Sequence[Dict[str, Any]]) -> Iterable
         for i, described in enumerate(members):
             value = rec["eval_return"][i]
             yield {**described, "env_steps": int(rec["env_steps"]), "updates": int(rec["updates"]),
+                   "gradient_steps": int(rec.get("gradient_steps", 0)),
                    "eval_return": float("nan") if value is None else float(value),
                    "alive": bool(alive[i])}
 
