@@ -313,3 +313,20 @@ def test_offline_model_selection_sweep(noisy_dataset, tmp_path):
     assert set(table.gradient_steps) == {20, 40} and set(table.env_steps) == {0}
     report = write_report([out], str(tmp_path / "report"))
     assert os.path.exists(report)
+
+
+def test_pbt_tunes_an_offline_learner_on_its_dataset(noisy_dataset, tmp_path):
+    """PBT runs unchanged on a learner that takes no env step: generations of gradient
+    steps, members copied and explored, the dataset shared by all of them."""
+    from jaxrl.sweep.pbt import PBTSpec, run_pbt
+
+    base = {"dataset": noisy_dataset[0], "offline_steps": 80, "gradient_steps": 10,
+            "batch_size": 32, "hidden_sizes": (16,), "eval_episodes": 2}
+    space = {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4,
+                               "max": 1e-2}}
+    spec = PBTSpec("bc", "CartPole-v1", space, base, population=4, ready_interval=2, seed=3,
+                   fraction=0.25)
+    result = run_pbt(spec, str(tmp_path / "pbt"), progress=False)
+    assert len(result.history) == 4  # 8 updates in generations of 2
+    copied = [i for i, p in enumerate(result.history[0]["parent"]) if p != i]
+    assert len(copied) == 1

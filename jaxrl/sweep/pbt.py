@@ -178,7 +178,7 @@ class PBT:
         run = Run(algo, population, run_config, devices=jax.devices()[:n_dev], chunks=chunks)
         self.console.print(f"PBT {spec.algorithm} on {spec.env}: {spec.population} members, "
                            f"{len(chunks)} generations of {spec.ready_interval} updates "
-                           f"({spec.ready_interval * algo.env_steps_per_update:,} env steps), "
+                           f"({_steps(algo, spec.ready_interval)}), "
                            f"one compiled program for the whole run", soft_wrap=True)
         hook = ExploitExplore(self, algo, run)
         record = {**exp.record(), "num_seeds": spec.population, "seed": spec.seed,
@@ -263,6 +263,13 @@ class PBT:
 
 
 HISTORY = "history.jsonl"
+
+
+def _steps(algo, updates: int) -> str:
+    """``updates`` in env steps, or an offline learner's gradient steps."""
+    if algo.env_steps_per_update:
+        return f"{updates * algo.env_steps_per_update:,} env steps"
+    return f"{updates * algo.gradient_steps_per_update:,} gradient steps"
 
 
 class ExploitExplore(Hook):
