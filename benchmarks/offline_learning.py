@@ -27,15 +27,21 @@ SETUPS = {
                      "checkpoint_interval": 1, "keep_checkpoints": 30},
         "medium_score": 50.0,
         "episodes": 100,
+        # D4RL recorded its agents' stochastic policies; jaxrl's policies act greedily,
+        # so the medium dataset adds Gaussian noise of 0.2 half-ranges to their actions
+        "noise": 0.2,
         # 64-wide networks: Pendulum needs no more, and 2 CPU cores run 256-wide ones at
         # about 1,100 BC gradient steps/s over 8 members
-        "offline": {"offline_steps": 10_000, "gradient_steps": 500, "num_chunks": 4,
+        "offline": {"offline_steps": 10_000, "offline_steps_per_update": 500, "num_chunks": 4,
                     "eval_interval": 1, "batch_size": 256, "hidden_sizes": (64, 64),
                     "eval_episodes": 16},
         "learners": {"bc": {}, "td3_bc": {}, "implicit_ql": {}, "cql": {}, "rebrac": {}},
-        "finetune": {"total_timesteps": 10_000, "gradient_steps": 1, "num_chunks": 5,
-                     "eval_interval": 1, "dataset_ratio": 0.5, "batch_size": 256,
-                     "hidden_sizes": (64, 64), "eval_episodes": 16},
+        # fine-tuning with IQL's online values (its paper's AntMaze settings: expectile 0.9,
+        # temperature 10), a quarter of each batch from the dataset
+        "finetune": {"total_timesteps": 20_000, "gradient_steps": 1, "num_chunks": 5,
+                     "eval_interval": 1, "dataset_ratio": 0.25, "batch_size": 256,
+                     "hidden_sizes": (64, 64), "eval_episodes": 16, "expectile": 0.9,
+                     "temperature": 10.0},
     },
 }
 # brax's inverted pendulum (MuJoCo physics on JAX): episodes of up to 1,000 steps, ended
@@ -46,6 +52,7 @@ SETUPS["brax/inverted_pendulum"] = {
                  "checkpoint_interval": 1, "keep_checkpoints": 30, "eval_episodes": 8},
     "medium_score": 50.0,
     "episodes": 50,
+    "noise": 0.2,
     "offline": {**SETUPS["Pendulum-v1"]["offline"], "eval_episodes": 8},
     "learners": {"bc": {}, "td3_bc": {}, "implicit_ql": {}},
     "finetune": {**SETUPS["Pendulum-v1"]["finetune"], "eval_episodes": 8},
@@ -119,7 +126,8 @@ def main() -> int:
     chunk = medium_checkpoint(recorder, ref_min, ref_max, setup["medium_score"])
     episodes = ["--reference-episodes", str(setup["episodes"])]
     medium = record([recorder, "--out", run_dir(work, "medium"), "--checkpoint", str(chunk),
-                     "--episodes", str(setup["episodes"]), *refs, *episodes])
+                     "--episodes", str(setup["episodes"]), "--noise", str(setup["noise"]),
+                     *refs, *episodes])
     replay = record([recorder, "--out", run_dir(work, "medium-replay"), "--replay",
                      "--checkpoint", str(chunk), *refs, *episodes])
     medium_policy = medium.metadata["jaxrl"]["policies"][0]["return"]

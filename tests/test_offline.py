@@ -139,13 +139,11 @@ def test_dataset_errors_name_the_fix(cartpole, tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         bc.make(env, params, bc.BCConfig(dataset=str(tmp_path / "missing"),
                                          total_timesteps=0, offline_steps=10,
-                                         gradient_steps=1))
+                                         offline_steps_per_update=1))
     with pytest.raises(ConfigError, match="learns from a dataset"):
         bc.make(env, params, bc.BCConfig(total_timesteps=1000))
     with pytest.raises(ConfigError, match="prioritised replay"):
         dqn.DQNConfig(dataset="random:100", prioritized=True).validate()
-    with pytest.raises(ConfigError, match="offline_steps=10 needs a dataset"):
-        dqn.DQNConfig(offline_steps=10).validate()
     with pytest.raises(ConfigError, match="nothing to learn from"):
         dqn.DQNConfig(total_timesteps=0).validate()
     with pytest.raises(ConfigError, match="random:N"):
@@ -158,7 +156,7 @@ def test_a_dataset_of_another_env_is_refused(noisy_dataset):
     env, params = jaxrl.envs.make("Acrobot-v1")
     with pytest.raises(ConfigError, match="observations of shape"):
         bc.make(env, params, bc.BCConfig(dataset=noisy_dataset[0], total_timesteps=0,
-                                         offline_steps=10, gradient_steps=1))
+                                         offline_steps=10, offline_steps_per_update=1))
 
 
 def test_the_dataset_is_held_once_per_device_whatever_the_population(noisy_dataset):
@@ -167,7 +165,7 @@ def test_the_dataset_is_held_once_per_device_whatever_the_population(noisy_datas
     from jaxrl.experiment import make_experiment
     from jaxrl.runner import Run
 
-    values = {"dataset": noisy_dataset[0], "offline_steps": 16, "gradient_steps": 8,
+    values = {"dataset": noisy_dataset[0], "offline_steps": 16, "offline_steps_per_update": 8,
               "batch_size": 16, "hidden_sizes": (16,), "member_batch": 1}
     sizes = {}
     for members in (1, 3):
@@ -225,7 +223,7 @@ def test_record_command_end_to_end(tmp_path):
     out = str(tmp_path / "td3bc")
     assert main(["train", "td3_bc", "--env", "Pendulum-v1", "--num-seeds", "2",
                  "--set", f"dataset={mixed}", "--set", "offline_steps=40",
-                 "--set", "gradient_steps=20", "--set", "batch_size=32",
+                 "--set", "offline_steps_per_update=20", "--set", "batch_size=32",
                  "--set", "hidden_sizes=16", "--out", out, "--no-progress"]) == 0
     summary = json.load(open(os.path.join(out, "summary.json")))
     assert summary["total_timesteps"] == 0 and summary["gradient_steps_per_second"] > 0
@@ -251,7 +249,7 @@ def test_offline_learners_beat_their_noisy_recorder_on_cartpole(algorithm, value
     behaviour = np.mean([ep.ret for ep in noisy_dataset[1]])
     assert 100 < behaviour < 250
     summary = run_summary(algorithm, "CartPole-v1", num_seeds=4, dataset=noisy_dataset[0],
-                          offline_steps=3000, gradient_steps=100, batch_size=256,
+                          offline_steps=3000, offline_steps_per_update=100, batch_size=256,
                           hidden_sizes=(64, 64), num_chunks=1, **values)
     print(algorithm, summary["final_eval_return"], summary["final_normalized_score"])
     assert summary["final_eval_return_iqm"] >= 450  # (measured: every seed 500)
@@ -267,7 +265,7 @@ def test_init_from_continues_each_member_where_its_source_ended(noisy_dataset, t
     small = {"dataset": noisy_dataset[0], "hidden_sizes": (16,), "batch_size": 32,
              "num_chunks": 2, "eval_episodes": 4}
     offline = make_experiment("implicit_ql", "CartPole-v1",
-                              {**small, "offline_steps": 40, "gradient_steps": 20}, {},
+                              {**small, "offline_steps": 40, "offline_steps_per_update": 20}, {},
                               num_seeds=2)
     source = str(tmp_path / "offline")
     before = train(*offline.build(), offline.run_config, run_dir=source, progress=False,
@@ -293,7 +291,7 @@ def test_offline_model_selection_sweep(noisy_dataset, tmp_path):
     from jaxrl.sweep import SweepSpec, run_sweep
     from jaxrl.sweep.results import read_table
 
-    base = {"dataset": noisy_dataset[0], "offline_steps": 40, "gradient_steps": 20,
+    base = {"dataset": noisy_dataset[0], "offline_steps": 40, "offline_steps_per_update": 20,
             "batch_size": 32, "hidden_sizes": (16,), "num_chunks": 2, "eval_interval": 1,
             "eval_episodes": 2}
     space = {"learning_rate": {"values": [1e-4, 3e-3]}}
@@ -320,7 +318,7 @@ def test_pbt_tunes_an_offline_learner_on_its_dataset(noisy_dataset, tmp_path):
     steps, members copied and explored, the dataset shared by all of them."""
     from jaxrl.sweep.pbt import PBTSpec, run_pbt
 
-    base = {"dataset": noisy_dataset[0], "offline_steps": 80, "gradient_steps": 10,
+    base = {"dataset": noisy_dataset[0], "offline_steps": 80, "offline_steps_per_update": 10,
             "batch_size": 32, "hidden_sizes": (16,), "eval_episodes": 2}
     space = {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4,
                                "max": 1e-2}}

@@ -102,11 +102,11 @@ JAXCORL_STEPS = 20_000
 # LayerNorm critics, TD3+BC's learning rate 1e-3 and normalised states; IQL's reward
 # scaling 1000 / (max - min return), raw states, no annealing (theirs decays the actor's
 # step size by a cosine: left out, as it changes no step's cost)
-_JAXCORL_TD3_BC = {"offline_steps": str(JAXCORL_STEPS), "gradient_steps": "1000",
+_JAXCORL_TD3_BC = {"offline_steps": str(JAXCORL_STEPS), "offline_steps_per_update": "1000",
                    "batch_size": "256", "hidden_sizes": "256,256", "layer_norm": "true",
                    "learning_rate": "1e-3", "max_grad_norm": "1e9", "alpha": "2.5",
                    "normalize_observations": "true", "num_chunks": "1"}
-_JAXCORL_IQL = {"offline_steps": str(JAXCORL_STEPS), "gradient_steps": "1000",
+_JAXCORL_IQL = {"offline_steps": str(JAXCORL_STEPS), "offline_steps_per_update": "1000",
                 "batch_size": "256", "hidden_sizes": "256,256", "layer_norm": "true",
                 "learning_rate": "3e-4", "max_grad_norm": "1e9", "expectile": "0.7",
                 "temperature": "3.0", "normalize_observations": "false",

@@ -147,10 +147,9 @@ register("qmix", "jaxrl.algorithms.team_dqn",
 # Offline RL (and offline-to-online): learners of a dataset (`--set dataset=DIR`, written
 # by `jaxrl record`; random:N makes N uniform random steps in process). total_timesteps=0
 # makes a run offline: offline_steps gradient steps, evaluated online.
-_OFFLINE = {"total_timesteps": 0, "offline_steps": 100_000, "gradient_steps": 100,
-            "batch_size": 256}
+_OFFLINE = {"total_timesteps": 0, "offline_steps": 100_000, "batch_size": 256}
 _OFFLINE_SMOKE = {"dataset": "random:512", "total_timesteps": 0, "offline_steps": 64,
-                  "gradient_steps": 8, "batch_size": 32, "hidden_sizes": (32, 32)}
+                  "offline_steps_per_update": 8, "batch_size": 32, "hidden_sizes": (32, 32)}
 register("bc", "jaxrl.algorithms.bc",
          "Behaviour cloning of a dataset: Gaussian or deterministic policy (categorical on "
          "discrete actions)", smoke_env="Pendulum-v1", smoke_values=_OFFLINE_SMOKE,

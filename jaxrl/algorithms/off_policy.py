@@ -25,8 +25,8 @@ Where the data comes from is apart from how it is learned (``config.dataset``):
 
 * no dataset: the learner's own env steps, through its replay buffer (online);
 * a dataset and ``total_timesteps=0``: the dataset alone (offline). No env is stepped and
-  no replay buffer is held; each update is ``gradient_steps`` gradient steps, the run
-  ``offline_steps`` of them, and the policy is evaluated online in the env;
+  no replay buffer is held; each update is ``offline_steps_per_update`` gradient steps,
+  the run ``offline_steps`` of them, and the policy is evaluated online in the env;
 * a dataset and env steps (offline-to-online): each batch draws ``dataset_ratio`` of its
   rows from the dataset and the rest from the replay buffer (all from the dataset
   until the buffer can be sampled).
@@ -97,6 +97,10 @@ class OffPolicyConfig:
     offline_steps: int = static_field(0, "an offline run's length (total_timesteps=0): "
                                          "gradient steps per member on the dataset (unused "
                                          "where the run steps its env)")
+    offline_steps_per_update: int = static_field(100, "an offline run's gradient steps per "
+                                                      "update (how often the runner checks "
+                                                      "health and counts; gradient_steps is "
+                                                      "the online ratio to env steps)")
     reward_normalization: Literal["none", "returns"] = static_field(
         "none", "dataset rewards: 'none', or 'returns' (x 1000 / (max - min episode "
                 "return): IQL's and ReBRAC's locomotion scaling)")
@@ -113,12 +117,12 @@ class OffPolicyConfig:
     @property
     def num_updates(self) -> int:
         if self.offline:
-            return self.offline_steps // self.gradient_steps
+            return self.offline_steps // self.offline_steps_per_update
         return self.total_timesteps // self.env_steps_per_update
 
     @property
     def gradient_steps_per_update(self) -> int:
-        return self.gradient_steps
+        return self.offline_steps_per_update if self.offline else self.gradient_steps
 
     @property
     def replay_rows(self) -> int:
@@ -158,9 +162,6 @@ class OffPolicyConfig:
             if self.total_timesteps == 0:
                 raise ConfigError("total_timesteps=0 with no dataset: nothing to learn from; "
                                   "give env steps, or dataset=DIR for an offline run")
-            if self.offline_steps:
-                raise ConfigError(f"offline_steps={self.offline_steps} needs a dataset "
-                                  f"(dataset=DIR) and total_timesteps=0")
             return
         for name, value, why in (("prioritized", self.prioritized, "prioritised replay"),
                                  ("n_step", self.n_step != 1, f"n_step={self.n_step}"),
@@ -170,7 +171,9 @@ class OffPolicyConfig:
                                   f"dataset; set {name} to its default")
         if self.offline:
             check_positive(self, "offline_steps")
-            check_update_size(self.offline_steps, self.gradient_steps, "gradient_steps")
+            check_positive(self, "offline_steps_per_update")
+            check_update_size(self.offline_steps, self.offline_steps_per_update,
+                              "offline_steps_per_update")
 
     def _check_sequences(self):
         if self.sequence_length < self.n_step:
@@ -388,7 +391,8 @@ class OffPolicyLearner(EnvStacks, Learner):
         ``anneal_lr``."""
         if not self.config.anneal_lr:
             return hp.learning_rate
-        total = float(self.config.num_updates * self.config.gradient_steps)  # may pass int32
+        total = float(self.config.num_updates
+                      * self.config.gradient_steps_per_update)  # may pass int32
         return linear_decay(hp.learning_rate, grad_step, total)
 
     # ---- the contract -------------------------------------------------------------
@@ -549,7 +553,7 @@ class OffPolicyLearner(EnvStacks, Learner):
         return new_state, metrics
 
     def _offline_update(self, state: OffPolicyState, hp):
-        """``gradient_steps`` gradient steps on the dataset alone: no env step."""
+        """``offline_steps_per_update`` gradient steps on the dataset alone: no env step."""
         learn_key, key = jax.random.split(state.key)
         norm = self._normalizer(state.obs_stats)
 
@@ -562,7 +566,7 @@ class OffPolicyLearner(EnvStacks, Learner):
 
         (learner, grad_steps), stats = jax.lax.scan(
             gradient_step, (state.learner, state.grad_steps),
-            jax.random.split(learn_key, self.config.gradient_steps))
+            jax.random.split(learn_key, self.config.offline_steps_per_update))
         new_state = state.replace(learner=learner, grad_steps=grad_steps, key=key,
                                   update_count=state.update_count + 1)
         metrics = jax.tree.map(jnp.mean, stats)

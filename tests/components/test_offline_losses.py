@@ -15,7 +15,7 @@ from jaxrl.components.offline import (advantage_weights, behaviour_distance,
                                       gaussian_log_prob, q_normaliser)
 
 SMOKE = {"dataset": "random:256", "total_timesteps": 0, "offline_steps": 8,
-         "gradient_steps": 1, "batch_size": 4, "hidden_sizes": (8,)}
+         "offline_steps_per_update": 1, "batch_size": 4, "hidden_sizes": (8,)}
 
 
 def test_expectile_loss_weights_each_side_of_zero():

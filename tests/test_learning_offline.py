@@ -1,0 +1,38 @@
+"""Offline RL on datasets recorded from a SAC agent (D4RL's recipe), as
+``benchmarks/offline_learning.py`` runs it: medium and medium-replay datasets of
+Pendulum-v1 and brax's inverted pendulum, BC, TD3+BC and IQL over 8 seeds, then IQL
+continued online. Past CI's time budget (`make test-extended`); the measured numbers
+are in docs/benchmarks.md ("Offline RL") and benchmarks/results/offline_*.json."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.extended
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+@pytest.mark.parametrize("env", ["Pendulum-v1", "brax/inverted_pendulum"])
+def test_offline_learners_on_recorded_datasets(env, tmp_path):
+    out = str(tmp_path / "results.json")
+    learners = "bc,td3_bc,implicit_ql"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks",
+                                                        "offline_learning.py"),
+                           "--env", env, "--work", str(tmp_path), "--json", out,
+                           "--learners", learners], capture_output=True, text=True,
+                          timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.load(open(out))
+    medium = results["references"]["medium_policy_score"]
+    for dataset in ("medium", "medium-replay"):
+        # IQL and TD3+BC at least the medium policy (within its CI), BC about it
+        for algorithm in ("implicit_ql", "td3_bc"):
+            row = results["offline"][f"{algorithm}/{dataset}"]
+            assert row["final_normalized_score_ci95"][1] >= medium, (algorithm, dataset, row)
+    bc = results["offline"]["bc/medium"]["final_normalized_score_iqm"]
+    assert abs(bc - medium) <= 15, (bc, medium)
+    tuned = results["offline_to_online"]
+    assert tuned["online_iqm"] > tuned["offline_iqm"], tuned
