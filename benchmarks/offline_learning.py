@@ -158,21 +158,23 @@ def main() -> int:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
 
-    if "implicit_ql" in learners:  # offline-to-online: IQL's medium run, continued online
-        source = run_dir(work, "implicit_ql-medium")
-        summary = train("implicit_ql", args.env, {**setup["finetune"],
-                                                  "dataset": medium.source,
-                                                  "init_from": source},
-                        run_dir(work, "implicit_ql-medium-online"), SEEDS)
-        before = results["offline"]["implicit_ql/medium"]
-        results["offline_to_online"] = {
-            "offline_iqm": before["final_normalized_score_iqm"],
-            "offline_ci95": before["final_normalized_score_ci95"],
-            "online_iqm": summary.get("final_normalized_score_iqm"),
-            "online_ci95": summary.get("final_normalized_score_ci95"),
-            "online_env_steps": setup["finetune"]["total_timesteps"],
-            "per_member_offline": before["final_normalized_score"],
-            "per_member_online": summary.get("final_normalized_score")}
+    if "implicit_ql" in learners:  # offline-to-online: IQL's offline runs, continued online
+        results["offline_to_online"] = {}
+        for name, data in (("medium", medium), ("medium-replay", replay)):
+            source = run_dir(work, f"implicit_ql-{name}")
+            summary = train("implicit_ql", args.env, {**setup["finetune"],
+                                                      "dataset": data.source,
+                                                      "init_from": source},
+                            run_dir(work, f"implicit_ql-{name}-online"), SEEDS)
+            before = results["offline"][f"implicit_ql/{name}"]
+            results["offline_to_online"][name] = {
+                "offline_iqm": before["final_normalized_score_iqm"],
+                "offline_ci95": before["final_normalized_score_ci95"],
+                "online_iqm": summary.get("final_normalized_score_iqm"),
+                "online_ci95": summary.get("final_normalized_score_ci95"),
+                "online_env_steps": setup["finetune"]["total_timesteps"],
+                "per_member_offline": before["final_normalized_score"],
+                "per_member_online": summary.get("final_normalized_score")}
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=1))

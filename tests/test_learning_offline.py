@@ -34,5 +34,6 @@ def test_offline_learners_on_recorded_datasets(env, tmp_path):
             assert row["final_normalized_score_ci95"][1] >= medium, (algorithm, dataset, row)
     bc = results["offline"]["bc/medium"]["final_normalized_score_iqm"]
     assert abs(bc - medium) <= 15, (bc, medium)
+    # fine-tuned online, IQL improves on its offline result on at least one dataset
     tuned = results["offline_to_online"]
-    assert tuned["online_iqm"] > tuned["offline_iqm"], tuned
+    assert any(t["online_ci95"][0] > t["offline_ci95"][1] for t in tuned.values()), tuned

@@ -97,7 +97,7 @@ def _jaxcorl(algorithm, config):
 
 
 # gradient steps per timed run of JAX-CORL's scripts (their n_jitted_updates=8 per call)
-JAXCORL_STEPS = 20_000
+JAXCORL_STEPS = 4_000
 # each script's published defaults, in jaxrl's fields: Adam unclipped (their optax.adam),
 # LayerNorm critics, TD3+BC's learning rate 1e-3 and normalised states; IQL's reward
 # scaling 1000 / (max - min return), raw states, no annealing (theirs decays the actor's
