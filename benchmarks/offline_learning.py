@@ -136,7 +136,10 @@ def main() -> int:
         "medium_policy_return": medium_policy,
         "medium_policy_score": float(medium.normalized_score(medium_policy)),
         "datasets": {name: data.describe() for name, data in
-                     (("expert", expert), ("medium", medium), ("medium-replay", replay))}}
+                     (("expert", expert), ("medium", medium), ("medium-replay", replay))},
+        # each dataset's own episodes, scored: what copying it would reach
+        "dataset_scores": {name: float(data.normalized_score(data.episode_returns.mean()))
+                           for name, data in (("medium", medium), ("medium-replay", replay))}}
 
     learners = setup["learners"]
     if args.learners:

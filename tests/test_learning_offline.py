@@ -27,13 +27,17 @@ def test_offline_learners_on_recorded_datasets(env, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.load(open(out))
     medium = results["references"]["medium_policy_score"]
-    for dataset in ("medium", "medium-replay"):
-        # IQL and TD3+BC at least the medium policy (within its CI), BC about it
-        for algorithm in ("implicit_ql", "td3_bc"):
-            row = results["offline"][f"{algorithm}/{dataset}"]
-            assert row["final_normalized_score_ci95"][1] >= medium, (algorithm, dataset, row)
-    bc = results["offline"]["bc/medium"]["final_normalized_score_iqm"]
-    assert abs(bc - medium) <= 15, (bc, medium)
+    offline = results["offline"]
+    # on medium: IQL and TD3+BC reach the medium policy (it lies at or below their CI)
+    for algorithm in ("implicit_ql", "td3_bc"):
+        row = offline[f"{algorithm}/medium"]
+        assert row["final_normalized_score_ci95"][1] >= medium, (algorithm, row)
+    # BC about matches it: its CI meets the band of 10 points around the medium policy
+    lo, hi = offline["bc/medium"]["final_normalized_score_ci95"]
+    assert lo <= medium + 10 and hi >= medium - 10, (lo, hi, medium)
+    # on medium-replay (mostly early, poor data) IQL beats what the data averages
+    data = results["references"]["dataset_scores"]["medium-replay"]
+    assert offline["implicit_ql/medium-replay"]["final_normalized_score_ci95"][0] > data + 5
     # fine-tuned online, IQL improves on its offline result on at least one dataset
     tuned = results["offline_to_online"]
     assert any(t["online_ci95"][0] > t["offline_ci95"][1] for t in tuned.values()), tuned
