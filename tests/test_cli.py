@@ -197,9 +197,11 @@ def test_bench_serves_timed_runs_of_one_compiled_program():
     serve("ppo", "CartPole-v1", 2, 2048, {"num_envs": 2, "num_steps": 32,
                                           "num_minibatches": 2},
           lines=["run\n", "run\n", "stop\n", "run\n"], out=out)
-    ready, *results = out.getvalue().splitlines()
+    ready, *results, score = out.getvalue().splitlines()
     assert ready.startswith("READY ") and json.loads(ready[6:])["env_steps"] == 2 * 2048
     assert len(results) == 2 and all(r.startswith(RESULT_MARKER) for r in results)
+    # after the last run, its final policies' score (a dataset's normalised one: None)
+    assert json.loads(score[len("SCORE "):])["normalized_score"] is None
     for r in results:
         row = json.loads(r[len(RESULT_MARKER):])
         assert row["env_steps_per_second"] * row["train_seconds"] == pytest.approx(4096)
