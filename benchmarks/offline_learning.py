@@ -75,8 +75,12 @@ def train(algorithm, env, values, out, num_seeds, seed=0):
     exp = make_experiment(algorithm, env, values, {}, num_seeds=num_seeds, seed=seed)
     algo, population = exp.build()
     start = time.perf_counter()
+    from jaxrl.warm_start import warm_start_from
+
+    init_from = exp.run_config.init_from
     result = run_train(algo, population, exp.run_config, run_dir=out, progress=False,
-                       config_record=exp.record())
+                       config_record=exp.record(),
+                       start=warm_start_from(init_from) if init_from else None)
     print(f"{algorithm} -> {out}: {time.perf_counter() - start:.0f}s", file=sys.stderr)
     return result.summary
 

@@ -10,6 +10,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from jaxrl import registry
+from jaxrl.restore import RestoredRun, check_member, restore_run  # noqa: F401 (the API)
 from jaxrl.config import (ConfigError, check_seed_range, coerce, coerce_scalar, field_docs,
                           route_settings)
 from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
@@ -137,9 +138,12 @@ def cmd_train(args) -> int:
                                               wandb=args.wandb or spec.run_config.wandb)
     # Solved thresholds only hold for the env as registered; overrides name the variant.
     env_label = spec.env + ("".join(f" {k}={v}" for k, v in spec.env_overrides.items()))
+    from jaxrl.warm_start import warm_start_from
+
+    start = warm_start_from(spec.run_config.init_from) if spec.run_config.init_from else None
     result = train(algo, population, spec.run_config, run_dir=run_dir, resume=args.resume,
                    config_record=spec.record(), env_id=env_label, console=console,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, start=start)
     print_summary(result.summary, Console())  # stdout: process 0's only (see main)
     return 0
 
@@ -208,61 +212,6 @@ class RunEvaluation:
         if self.checkpoint == self.num_chunks:
             return "the episodes of summary.json's final evaluation"
         return f"the episodes the run evaluated after chunk {self.checkpoint - 1}"
-
-
-@dataclasses.dataclass
-class RestoredRun:
-    """A run directory's newest good checkpoint, with what it needs to be used."""
-    spec: Experiment
-    algo: Any
-    population: Any
-    run: Any
-    checkpoint: int  # chunks done when it was saved
-    carry: Any
-
-    def member_state(self, member: int) -> Any:
-        import jax
-
-        return jax.tree.map(lambda x: x[member], jax.device_get(self.carry.state))
-
-    def member_env_params(self, member: int) -> Any:
-        """The member's own env params where the population draws them, else None."""
-        import jax
-
-        params = self.population.env_params
-        return None if params is None else jax.tree.map(lambda x: x[member], params)
-
-
-def restore_run(run_dir: str, episodes: Optional[int] = None, warn=None,
-                checkpoint: Optional[int] = None) -> RestoredRun:
-    """The newest good checkpoint of ``run_dir`` (at ``checkpoint`` chunks or before,
-    where given)."""
-    from jaxrl.checkpoint import PopulationCheckpointer
-    from jaxrl.runner import Run
-
-    if not os.path.exists(os.path.join(run_dir, "config.json")):
-        raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
-    if episodes is not None and episodes <= 0:
-        raise ConfigError(f"--episodes {episodes} must be positive")
-    spec = read_run_config(run_dir)
-    if episodes is not None:
-        spec.run_config = dataclasses.replace(spec.run_config, eval_episodes=episodes)
-    algo, population = spec.build()
-    run = Run(algo, population, spec.run_config)
-    checkpointer = PopulationCheckpointer(os.path.join(run_dir, "checkpoints"))
-    try:
-        step, carry, _ = checkpointer.restore_latest(run.abstract_carry(),
-                                                     **({"warn": warn} if warn else {}),
-                                                     at_most=checkpoint)
-    finally:
-        checkpointer.close()
-    return RestoredRun(spec, algo, population, run, step, carry)
-
-
-def check_member(member: Optional[int], size: int) -> None:
-    if member is not None and not 0 <= member < size:
-        raise ConfigError(f"--member {member} out of range: the run has {size} members "
-                          f"(0..{size - 1})")
 
 
 def evaluate_run(run_dir: str, episodes: Optional[int] = None, eval_seed: Optional[int] = None,

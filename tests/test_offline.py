@@ -14,6 +14,7 @@ import jaxrl.envs
 from jaxrl.components.rollout import observation_env
 from jaxrl.config import ConfigError
 from jaxrl.offline import dataset as D
+from jaxrl.offline.sources import load
 from jaxrl.offline.record import rollout_episodes
 
 # CartPole: a hand-written controller balances for all 500 steps; acting uniformly at
@@ -83,7 +84,7 @@ def test_jaxrl_reads_what_minari_writes(tmp_path, cartpole, monkeypatch):
         "test/cartpole/noisy-v0", buffers,
         observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (4,), np.float32),
         action_space=gymnasium.spaces.Discrete(2), ref_min_score=0.0, ref_max_score=500.0)
-    loaded = D.load("test/cartpole/noisy-v0", env, params)
+    loaded = load("test/cartpole/noisy-v0", env, params)
     expected = D.to_transitions(episodes)
     for name in ("obs", "action", "reward", "terminated", "truncated", "next_obs"):
         np.testing.assert_array_equal(getattr(loaded.transitions, name), getattr(expected, name))
@@ -147,7 +148,7 @@ def test_dataset_errors_name_the_fix(cartpole, tmp_path):
     with pytest.raises(ConfigError, match="nothing to learn from"):
         dqn.DQNConfig(total_timesteps=0).validate()
     with pytest.raises(ConfigError, match="random:N"):
-        D.load("random:x", *cartpole)
+        load("random:x", *cartpole)
 
 
 def test_a_dataset_of_another_env_is_refused(noisy_dataset):
@@ -273,14 +274,17 @@ def test_init_from_continues_each_member_where_its_source_ended(noisy_dataset, t
     online = make_experiment("implicit_ql", "CartPole-v1",
                              {**small, "total_timesteps": 64, "learning_rate": 0.0,
                               "init_from": source}, {}, num_seeds=2)
-    after = train(*online.build(), online.run_config, progress=False)
+    from jaxrl.warm_start import warm_start_from
+
+    start = warm_start_from(source)
+    after = train(*online.build(), online.run_config, progress=False, start=start)
     assert after.summary["final_eval_return"] == before.summary["final_eval_return"]
 
     wider = make_experiment("implicit_ql", "CartPole-v1",
                             {**small, "hidden_sizes": (32,), "total_timesteps": 64,
                              "init_from": source}, {}, num_seeds=2)
     with pytest.raises(ConfigError, match="differ in structure or shapes"):
-        train(*wider.build(), wider.run_config, progress=False)
+        train(*wider.build(), wider.run_config, progress=False, start=start)
 
 
 def test_offline_model_selection_sweep(noisy_dataset, tmp_path):

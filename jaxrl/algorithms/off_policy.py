@@ -313,7 +313,7 @@ class OffPolicyLearner(EnvStacks, Learner):
         ``__init__`` (``from_env`` needs their action handling)."""
         if not self.config.dataset:
             return
-        from jaxrl.offline.dataset import load
+        from jaxrl.offline.sources import load
 
         if self.replay_group != 1:
             raise ConfigError(f"{self.name}: datasets of team steps are not supported")

@@ -123,7 +123,7 @@ def _pairs(pairs):
 
 
 def _record_run(console, args) -> int:
-    from jaxrl.cli import check_member, restore_run
+    from jaxrl.restore import check_member, restore_run
     from jaxrl.contract import member_env
 
     if args.env:

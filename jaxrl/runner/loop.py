@@ -66,14 +66,16 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
           config_record: Optional[Dict[str, Any]] = None, env_id: Optional[str] = None,
           console=None, progress: bool = True,
           stop_after_chunks: Optional[int] = None, run: Optional["Run"] = None,
-          hooks: Sequence[Hook] = ()) -> RunResult:
+          hooks: Sequence[Hook] = (), start=None) -> RunResult:
     """Trains every member of ``population`` with ``algo``; see the module docstring.
 
     ``run_dir`` (optional) receives config.json, metrics.jsonl, checkpoints/ and
     summary.json; ``resume=True`` continues from its newest good checkpoint (a directory
     that holds a run is refused without it). ``stop_after_chunks`` ends early (as a kill
     would, but cleanly) - for tests. ``run`` reuses the compiled programs of an earlier
-    call with the same arguments. ``hooks`` run between chunks (``driver.Hook``; PBT's
+    call with the same arguments. ``start(algo, run, carry)`` makes a fresh run's first
+    carry from another run (``RunConfig.init_from``: ``jaxrl.warm_start.warm_start_from``).
+    ``hooks`` run between chunks (``driver.Hook``; PBT's
     exploit/explore is one).
     """
     from rich.console import Console
@@ -132,9 +134,11 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
     if carry is None:
         carry = run.init_carry()
         if run_config.init_from:  # a fresh run begins from another's learned parts
-            from jaxrl.runner.warm_start import warm_start
-
-            carry = warm_start(algo, run, carry, run_config.init_from)
+            if start is None:
+                raise ConfigError(f"init_from={run_config.init_from!r}: pass train(..., "
+                                  f"start=jaxrl.warm_start.warm_start_from(...)) (`jaxrl "
+                                  f"train` does)")
+            carry = start(algo, run, carry)
             console.print(f"members start from what {run_config.init_from} learned",
                           soft_wrap=True)
     totals = RunTotals.from_meta(meta or None)

@@ -13,6 +13,11 @@ from jaxrl.distributed import put
 from jaxrl.runner.chunk import Carry
 
 
+def warm_start_from(source: str):
+    """``runner.train``'s ``start`` for ``init_from=source``."""
+    return lambda algo, run, carry: warm_start(algo, run, carry, source)
+
+
 def learned_parts(algo, state):
     """The fields of a learner state that a warm start copies (``algo.learned_fields``)."""
     return {name: getattr(state, name) for name in algo.learned_fields}
