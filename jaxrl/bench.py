@@ -148,10 +148,10 @@ def serve(algorithm: str, env_id: str, members: int, total_timesteps: int,
     start = time.perf_counter()
     algo, _, run = _compiled_run(algorithm, env_id, members, total_timesteps, overrides,
                                  env_overrides)
-    # an offline learner's steps are gradient steps (the peer's count the same)
-    steps = members * algo.num_updates * (algo.env_steps_per_update
-                                          or algo.gradient_steps_per_update)
-    unit = "env" if algo.env_steps_per_update else "gradient"
+    from jaxrl.contract import progress_unit
+
+    unit, per_update = progress_unit(algo)  # an offline learner's: gradient steps
+    steps = members * algo.num_updates * per_update
     print("READY " + json.dumps({"compile_seconds": time.perf_counter() - start,
                                  "env_steps": int(steps), "unit": unit,
                                  "device_count": len(run.devices)}),
@@ -202,11 +202,9 @@ def run_single(algorithm: str, env_id: str, members: int, total_timesteps: int,
                               run.config.data_parallel)
     gradient_steps_per_second = (members * algo.num_updates * algo.gradient_steps_per_update
                                  / max(train_seconds, 1e-9))
-    if algo.env_steps_per_update:
-        achieved = env_steps_per_second * ceiling["learner_matmul_flops_per_env_step"] / 1e9
-    else:  # offline: no env steps, the work is gradient steps
-        achieved = (gradient_steps_per_second
-                    * ceiling["learner_matmul_flops_per_gradient_step"] / 1e9)
+    rate = {"env": env_steps_per_second, "gradient": gradient_steps_per_second}
+    unit = ceiling["unit"]
+    achieved = rate[unit] * ceiling[f"learner_matmul_flops_per_{unit}_step"] / 1e9
     ceiling["achieved_matmul_gflops"] = achieved
     ceiling["fraction_of_ceiling"] = achieved / ceiling["matmul_peak_gflops_costliest_shape"]
     return {

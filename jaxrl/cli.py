@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from jaxrl import registry
 from jaxrl.restore import RestoredRun, check_member, restore_run  # noqa: F401 (the API)
 from jaxrl.config import (ConfigError, check_seed_range, coerce, coerce_scalar, field_docs,
-                          route_settings)
+                          parse_pairs, route_settings)
 from jaxrl.experiment import (DEFAULT_ENV, Experiment, experiment_from_sources,
                               load_config_file, make_experiment, merge_sources,
                               read_run_config, resume_differences, settings_namespaces)
@@ -84,19 +84,9 @@ def _fields_help(algorithm: str) -> str:
     return "\n".join(lines)
 
 
-def _parse_pairs(pairs: Optional[List[str]], flag: str) -> Dict[str, str]:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"{flag} {pair!r} must look like NAME=VALUE")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
-
-
 def spec_from_args(args) -> Experiment:
-    return experiment_from_sources(args.algorithm, args.config, _parse_pairs(args.set, "--set"),
-                                   _parse_pairs(args.env_set, "--env-set"), args.env,
+    return experiment_from_sources(args.algorithm, args.config, parse_pairs(args.set, "--set"),
+                                   parse_pairs(args.env_set, "--env-set"), args.env,
                                    args.num_seeds, args.seed, args.total_timesteps)
 
 
@@ -112,8 +102,8 @@ def cmd_train(args) -> int:
                               f"(with config.json); got {args.out!r}")
         spec = read_run_config(args.out)
         differ = resume_differences(spec, args.algorithm, args.config,
-                                    _parse_pairs(args.set, "--set"),
-                                    _parse_pairs(args.env_set, "--env-set"), args.env,
+                                    parse_pairs(args.set, "--set"),
+                                    parse_pairs(args.env_set, "--env-set"), args.env,
                                     args.num_seeds, args.seed, args.total_timesteps)
         if differ:
             raise ConfigError(f"--resume continues {args.out} as its config.json records "
@@ -265,7 +255,7 @@ def cmd_eval(args) -> int:
     warn = lambda m: errors.print(f"[yellow]warning:[/] {m}", soft_wrap=True)  # noqa: E731
     restored = restore_run(args.run_dir, args.episodes, warn)
     ev = evaluate_run(args.run_dir, args.episodes, args.seed, warn,
-                      _parse_pairs(args.env_set, "--env-set"), restored=restored)
+                      parse_pairs(args.env_set, "--env-set"), restored=restored)
     table = Table(title=f"{ev.spec.env}: checkpoint {ev.checkpoint}/{ev.num_chunks}, "
                         f"{ev.episodes} episodes per member ({ev.describe()})")
     for col in ("member", "seed", "return mean", "return std", "min", "max"):
@@ -431,7 +421,7 @@ def cmd_bench(args) -> int:
         raise ConfigError(f"--members {args.members!r} must be comma-separated positive "
                           f"integers, e.g. 1,16,64")
     values, env_overrides, from_file = merge_sources(
-        args.config, _parse_pairs(args.set, "--set"), _parse_pairs(args.env_set, "--env-set"),
+        args.config, parse_pairs(args.set, "--set"), parse_pairs(args.env_set, "--env-set"),
         args.total_timesteps)
     # an offline learner (registered with total_timesteps=0) runs offline unless told
     offline = dict(registry.get(args.algorithm).defaults).get("total_timesteps") == 0
@@ -533,8 +523,8 @@ def _given(args, fields) -> Dict[str, Any]:
 
 def base_values(args) -> Experiment:
     """The common flags as one validated experiment (what a sweep or PBT run varies)."""
-    return experiment_from_sources(args.algorithm, args.config, _parse_pairs(args.set, "--set"),
-                                   _parse_pairs(args.env_set, "--env-set"), args.env, None,
+    return experiment_from_sources(args.algorithm, args.config, parse_pairs(args.set, "--set"),
+                                   parse_pairs(args.env_set, "--env-set"), args.env, None,
                                    None, args.total_timesteps)
 
 
@@ -722,8 +712,8 @@ def cmd_meta(args) -> int:
             raise ConfigError(f"jaxrl meta {args.target} needs --train-envs ENV[,ENV...] "
                               f"(or --env ENV)")
         values, env_overrides, _ = merge_sources(
-            args.config, _parse_pairs(args.set, "--set"),
-            _parse_pairs(args.env_set, "--env-set"), args.total_timesteps)
+            args.config, parse_pairs(args.set, "--set"),
+            parse_pairs(args.env_set, "--env-set"), args.total_timesteps)
         # The inner PPO's settings (ppo., run., env.) and the ES's (meta.): a bare name
         # both declare (learning_rate, seed) must say which it means.
         routed = route_settings(values, {**settings_namespaces("ppo"),

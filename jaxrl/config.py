@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import typing
-from typing import Any, Callable, Dict, Iterable, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from flax import struct
@@ -486,3 +486,15 @@ class RolloutShape:
                        "num_minibatches")
         check_update_size(self.total_timesteps, self.batch_size, "num_envs*num_steps",
                           self.num_minibatches)
+
+
+def parse_pairs(pairs: Optional[List[str]], flag: str) -> Dict[str, str]:
+    """``NAME=VALUE`` flags (``--set``, ``--env-set``) as a dict of strings; ``flag``
+    names the option in the error."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"{flag} {pair!r} must look like NAME=VALUE")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

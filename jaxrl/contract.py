@@ -240,20 +240,26 @@ def as_learner_env(env: Env, env_params: Any, learner: str, multi_agent: bool = 
 
 
 @contextlib.contextmanager
+def _traced_with(algo, attribute: str, value: Any):
+    """``algo.<attribute>`` replaced by ``value`` while its functions are traced (``None``:
+    unchanged)."""
+    if value is None:
+        yield
+        return
+    own = getattr(algo, attribute)
+    setattr(algo, attribute, value)
+    try:
+        yield
+    finally:
+        setattr(algo, attribute, own)
+
+
 def member_env(algo, env_params: Any):
     """Traces ``algo``'s functions with ``env_params`` (a member's own, traced under the
     population's vmap) in place of its ``env_params``: every learner steps, resets and
     evaluates its envs through ``self.env_params``, so each member runs on its own.
     ``None``: unchanged."""
-    if env_params is None:
-        yield
-        return
-    own = algo.env_params
-    algo.env_params = env_params
-    try:
-        yield
-    finally:
-        algo.env_params = own
+    return _traced_with(algo, "env_params", env_params)
 
 
 def shared_data(algo) -> Any:
@@ -264,20 +270,19 @@ def shared_data(algo) -> Any:
     return getattr(algo, "shared", None)
 
 
-@contextlib.contextmanager
 def bound_shared(algo, shared: Any):
     """Traces ``algo``'s functions with ``shared`` (a program's argument, one per device)
     in place of its host copy ``algo.shared``, as ``member_env`` does for env params.
     ``None``: unchanged (``train`` alone reads the host copy as a constant)."""
-    if shared is None:
-        yield
-        return
-    own = algo.shared
-    algo.shared = shared
-    try:
-        yield
-    finally:
-        algo.shared = own
+    return _traced_with(algo, "shared", shared)
+
+
+def progress_unit(algo) -> Tuple[str, int]:
+    """What a run's progress and throughput count, and how many per update: env steps, or
+    an offline learner's gradient steps (it takes no env step)."""
+    if algo.env_steps_per_update:
+        return "env", algo.env_steps_per_update
+    return "gradient", algo.gradient_steps_per_update
 
 
 class Learner:
@@ -287,6 +292,9 @@ class Learner:
 
     #: arrays every member reads and none owns (``shared_data``): an offline dataset
     shared: Any = None
+    #: the dataset learned from (``jaxrl.offline.dataset.Dataset``), if any: summaries
+    #: add its description and the final evaluation in its normalised scores
+    dataset: Any = None
     #: the state fields a warm start copies from another run (``RunConfig.init_from``)
     learned_fields: ClassVar[Tuple[str, ...]] = ()
 

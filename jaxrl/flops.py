@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.contract import progress_unit
+
 Shape = Tuple[int, ...]
 
 
@@ -113,19 +115,20 @@ def measure_matmul_gflops(shape: Shape, devices=None, seconds: float = 0.5,
 
 def learner_ceiling(algo, hp_one, member_batch: int, devices,
                     data_parallel: int = 1) -> Dict[str, Any]:
-    """The learner's matmul FLOPs per env step, this machine's matmul peak (2048^3, and
+    """The learner's matmul FLOPs per env step (an offline learner's: per gradient step,
+    ``unit``), this machine's matmul peak (2048^3, and
     the learner's costliest shape batched as the program runs it: ``member_batch``
     members on every device at once, each device with 1/``data_parallel`` of the rows),
     and the env steps/s that peak would allow."""
     state = jax.eval_shape(algo.init, jax.random.PRNGKey(0), hp_one)
     flops, shapes = matmul_flops(algo.update, state, hp_one)
-    # an offline learner takes no env step: its unit of work is the gradient step
-    unit = "env" if algo.env_steps_per_update else "gradient"
-    per_step = flops / (algo.env_steps_per_update or algo.gradient_steps_per_update)
+    unit, per_update = progress_unit(algo)  # an offline learner's: gradient steps
+    per_step = flops / per_update
     b, m, k, n = max(shapes, key=shapes.get)
     shape = (b * member_batch * len(devices), max(m // data_parallel, 1), k, n)
     shape_peak = measure_matmul_gflops(shape, devices)
     return {
+        "unit": unit,
         f"learner_matmul_flops_per_{unit}_step": per_step,
         "costliest_matmul": {"shape_bmkn": list(shape),
                              "share_of_flops": shapes[(b, m, k, n)] / flops},

@@ -304,7 +304,6 @@ class OffPolicyLearner(EnvStacks, Learner):
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.buffer = None if config.offline else ReplayBuffer(
             config.replay_rows, config.num_envs, self.replay_window(), config.prioritized)
-        self.dataset = None  # the loaded dataset (``offline.dataset.Dataset``), if any
 
     def load_dataset(self) -> None:
         """Loads ``config.dataset`` as this learner's ``shared`` data: observations as

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 import jax
 import numpy as np
 
-from jaxrl.config import ConfigError
+from jaxrl.config import ConfigError, parse_pairs
 from jaxrl.offline.dataset import write_minari
 from jaxrl.offline.record import (episode_summary, mean_return, mix, replay_episodes,
                                   rollout_episodes)
@@ -99,7 +99,7 @@ def _record_random(console, args) -> int:
         raise ConfigError("jaxrl record random needs --env ID")
     from jaxrl.envs.registry import coerce_overrides
 
-    overrides = coerce_overrides(args.env, dict(_pairs(args.env_set)))
+    overrides = coerce_overrides(args.env, parse_pairs(args.env_set, "--env-set"))
     env, params = _spaces_of(args.env, overrides)
     key = jax.random.PRNGKey(args.seed)
     episodes = rollout_episodes(env, params, None, jax.random.fold_in(key, 0),
@@ -110,16 +110,6 @@ def _record_random(console, args) -> int:
                  **episode_summary(episodes, None, None)}]
     meta = _metadata(args.env, overrides, policies, ref_min, None, args)
     return _write(console, args, episodes, (env, params), meta)
-
-
-def _pairs(pairs):
-    out = {}
-    for item in pairs or []:
-        if "=" not in item:
-            raise ConfigError(f"--env-set {item!r}: write NAME=VALUE")
-        k, v = item.split("=", 1)
-        out[k] = v
-    return out
 
 
 def _record_run(console, args) -> int:

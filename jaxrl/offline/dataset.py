@@ -115,6 +115,33 @@ def normalized_score(returns: Any, ref_min: Optional[float],
 
 
 # ---- episodes <-> transitions --------------------------------------------------------
+def episode_of(obs, final_obs, action, reward, terminated, truncated) -> Episode:
+    """One episode from its steps (time-major arrays of one env): its observations and
+    the last step's final observation. An episode that neither terminated nor was
+    truncated at its last step was cut by the recording: it is marked truncated there."""
+    truncations = np.asarray(truncated, bool).copy()
+    terminations = np.asarray(terminated, bool).copy()
+    if not (terminations[-1] or truncations[-1]):
+        truncations[-1] = True
+    return Episode(np.concatenate([obs, final_obs[-1:]]), action, reward, terminations,
+                   truncations)
+
+
+def episodes_of(obs, final_obs, action, reward, terminated, truncated) -> List[Episode]:
+    """Consecutive steps of one stream (an env's column of a replay buffer, or flat
+    transitions) split into episodes where they end; an unfinished last one is cut."""
+    ends = np.flatnonzero(np.asarray(terminated) | np.asarray(truncated)) + 1
+    bounds = [0, *ends, *([len(reward)] if not len(ends) or ends[-1] < len(reward) else [])]
+    return [episode_of(*(x[a:b] for x in (obs, final_obs, action, reward, terminated,
+                                          truncated)))
+            for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def to_episodes(t: Transitions) -> List[Episode]:
+    """The episodes of flat transitions (the inverse of ``to_transitions``)."""
+    return episodes_of(t.obs, t.next_obs, t.action, t.reward, t.terminated, t.truncated)
+
+
 def to_transitions(episodes: Iterable[Episode]) -> Transitions:
     """Flat transitions of ``episodes``, in order; each step's next action is the
     episode's following action (none after its last step)."""

@@ -17,8 +17,8 @@ import numpy as np
 from jaxrl.config import ConfigError
 from jaxrl.contract import as_policy
 from jaxrl.envs.spaces import Box, Discrete
-from jaxrl.offline.dataset import (Dataset, Episode, normalized_score, read_minari,
-                                   to_transitions)
+from jaxrl.offline.dataset import (Dataset, Episode, episode_of, episodes_of,
+                                   normalized_score, read_minari, to_episodes, to_transitions)
 
 #: episodes per compiled rollout batch (long episodes of large observations stay bounded)
 EPISODE_BATCH = 256
@@ -85,20 +85,15 @@ def _episode_program(env, env_params, policy, num_episodes: int, max_steps: int)
 
 
 def _split_episodes(steps) -> List[Episode]:
-    """Each copy's one episode from ``[T, E, ...]`` records; an episode still running
-    after the last step is cut there (truncated)."""
+    """Each copy's one episode from ``[T, E, ...]`` records (``episode_of``)."""
     obs, action, reward, terminated, truncated, final_obs, active = (np.asarray(x)
                                                                      for x in steps)
     episodes = []
     for e in range(obs.shape[1]):
         n = int(active[:, e].sum())
-        if n == 0:
-            continue
-        trunc = truncated[:n, e].copy()
-        if not (terminated[n - 1, e] or trunc[-1]):
-            trunc[-1] = True
-        episodes.append(Episode(np.concatenate([obs[:n, e], final_obs[n - 1, e][None]]),
-                                action[:n, e], reward[:n, e], terminated[:n, e].copy(), trunc))
+        if n:
+            episodes.append(episode_of(*(x[:n, e] for x in (obs, final_obs, action, reward,
+                                                            terminated, truncated))))
     return episodes
 
 
@@ -131,11 +126,9 @@ def cut_to_steps(episodes: Sequence[Episode], steps: int) -> List[Episode]:
         if total >= steps:
             break
         n = min(len(ep), steps - total)
-        if n < len(ep):
-            trunc = ep.truncations[:n].copy()
-            trunc[-1] = True
-            ep = Episode(ep.observations[:n + 1], ep.actions[:n], ep.rewards[:n],
-                         np.zeros(n, bool), trunc)
+        if n < len(ep):  # the budget ends inside it: cut there
+            ep = episode_of(ep.observations[:n], ep.observations[1:n + 1], ep.actions[:n],
+                            ep.rewards[:n], np.zeros(n, bool), np.zeros(n, bool))
         kept.append(ep)
         total += n
     return kept
@@ -191,20 +184,8 @@ def replay_episodes(replay, to_env) -> List[Episode]:
         np.asarray(x)[order] for x in (stored.obs, stored.reward, stored.terminated,
                                        stored.truncated, stored.final_obs))
     action = np.asarray(to_env(np.asarray(stored.action)[order]))
-    episodes = []
-    for e in range(obs.shape[1]):
-        ends = np.flatnonzero(terminated[:, e] | truncated[:, e])
-        bounds = [0] + list(ends + 1)
-        if bounds[-1] < len(order):
-            bounds.append(len(order))
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            trunc = truncated[a:b, e].copy()
-            if not (terminated[b - 1, e] or trunc[-1]):
-                trunc[-1] = True
-            episodes.append(Episode(np.concatenate([obs[a:b, e], final_obs[b - 1, e][None]]),
-                                    action[a:b, e], reward[a:b, e], terminated[a:b, e].copy(),
-                                    trunc))
-    return episodes
+    return [ep for e in range(obs.shape[1]) for ep in episodes_of(
+        *(x[:, e] for x in (obs, final_obs, action, reward, terminated, truncated)))]
 
 
 def mix(sources: Sequence[str]) -> tuple:
@@ -216,12 +197,7 @@ def mix(sources: Sequence[str]) -> tuple:
     mins, maxs, envs, overrides = [], [], set(), {}
     for source in sources:
         data = read_minari(source)
-        t = data.transitions
-        starts = np.concatenate([[0], np.flatnonzero(t.terminated | t.truncated) + 1])
-        for a, b in zip(starts[:-1], starts[1:]):
-            episodes.append(Episode(np.concatenate([t.obs[a:b], t.next_obs[b - 1][None]]),
-                                    t.action[a:b], t.reward[a:b], t.terminated[a:b],
-                                    t.truncated[a:b]))
+        episodes.extend(to_episodes(data.transitions))
         info = data.metadata.get("jaxrl", {})
         envs.add((info.get("env"), repr(sorted(info.get("env_overrides", {}).items()))))
         overrides = info.get("env_overrides", {})

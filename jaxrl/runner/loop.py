@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxrl import stats
 from jaxrl.config import ConfigError
+from jaxrl.contract import progress_unit
 from jaxrl.distributed import barrier, is_leader, to_host
 from jaxrl.outputs import check_run_dir
 from jaxrl.population import Population
@@ -235,9 +236,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
         return {"chunk": chunk_index + 1, "updates": progress_state["updates"],
                 "totals": dataclasses.asdict(totals)}
 
-    # an offline run takes no env step: its progress is in gradient steps
-    per_update, unit = (steps_per_update, "env") if steps_per_update else (grads_per_update,
-                                                                          "gradient")
+    unit, per_update = progress_unit(algo)  # an offline run's: gradient steps
     bar = ProgressBar(console, algo.num_updates * per_update,
                       done=sum(chunks[:start_chunk]) * per_update, enabled=progress, unit=unit)
     carry, _ = driver.run(start_chunk, carry, chunk, checkpoint_meta, bar)
@@ -264,7 +263,7 @@ def train(algo, population: Population, run_config: RunConfig = RunConfig(),
             summary["within_trial_return"] = [
                 [float(x) if np.isfinite(x) else None for x in member]
                 for member in by_episode.mean(axis=1)]
-        dataset = getattr(algo, "dataset", None)
+        dataset = getattr(algo, "dataset", None)  # ``contract.Learner.dataset``
         if dataset is not None:  # offline data: its description and normalised scores
             summary.update(dataset_summary(dataset, last_eval, population))
         summary["final_eval_episodes"] = {

@@ -110,16 +110,13 @@ def xla_transient_bytes(algo, state_shapes, hp_shapes) -> int:
            jax.tree.structure(state_shapes), tuple(jax.tree.leaves(state_shapes)),
            jax.tree.structure(hp_shapes), tuple(jax.tree.leaves(hp_shapes)))
     if key not in _TRANSIENTS:
-        shared = shared_data(algo)
-        if shared is None:
-            lowered = jax.jit(algo.update, donate_argnums=0).lower(state_shapes, hp_shapes)
-        else:  # the shared arrays as the argument they are in the chunk, not a constant
-            def update(state, hp, data):
-                with bound_shared(algo, data):
-                    return algo.update(state, hp)
+        def update(state, hp, data):  # shared arrays as the chunk's argument, not constants
+            with bound_shared(algo, data):
+                return algo.update(state, hp)
 
-            lowered = jax.jit(update, donate_argnums=0).lower(state_shapes, hp_shapes,
-                                                              _abstract(shared))
+        shared = shared_data(algo)
+        lowered = jax.jit(update, donate_argnums=0).lower(
+            state_shapes, hp_shapes, None if shared is None else _abstract(shared))
         analysis = None
         for options in (_ANALYSIS_OPTIONS, None):  # a backend may not know the options
             try:

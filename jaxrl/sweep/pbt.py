@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxrl import registry, stats
 from jaxrl.config import ConfigError, check_seed_range, get_path, replace_path, static_field
+from jaxrl.contract import progress_unit
 from jaxrl.distributed import barrier, is_leader, put, to_host
 from jaxrl.experiment import Experiment, make_experiment
 from jaxrl.runner.driver import Hook
@@ -178,7 +179,7 @@ class PBT:
         run = Run(algo, population, run_config, devices=jax.devices()[:n_dev], chunks=chunks)
         self.console.print(f"PBT {spec.algorithm} on {spec.env}: {spec.population} members, "
                            f"{len(chunks)} generations of {spec.ready_interval} updates "
-                           f"({_steps(algo, spec.ready_interval)}), "
+                           f"({_generation_steps(algo, spec.ready_interval)}), "
                            f"one compiled program for the whole run", soft_wrap=True)
         hook = ExploitExplore(self, algo, run)
         record = {**exp.record(), "num_seeds": spec.population, "seed": spec.seed,
@@ -265,11 +266,9 @@ class PBT:
 HISTORY = "history.jsonl"
 
 
-def _steps(algo, updates: int) -> str:
-    """``updates`` in env steps, or an offline learner's gradient steps."""
-    if algo.env_steps_per_update:
-        return f"{updates * algo.env_steps_per_update:,} env steps"
-    return f"{updates * algo.gradient_steps_per_update:,} gradient steps"
+def _generation_steps(algo, updates: int) -> str:
+    unit, per_update = progress_unit(algo)
+    return f"{updates * per_update:,} {unit} steps"
 
 
 class ExploitExplore(Hook):
