@@ -106,6 +106,13 @@ def test_transitions_follow_each_episode():
     np.testing.assert_array_equal(t.has_next_action, [True, True, False, False])
     np.testing.assert_array_equal(t.terminated, [False, False, True, False])
     np.testing.assert_array_equal(t.truncated, [False, False, False, True])
+    # and back: the same two episodes
+    for back, ep in zip(D.to_episodes(t), [ep, cut]):
+        np.testing.assert_array_equal(back.observations, ep.observations)
+        np.testing.assert_array_equal(back.actions, ep.actions)
+        np.testing.assert_array_equal(back.terminations, ep.terminations)
+        np.testing.assert_array_equal(back.truncations, ep.truncations)
+    assert len(D.to_episodes(t)) == 2
     with pytest.raises(ConfigError, match="one observation more"):
         D.check_episode(D.Episode(np.zeros((3, 1)), np.zeros(3), np.zeros(3),
                                   np.zeros(3, bool), np.zeros(3, bool)), 0)
