@@ -12,7 +12,7 @@ Gaussian noise of ``exploration_noise``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, Optional, Tuple
+from typing import Any, Literal, Optional
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +20,7 @@ import optax
 from flax import struct
 
 from jaxrl.algorithms.off_policy import make_optimizer
-from jaxrl.algorithms.off_policy_ac import (ActorCriticConfig, ActorCriticHParams,
-                                            OffPolicyActorCritic)
+from jaxrl.algorithms.off_policy_ac import OffPolicyActorCritic, OfflineConfig, OfflineHParams
 from jaxrl.components.offline import gaussian_log_prob
 from jaxrl.config import NON_NEGATIVE, ConfigError, static_field, traced_field
 from jaxrl.envs import Env
@@ -31,32 +30,25 @@ POLICIES = ("gaussian", "deterministic")
 
 
 @dataclasses.dataclass(frozen=True)
-class BCConfig(ActorCriticConfig):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
-                                                 "dense widths of the policy's torso")
+class BCConfig(OfflineConfig):
     policy: Literal["gaussian", "deterministic"] = static_field(
         "gaussian", "continuous actions: 'gaussian' (log-likelihood) or 'deterministic' "
                     "(squared error)")
-    normalize_observations: bool = static_field(True, "normalise observations by the "
-                                                      "dataset's mean and std")
 
     def validate(self):
         super().validate()
         if self.policy not in POLICIES:
             raise ConfigError(f"policy={self.policy!r}: use one of {POLICIES}")
-        if self.memory.recurrent:
-            raise ConfigError("the offline learners are feed-forward: set memory.cell='none'")
         return self
 
 
 @struct.dataclass
-class BCHParams(ActorCriticHParams):
+class BCHParams(OfflineHParams):
     learning_rate: float = traced_field(1e-3, "Adam step size")
-    learning_starts: int = traced_field(0, "env steps before the first gradient step")
     exploration_noise: float = traced_field(0.1, "deterministic head acting online: std of "
                                                  "its Gaussian noise (normalised actions)")
 
-    RULES = {**ActorCriticHParams.RULES, "exploration_noise": NON_NEGATIVE}
+    RULES = {**OfflineHParams.RULES, "exploration_noise": NON_NEGATIVE}
 
 
 @struct.dataclass

@@ -14,12 +14,13 @@ squared error (CORL's 10 is 5 here).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.algorithms.off_policy_ac import OfflineConfig, OfflineHParams
 from jaxrl.algorithms.sac import SAC, SACConfig, SACHParams
 from jaxrl.components.distributions import tanh_gaussian_sample
 from jaxrl.components.offline import conservative_penalty
@@ -28,11 +29,7 @@ from jaxrl.envs import Env
 
 
 @dataclasses.dataclass(frozen=True)
-class CQLConfig(SACConfig):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
-                                                 "dense widths of actor and critic torsos")
-    normalize_observations: bool = static_field(True, "normalise observations by the "
-                                                      "dataset's mean and std")
+class CQLConfig(OfflineConfig, SACConfig):
     cql_samples: int = static_field(10, "continuous actions: actions per proposal in the "
                                         "logsumexp estimate")
 
@@ -40,14 +37,11 @@ class CQLConfig(SACConfig):
         super().validate()
         if self.cql_samples < 1:
             raise ConfigError(f"cql_samples={self.cql_samples} must be >= 1 (CQL used 10)")
-        if self.memory.recurrent:
-            raise ConfigError("cql is feed-forward: set memory.cell='none'")
         return self
 
 
 @struct.dataclass
-class CQLHParams(SACHParams):
-    learning_starts: int = traced_field(0, "env steps before the first gradient step")
+class CQLHParams(OfflineHParams, SACHParams):
     cql_alpha: float = traced_field(5.0, "weight of the conservative penalty")
 
     RULES = {**SACHParams.RULES, "cql_alpha": NON_NEGATIVE}

@@ -75,6 +75,32 @@ class ActorCriticHParams(OffPolicyHParams):
     RULES = {**OffPolicyHParams.RULES, "learning_rate": NON_NEGATIVE}
 
 
+@dataclasses.dataclass(frozen=True)
+class OfflineConfig(ActorCriticConfig):
+    """What the offline learners' configs share (BC, IQL, CQL, TD3+BC, ReBRAC):
+    MuJoCo-scale networks, observations normalised by the dataset's statistics, and no
+    memory (their losses read transitions, not replayed sequences)."""
+
+    hidden_sizes: Tuple[int, ...] = static_field((256, 256), "dense widths of actor and "
+                                                             "critic torsos")
+    normalize_observations: bool = static_field(True, "normalise observations by the "
+                                                      "dataset's mean and std")
+
+    def validate(self):
+        super().validate()
+        if self.memory.recurrent:
+            raise ConfigError("the offline learners are feed-forward: set memory.cell='none' "
+                              "(rsac and rtd3 are the recurrent actor-critics)")
+        return self
+
+
+@struct.dataclass
+class OfflineHParams(ActorCriticHParams):
+    """The offline learners' traced defaults: a dataset needs no warm-up."""
+
+    learning_starts: int = traced_field(0, "env steps before the first gradient step")
+
+
 @struct.dataclass
 class ActorCriticCarry:
     """The memory of a recurrent actor-critic per env: the actor's core and every

@@ -12,11 +12,12 @@ beside the dataset the same losses run on the mixed batches (offline-to-online).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, Optional, Tuple
+from typing import Any, Literal, Optional
 
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.algorithms.off_policy_ac import OfflineConfig, OfflineHParams
 from jaxrl.algorithms.td3 import TD3, TD3Config, TD3HParams
 from jaxrl.components.offline import behaviour_distance, q_normaliser
 from jaxrl.config import NON_NEGATIVE, ConfigError, static_field, traced_field
@@ -26,11 +27,7 @@ OVER_ACTIONS = ("mean", "sum")
 
 
 @dataclasses.dataclass(frozen=True)
-class TD3BCConfig(TD3Config):
-    hidden_sizes: Tuple[int, ...] = static_field((256, 256),
-                                                 "dense widths of actor and critic torsos")
-    normalize_observations: bool = static_field(True, "normalise observations by the "
-                                                      "dataset's mean and std")
+class TD3BCConfig(OfflineConfig, TD3Config):
     penalty_over_actions: Literal["mean", "sum"] = static_field(
         "mean", "the behaviour distance over action dimensions: 'mean' (TD3+BC's mean "
                 "squared error) or 'sum' (ReBRAC's)")
@@ -40,15 +37,11 @@ class TD3BCConfig(TD3Config):
         if self.penalty_over_actions not in OVER_ACTIONS:
             raise ConfigError(f"penalty_over_actions={self.penalty_over_actions!r}: use one "
                               f"of {OVER_ACTIONS}")
-        if self.memory.recurrent:
-            raise ConfigError("td3_bc and rebrac are feed-forward: set memory.cell='none' "
-                              "(rtd3 is recurrent TD3)")
         return self
 
 
 @struct.dataclass
-class TD3BCHParams(TD3HParams):
-    learning_starts: int = traced_field(0, "env steps before the first gradient step")
+class TD3BCHParams(OfflineHParams, TD3HParams):
     alpha: float = traced_field(2.5, "weight of the normalised Q term: lambda = alpha / "
                                      "mean|Q|")
     actor_bc_coef: float = traced_field(1.0, "weight of the actor's distance to the data's "
