@@ -92,10 +92,7 @@ class ImplicitQL(PolicyHead, OffPolicyActorCritic):
 
     def data_q(self, critic_params, obs, action) -> jax.Array:
         """``min_c Q_c(s, a)`` at the data's actions (``[B]``)."""
-        q = self.q_values(critic_params, obs, action)
-        if self.discrete:
-            q = jnp.take_along_axis(q, action[None, ..., None], axis=-1)[..., 0]
-        return jnp.min(q, axis=0)
+        return jnp.min(self.taken_q(critic_params, obs, action), axis=0)
 
     def learn(self, learner: ImplicitQLLearner, batch, hp: ImplicitQLHParams, key, grad_step):
         lr = self.learning_rate(hp, grad_step)

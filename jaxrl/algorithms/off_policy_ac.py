@@ -334,6 +334,14 @@ class OffPolicyActorCritic(OffPolicyLearner):
                             in_axes=(0, -2))(params, at.carry.critic)
         return ensemble_apply(self.critic, params, at, action)
 
+    def taken_q(self, params, at: Observed, action) -> jax.Array:
+        """Every critic's value of the actions taken (``[num_critics, B]``, or
+        ``[num_critics, L, B]`` at a History), discrete actions' picked from all."""
+        q = self.q_values(params, at, action)
+        if self.discrete:
+            q = jnp.take_along_axis(q, action[None, ..., None], axis=-1)[..., 0]
+        return q
+
     def first_q(self, params, at: Observed, action) -> jax.Array:
         """The first critic's values alone (TD3's actor follows it)."""
         first = jax.tree.map(lambda x: x[0], params)
@@ -367,9 +375,7 @@ class OffPolicyActorCritic(OffPolicyLearner):
         at, action = self.inputs(batch)
 
         def loss_fn(params):
-            q = self.q_values(params, at, action)
-            if self.discrete:
-                q = jnp.take_along_axis(q, action[None, ..., None], axis=-1)[..., 0]
+            q = self.taken_q(params, at, action)
             error = q - target[None]
             per_critic = jnp.mean(batch.weights * error ** 2, axis=tuple(range(1, q.ndim)))
             errors = jnp.mean(jnp.abs(error), axis=0)
