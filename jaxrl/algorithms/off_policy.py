@@ -304,6 +304,9 @@ class OffPolicyLearner(EnvStacks, Learner):
         self.obs_norm = ObservationNormalization(config.normalize_observations, self.action_mask)
         self.buffer = None if config.offline else ReplayBuffer(
             config.replay_rows, config.num_envs, self.replay_window(), config.prioritized)
+        if config.dataset and self.replay_group != 1:
+            raise ConfigError(f"{self.name}: datasets of team steps are not supported; "
+                              f"leave dataset empty")
 
     def load_dataset(self) -> None:
         """Loads ``config.dataset`` as this learner's ``shared`` data: observations as
@@ -314,8 +317,6 @@ class OffPolicyLearner(EnvStacks, Learner):
             return
         from jaxrl.offline.sources import load
 
-        if self.replay_group != 1:
-            raise ConfigError(f"{self.name}: datasets of team steps are not supported")
         self.dataset = load(self.config.dataset, self.eval_env, self.env_params)
         data = self.dataset.transitions
         obs_dtype = self._example_step().obs.dtype
@@ -437,6 +438,9 @@ class OffPolicyLearner(EnvStacks, Learner):
         return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(self._example_step()))
 
     def init(self, key: jax.Array, hp) -> OffPolicyState:
+        if self.config.dataset and self.dataset is None:  # its __init__ never loaded it
+            raise ConfigError(f"{self.name} does not learn from datasets (its __init__ "
+                              f"does not call load_dataset); leave dataset empty")
         learner_key, env_key, key = jax.random.split(key, 3)
         obs, env_state = self.train_env.reset(env_key, self.env_params)
         zero = jnp.zeros((), jnp.int32)
