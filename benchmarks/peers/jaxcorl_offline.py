@@ -17,6 +17,9 @@ loop (``max_steps / n_jitted_updates`` calls), without their evaluation and logg
 After the last timed run their final policy is scored in jaxrl's env (the mean action:
 IQL at temperature 0, as their evaluation), observations normalised as theirs are.
 
+``--scores '<json>'`` trains several seeds one after another and scores each final policy
+(``jaxcorl_scores.py`` sets it beside jaxrl's population of the same seeds).
+
 ``--serve '<json>'`` compiles once, prints ``READY``, then times one whole training run
 per ``run`` line on stdin (``rows.serve_compiled``'s protocol); steps are gradient steps.
 """
@@ -135,6 +138,37 @@ def serve(checkout: str, algorithm: str, dataset: str, max_steps: int, config: d
               flush=True)
 
 
+def scores(checkout: str, algorithm: str, dataset: str, max_steps: int, config: dict,
+           seeds: int = 8, eval_episodes: int = 16) -> None:
+    """Their script trained on ``seeds`` seeds one after another (one compile; their
+    ``__main__``'s loop per seed, the seed its only change), each final policy scored;
+    prints ``SCORES`` and the per-seed JSON."""
+    import jax
+
+    config = {**config, "max_steps": max_steps, "seed": 0}
+    module, data, low, high = load(checkout, algorithm, dataset, config)
+    _, algo_name, create_name = SCRIPTS[algorithm]
+    cfg = module.config
+    env = module.gym.make(data.metadata["jaxrl"]["env"])
+    transitions, obs_mean, obs_std = module.get_dataset(env, cfg)
+    example = jax.tree_util.tree_map(lambda x: x[0], transitions)
+    create = getattr(module, create_name)
+    algo = getattr(module, algo_name)()
+    update_fn = jax.jit(algo.update_n_times, static_argnums=(3,))
+    rows = []
+    for seed in range(seeds):
+        key = jax.random.PRNGKey(seed)
+        key, sub = jax.random.split(key)
+        state = create(sub, example.observations, example.actions, cfg)
+        for _ in range(cfg.max_steps // cfg.n_jitted_updates):
+            key, sub = jax.random.split(key)
+            state, _ = update_fn(state, transitions, sub, cfg)
+        rows.append({"seed": seed, **_score(module, algo, state, data, obs_mean, obs_std,
+                                            low, high, algorithm, eval_episodes)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print("SCORES " + json.dumps(rows), flush=True)
+
+
 def _score(module, algo, state, data, obs_mean, obs_std, low, high, algorithm, episodes):
     """Their final policy's mean action in jaxrl's env, scored as jaxrl scores its own."""
     import jax
@@ -167,5 +201,10 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve", required=True, help="JSON: serve()'s arguments")
-    serve(**json.loads(parser.parse_args().serve))
+    parser.add_argument("--serve", help="JSON: serve()'s arguments")
+    parser.add_argument("--scores", help="JSON: scores()'s arguments")
+    args = parser.parse_args()
+    if args.scores:
+        scores(**json.loads(args.scores))
+    else:
+        serve(**json.loads(args.serve))
