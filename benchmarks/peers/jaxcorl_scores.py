@@ -50,7 +50,10 @@ def ours(args, algorithm, env):
     if not os.path.exists(os.path.join(out, "summary.json")):
         values = {**SETTINGS[algorithm], "offline_steps": str(args.steps),
                   "offline_steps_per_update": str(args.steps // 10), "dataset": args.dataset,
-                  "eval_episodes": "16"}
+                  "eval_episodes": "16",
+                  # XLA:CPU on several host devices holds memory per loop iteration until
+                  # a call returns (cpu_loop_memory.py): ten calls, not one of 10k steps
+                  "num_chunks": "10"}
         flags = [f for k, v in values.items() for f in ("--set", f"{k}={v}")]
         assert main(["train", algorithm, "--env", env, "--num-seeds", str(args.seeds),
                      *flags, "--out", out, "--no-progress"]) == 0
