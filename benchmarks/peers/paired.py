@@ -99,11 +99,13 @@ def _jaxcorl(algorithm, config):
 # gradient steps per timed run of JAX-CORL's scripts (their n_jitted_updates=8 per call)
 JAXCORL_STEPS = 4_000
 # each script's published defaults, in jaxrl's fields: Adam unclipped (their optax.adam),
-# LayerNorm critics, TD3+BC's learning rate 1e-3 and normalised states; IQL's reward
-# scaling 1000 / (max - min return), raw states, no annealing (theirs decays the actor's
-# step size by a cosine: left out, as it changes no step's cost)
+# LayerNorm critics (TD3+BC's actor has none), TD3+BC's learning rate 1e-3 and
+# normalised states; IQL's reward scaling 1000 / (max - min return), raw states, no
+# annealing (theirs decays the actor's step size by a cosine: left out, as it changes no
+# step's cost)
 _JAXCORL_TD3_BC = {"offline_steps": str(JAXCORL_STEPS), "offline_steps_per_update": "1000",
                    "batch_size": "256", "hidden_sizes": "256,256", "layer_norm": "true",
+                   "actor_layer_norm": "false",
                    "learning_rate": "1e-3", "max_grad_norm": "1e9", "alpha": "2.5",
                    "normalize_observations": "true", "num_chunks": "1"}
 _JAXCORL_IQL = {"offline_steps": str(JAXCORL_STEPS), "offline_steps_per_update": "1000",

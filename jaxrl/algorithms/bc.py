@@ -72,7 +72,7 @@ class PolicyHead:
             head = GaussianActor
         else:
             head = DeterministicActor
-        self.actor = self.with_memory(lambda torso: head(torso, self.action_dim))
+        self.actor = self.with_memory(lambda torso: head(torso, self.action_dim), actor=True)
 
     def action_loss(self, actor_params, obs, action) -> jax.Array:
         """Per sample: ``-log pi(a|s)`` (Gaussian, categorical) or ``||pi(s) - a||^2``

@@ -54,6 +54,9 @@ class ActorCriticConfig(OffPolicyConfig):
                                        "takes their minimum (clipped double Q)")
     random_warmup: bool = static_field(True, "act uniformly at random until "
                                              "learning_starts (else with the initial policy)")
+    actor_layer_norm: bool = static_field(True, "with layer_norm: LayerNorm in the actor "
+                                                "too (false: in the critics alone, as "
+                                                "TD3+BC's and ReBRAC's reference code)")
 
     def validate(self):
         super().validate()
@@ -181,19 +184,20 @@ class OffPolicyActorCritic(OffPolicyLearner):
                                            encoder)
         self.load_dataset()
 
-    def torso(self):
+    def torso(self, actor: bool = False):
         """A fresh actor or critic torso (``torso``: an MLP, or an image torso for
-        ``[H, W, C]`` observations)."""
+        ``[H, W, C]`` observations); an actor's has LayerNorm only with
+        ``actor_layer_norm``."""
         cfg = self.config
         return make_torso(self.torso_kind, self.obs_shape, cfg.hidden_sizes, cfg.activation,
-                          cfg.layer_norm)
+                          cfg.layer_norm and (cfg.actor_layer_norm or not actor))
 
-    def with_memory(self, head: Callable[[Any], Any]):
+    def with_memory(self, head: Callable[[Any], Any], actor: bool = False):
         """``head(torso)`` (an actor or critic), or with memory ``torso -> core ->
         head(Identity())``."""
         if not self.recurrent:
-            return head(self.torso())
-        return WithMemory(self.torso(), self.config.memory, head(Identity()))
+            return head(self.torso(actor))
+        return WithMemory(self.torso(actor), self.config.memory, head(Identity()))
 
     # ---- what a learner fills in (beside init_learner and learn) ----------------------
     def sample_action(self, out, obs, key, hp, env_steps) -> jax.Array:

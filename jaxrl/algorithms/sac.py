@@ -69,7 +69,7 @@ class SAC(OffPolicyActorCritic):
     def __init__(self, env: Env, env_params: Any, config: SACConfig, name: str | None = None):
         super().__init__(env, env_params, config, name)
         head = CategoricalActor if self.discrete else GaussianActor
-        self.actor = self.with_memory(lambda torso: head(torso, self.action_dim))
+        self.actor = self.with_memory(lambda torso: head(torso, self.action_dim), actor=True)
 
     def init_learner(self, key, hp: SACHParams) -> SACLearner:
         actor_key, critic_key = jax.random.split(key)

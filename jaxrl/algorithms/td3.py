@@ -78,7 +78,8 @@ class TD3(OffPolicyActorCritic):
 
     def __init__(self, env: Env, env_params: Any, config: TD3Config, name: str | None = None):
         super().__init__(env, env_params, config, name)
-        self.actor = self.with_memory(lambda torso: DeterministicActor(torso, self.action_dim))
+        self.actor = self.with_memory(
+            lambda torso: DeterministicActor(torso, self.action_dim), actor=True)
 
     def init_learner(self, key, hp: TD3HParams) -> TD3Learner:
         actor_key, critic_key = jax.random.split(key)

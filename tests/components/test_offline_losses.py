@@ -106,6 +106,19 @@ def test_dataset_batches_hold_the_datas_transitions(pendulum):
     np.testing.assert_allclose(data.action, raw / 2.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("actor_layer_norm", [True, False])
+def test_layer_norm_in_the_critics_alone(pendulum, actor_layer_norm):
+    """``actor_layer_norm=false`` (TD3+BC's and ReBRAC's reference code): LayerNorm in
+    every critic, none in the actor."""
+    algo = td3_bc.make(*pendulum, td3_bc.TD3BCConfig(**SMOKE, layer_norm=True,
+                                                     actor_layer_norm=actor_layer_norm))
+    learner = algo.init_learner(jax.random.PRNGKey(0), td3_bc.TD3BCHParams())
+    norms = lambda params: sum("LayerNorm" in jax.tree_util.keystr(path)  # noqa: E731
+                               for path, _ in jax.tree_util.tree_leaves_with_path(params))
+    assert norms(learner.critic_params) > 0
+    assert (norms(learner.actor_params) > 0) == actor_layer_norm
+
+
 def test_td3_bc_actor_loss_by_hand(pendulum):
     algo = td3_bc.make(*pendulum, td3_bc.TD3BCConfig(**SMOKE))
     hp = td3_bc.TD3BCHParams(alpha=2.5, actor_bc_coef=1.0)
