@@ -174,6 +174,6 @@ register("rebrac", "jaxrl.algorithms.td3_bc",
          "batches", smoke_env="Pendulum-v1",
          smoke_values={**_OFFLINE_SMOKE, "critic_bc_coef": 0.1},
          defaults={**_OFFLINE, "batch_size": 1024, "hidden_sizes": (256, 256, 256),
-                   "layer_norm": True, "learning_rate": 1e-3, "alpha": 1.0,
-                   "penalty_over_actions": "sum", "actor_bc_coef": 0.01,
+                   "layer_norm": True, "actor_layer_norm": False, "learning_rate": 1e-3,
+                   "alpha": 1.0, "penalty_over_actions": "sum", "actor_bc_coef": 0.01,
                    "critic_bc_coef": 0.01, "normalize_observations": False})
