@@ -91,51 +91,70 @@ def load(checkout: str, algorithm: str, dataset_dir: str, config: dict):
     return module, data, low, high
 
 
+class Script:
+    """One of their scripts, loaded on the recorded dataset: its config, transitions and
+    normalisation, its jitted ``update_n_times``; ``fresh``, ``train`` and ``score`` are
+    their ``__main__``'s steps (minus evaluation and logging)."""
+
+    def __init__(self, checkout: str, algorithm: str, dataset: str, config: dict):
+        import jax
+
+        self.module, self.data, self.low, self.high = load(checkout, algorithm, dataset,
+                                                           config)
+        _, algo_name, create_name = SCRIPTS[algorithm]
+        self.algorithm, self.cfg = algorithm, self.module.config
+        env = self.module.gym.make(self.data.metadata["jaxrl"]["env"])
+        self.transitions, self.obs_mean, self.obs_std = self.module.get_dataset(env, self.cfg)
+        self.example = jax.tree_util.tree_map(lambda x: x[0], self.transitions)
+        self.create = getattr(self.module, create_name)
+        self.algo = getattr(self.module, algo_name)()
+        self.update_fn = jax.jit(self.algo.update_n_times, static_argnums=(3,))
+        self.calls = self.cfg.max_steps // self.cfg.n_jitted_updates
+
+    def fresh(self, key):
+        return self.create(key, self.example.observations, self.example.actions, self.cfg)
+
+    def train(self, state, key):
+        """``max_steps`` gradient steps, ``n_jitted_updates`` per call."""
+        import jax
+
+        for _ in range(self.calls):
+            key, sub = jax.random.split(key)
+            state, _ = self.update_fn(state, self.transitions, sub, self.cfg)
+        return jax.block_until_ready(state)
+
+    def score(self, state, episodes: int) -> dict:
+        return _score(self.module, self.algo, state, self.data, self.obs_mean, self.obs_std,
+                      self.low, self.high, self.algorithm, episodes)
+
+
 def serve(checkout: str, algorithm: str, dataset: str, max_steps: int, config: dict,
           seed: int = 0, eval_episodes: int = 16) -> None:
     import jax
 
     start = time.perf_counter()
-    config = {**config, "max_steps": max_steps, "seed": seed}
-    module, data, low, high = load(checkout, algorithm, dataset, config)
-    _, algo_name, create_name = SCRIPTS[algorithm]
-    cfg = module.config
-    env = module.gym.make(data.metadata["jaxrl"]["env"])
-    transitions, obs_mean, obs_std = module.get_dataset(env, cfg)
-    example = jax.tree_util.tree_map(lambda x: x[0], transitions)
-    create = getattr(module, create_name)
-    algo = getattr(module, algo_name)()
-    update_fn = jax.jit(algo.update_n_times, static_argnums=(3,))
-    rng = jax.random.PRNGKey(cfg.seed)
-
-    def fresh():
-        _, sub = jax.random.split(rng)
-        return create(sub, example.observations, example.actions, cfg)
-
-    jax.block_until_ready(update_fn(fresh(), transitions, rng, cfg))  # compile
-    calls = cfg.max_steps // cfg.n_jitted_updates
+    script = Script(checkout, algorithm, dataset, {**config, "max_steps": max_steps,
+                                                   "seed": seed})
+    rng = jax.random.PRNGKey(script.cfg.seed)
+    fresh = lambda: script.fresh(jax.random.split(rng)[1])  # noqa: E731
+    jax.block_until_ready(script.update_fn(fresh(), script.transitions, rng,
+                                           script.cfg))  # compile
+    steps = script.calls * script.cfg.n_jitted_updates
     print("READY " + json.dumps({"compile_seconds": time.perf_counter() - start,
-                                 "env_steps": calls * cfg.n_jitted_updates,
-                                 "unit": "gradient", "device_count": 1}), flush=True)
+                                 "env_steps": steps, "unit": "gradient",
+                                 "device_count": 1}), flush=True)
     state = None
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        state, key = fresh(), rng
         begin = time.perf_counter()
-        for _ in range(calls):  # their __main__'s loop, minus evaluation and logging
-            key, sub = jax.random.split(key)
-            state, _ = update_fn(state, transitions, sub, cfg)
-        jax.block_until_ready(state)
+        state = script.train(fresh(), rng)
         seconds = time.perf_counter() - begin
         print(RESULT + json.dumps({"train_seconds": seconds,
-                                   "env_steps_per_second": calls * cfg.n_jitted_updates
-                                   / seconds,
+                                   "env_steps_per_second": steps / seconds,
                                    "load_average_1min": os.getloadavg()[0]}), flush=True)
     if state is not None:
-        print("SCORE " + json.dumps(_score(module, algo, state, data, obs_mean, obs_std,
-                                           low, high, algorithm, eval_episodes)),
-              flush=True)
+        print("SCORE " + json.dumps(script.score(state, eval_episodes)), flush=True)
 
 
 def scores(checkout: str, algorithm: str, dataset: str, max_steps: int, config: dict,
@@ -145,26 +164,13 @@ def scores(checkout: str, algorithm: str, dataset: str, max_steps: int, config: 
     prints ``SCORES`` and the per-seed JSON."""
     import jax
 
-    config = {**config, "max_steps": max_steps, "seed": 0}
-    module, data, low, high = load(checkout, algorithm, dataset, config)
-    _, algo_name, create_name = SCRIPTS[algorithm]
-    cfg = module.config
-    env = module.gym.make(data.metadata["jaxrl"]["env"])
-    transitions, obs_mean, obs_std = module.get_dataset(env, cfg)
-    example = jax.tree_util.tree_map(lambda x: x[0], transitions)
-    create = getattr(module, create_name)
-    algo = getattr(module, algo_name)()
-    update_fn = jax.jit(algo.update_n_times, static_argnums=(3,))
+    script = Script(checkout, algorithm, dataset, {**config, "max_steps": max_steps,
+                                                   "seed": 0})
     rows = []
     for seed in range(seeds):
-        key = jax.random.PRNGKey(seed)
-        key, sub = jax.random.split(key)
-        state = create(sub, example.observations, example.actions, cfg)
-        for _ in range(cfg.max_steps // cfg.n_jitted_updates):
-            key, sub = jax.random.split(key)
-            state, _ = update_fn(state, transitions, sub, cfg)
-        rows.append({"seed": seed, **_score(module, algo, state, data, obs_mean, obs_std,
-                                            low, high, algorithm, eval_episodes)})
+        key, sub = jax.random.split(jax.random.PRNGKey(seed))
+        state = script.train(script.fresh(sub), key)
+        rows.append({"seed": seed, **script.score(state, eval_episodes)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print("SCORES " + json.dumps(rows), flush=True)
 
