@@ -26,11 +26,11 @@ SETTINGS = {"td3_bc": _JAXCORL_TD3_BC, "implicit_ql": _JAXCORL_IQL}
 
 
 def iqm_ci(scores):
+    """IQM and its 95% CI as a jaxrl run's summary computes them (the same bootstrap for
+    both sides)."""
     from jaxrl import stats
 
-    x = np.asarray(scores, np.float64)
-    _, cis = stats.interval_estimates({"x": x[:, None]}, stats.iqm)
-    return float(stats.iqm(x)), [float(v) for v in cis["x"]]
+    return stats.iqm(np.asarray(scores, np.float64)), list(stats.stratified_bootstrap_ci(scores))
 
 
 def peer(args, algorithm):
