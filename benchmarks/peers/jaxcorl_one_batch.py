@@ -61,20 +61,21 @@ def main() -> int:
     import jaxrl.envs
     from jaxrl.algorithms import td3_bc
     from jaxrl.algorithms.off_policy import Batch, make_optimizer
+    from jaxrl.experiment import make_experiment
     from jaxrl.offline.dataset import read_minari
+    from paired import _JAXCORL_TD3_BC
 
+    # their published defaults (256-wide, learning rates 1e-3), no target noise
     script = jaxcorl_offline.Script(args.jaxcorl, "td3_bc", args.dataset, {
-        "batch_size": BATCH, "hidden_dims": [256, 256], "critic_lr": 1e-3, "actor_lr": 1e-3,
-        "max_steps": STEPS, "seed": 0, "policy_noise_std": 0.0})
+        "batch_size": BATCH, "max_steps": STEPS, "seed": 0, "policy_noise_std": 0.0})
     theirs = script.fresh(jax.random.PRNGKey(1))
 
-    env = jaxrl.envs.make(read_minari(args.dataset).metadata["jaxrl"]["env"])
-    algo = td3_bc.make(*env, td3_bc.TD3BCConfig(
-        dataset=args.dataset, total_timesteps=0, offline_steps=STEPS,
-        offline_steps_per_update=1, batch_size=BATCH, hidden_sizes=(256, 256),
-        layer_norm=True, actor_layer_norm=False, normalize_observations=True))
-    hp = td3_bc.TD3BCHParams(learning_rate=1e-3, max_grad_norm=1e9, alpha=2.5,
-                             target_noise=0.0)
+    # jaxrl's side exactly as the pairings configure it (paired.py's published settings)
+    env_id = read_minari(args.dataset).metadata["jaxrl"]["env"]
+    exp = make_experiment("td3_bc", env_id, {
+        **_JAXCORL_TD3_BC, "dataset": args.dataset, "offline_steps": str(STEPS),
+        "offline_steps_per_update": "1", "batch_size": str(BATCH), "target_noise": "0"}, {})
+    algo, hp = td3_bc.make(*jaxrl.envs.make(env_id), exp.config), exp.hparams
     critic = their_critic_to_ours(theirs.critic.params)
     actor = their_actor_to_ours(theirs.actor.params)
     adam = make_optimizer(hp, hp.learning_rate)
@@ -84,7 +85,7 @@ def main() -> int:
 
     # their normalised transitions (and their dones) as one batch for both sides
     data = jax.tree.map(lambda x: x[jnp.arange(BATCH) * 7], script.transitions)
-    batch = Batch(data.observations, data.actions, data.rewards, 0.99 * (1 - data.dones),
+    batch = Batch(data.observations, data.actions, data.rewards, hp.gamma * (1 - data.dones),
                   data.next_observations, jnp.ones(BATCH))
     update = script.module.target_update
     for step in range(STEPS):
