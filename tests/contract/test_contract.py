@@ -29,6 +29,19 @@ CASES.append(("a2c:a2c", "CartPole-v1"))
 # JAXRL_CONTRACT_CASES="ppo@CartPole-v1,dqn@CartPole-v1": only these (make test-oldest)
 if os.environ.get("JAXRL_CONTRACT_CASES"):
     CASES = [c for c in CASES if "@".join(c) in os.environ["JAXRL_CONTRACT_CASES"].split(",")]
+# Names whose every code path another case traces, checked in `make test-extended` only
+# (CI time): ddpg is td3's module with one critic and no smoothing or delay (traced
+# values); rebrac is td3_bc's with static LayerNorm and a summed penalty, its critic
+# penalty a traced weight that td3_bc's case traces too; rtd3 is td3's losses (td3) on
+# the recurrent actor-critic skeleton (rsac; its n-step targets are checked by hand in
+# components/test_recurrent_actor_critic.py); rippo is team PPO's per-agent critic (ippo)
+# with the recurrent team cores (rmappo); rpqn is PQN's Q(lambda) (pqn) on the recurrent
+# on-policy skeleton (rppo; its sequences are checked in components/test_policy_memory.py).
+EXTENDED_CASES = {"ddpg@Pendulum-v1", "rebrac@Pendulum-v1", "rtd3@Pendulum-v1",
+                  "rippo@jaxmarl/MPE_simple_spread_v3", "rpqn@CartPole-v1"}
+CASE_PARAMS = [pytest.param((n, e), id=f"{n}@{e}",
+                            marks=[pytest.mark.extended] * (f"{n}@{e}" in EXTENDED_CASES))
+               for n, e in CASES]
 
 
 def build(name, env_id):
@@ -39,7 +52,7 @@ def build(name, env_id):
     return entry.make(env, params, exp.config), exp
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"{n}@{e}" for n, e in CASES])
+@pytest.fixture(scope="module", params=CASE_PARAMS)
 def case(request):
     algo, exp = build(*request.param)
     hp = exp.hparams
@@ -100,15 +113,31 @@ def test_no_batched_lapack_call_on_cpu(case):
     assert batched_lapack_calls(stacked.as_text())
 
 
-def test_vmapped_member_matches_member_alone_and_reuses_no_key(case):
-    """A member of the vmapped population against the same run alone; the run alone
-    takes typed keys under JAX's key-reuse checker (``jax_debug_key_reuse``, which
-    refuses a key used twice while tracing; raw uint32 keys pass unchecked), so one
-    compile checks both."""
+# The learners whose run alone is compiled and compared with their member of the
+# population: one per module and update skeleton, the teams' two critics and mixers, the
+# shared offline dataset and a learner of one's own. The others are variants of these
+# modules (a value distribution, a loss, a recurrent core): the runner's member wiring
+# they go through is the same, and their members' independence in one program is checked
+# with no compile by test_diverging_member_is_isolated.
+COMPARED_ALONE = {"ppo@CartPole-v1", "rppo@CartPole-v1", "dqn@CartPole-v1",
+                  "sac@Pendulum-v1", "mappo@jaxmarl/MPE_simple_spread_v3",
+                  "qmix@jaxmarl/MPE_simple_spread_v3", "implicit_ql@Pendulum-v1",
+                  "a2c:a2c@CartPole-v1"}
+
+
+def test_vmapped_member_matches_member_alone_and_reuses_no_key(case, request):
+    """Every learner's whole run (``algo.train``), traced with typed keys under JAX's
+    key-reuse checker (``jax_debug_key_reuse``, which refuses a key used twice while
+    tracing; raw uint32 keys pass unchecked); for ``COMPARED_ALONE``, that run alone,
+    compiled, against its member of the vmapped population."""
     algo, _, population, _, full = case
     jax.config.update("jax_debug_key_reuse", True)
     try:
         train_alone = jax.jit(algo.train)
+        hp = jax.tree.map(lambda x: x[1], population.hparams)
+        train_alone.trace(jax.random.key(int(population.seeds[1])), hp)  # checks the keys
+        if request.node.callspec.id not in COMPARED_ALONE:
+            return
         for member in (1, 2):
             hp = jax.tree.map(lambda x: x[member], population.hparams)
             alone, _ = train_alone(jax.random.key(int(population.seeds[member])), hp)
