@@ -248,7 +248,8 @@ def test_members_with_drawn_params_sharded_over_two_devices_equal_one_device():
 
     script = SHARDED.format(tiny={**TINY, "num_chunks": 1, "eval_episodes": 2},
                             gravity=GRAVITY)
-    proc = subprocess.run([sys.executable, "-c", script], env=host_devices_env(2),
+    proc = subprocess.run([sys.executable, "-c", script],  # PPO at LLVM level 0: see
+                          env=host_devices_env(2, quick_compile=True),  # QUICK_COMPILE
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1][6:])
