@@ -114,8 +114,8 @@ def test_no_batched_lapack_call_on_cpu(case):
 
 
 # The learners whose run alone is compiled and compared with their member of the
-# population: one per module and update skeleton, the teams' two critics and mixers, the
-# shared offline dataset and a learner of one's own. The others are variants of these
+# population: one per module and update skeleton (the teams' PPO and replay learners
+# included), the shared offline dataset and a learner of one's own. The others are variants of these
 # modules (a value distribution, a loss, a recurrent core): the runner's member wiring
 # they go through is the same, and their members' independence in one program is checked
 # with no compile by test_diverging_member_is_isolated.
