@@ -47,29 +47,39 @@ if jax.__version_info__ >= (0, 10):
 # lowering as runs (test_platform checks that importing jaxrl alone changes nothing).
 jaxrl.platform.configure()
 
-# The costliest test files first, by their `--durations` in full `make test` runs (two
-# workers sharing 2 cores). `make test` hands files to its workers in this order
-# (`--no-loadscope-reorder`), longest first, so the two finish together. xdist's own order
-# (most tests first) left the costliest files (few tests, long runs) to the end, where one
-# worker could run them for minutes while the other idled.
+# The costliest test files first, by their worker seconds in a fresh clone's `make test`
+# (two workers sharing 2 cores, 2026-12: the contract suite 675 s, meta 321 s, ...).
+# `make test` hands files to its workers in this order (`--no-loadscope-reorder`),
+# longest first, so the two finish together: replaying that run's file times, this order
+# ends both workers at 2,407 s where the order before (files added over time) left one
+# 104 s behind the other. xdist's own order (most tests first) left the costliest files
+# (few tests, long runs) to the end, where one worker could run them for minutes while
+# the other idled.
 COSTLIEST_FIRST = (
-    "tests/test_learning_suites.py",  # ~360 s: one env per suite, Craftax included
-    "tests/test_learning_teams.py",  # ~450 s: IPPO, MAPPO, PQN-VDN on MPE; SMAX 3m
-    "tests/test_learning_value_based.py",  # ~100 s: DQN's default config
-    "tests/test_learning_actor_critic.py",  # ~300 s
-    "tests/test_meta.py",
-    "tests/contract/test_sharding.py",  # ~100 s: two fresh 8-device processes
-    "tests/test_distributed.py",
-    "tests/sweep/test_ray.py",  # 150-320 s: a Ray cluster's workers, each compiling
-    "tests/test_learning.py",
-    "tests/test_learning_memory.py",  # ~80 s: MemoryChain (GRU and feed-forward), RL²
-    "tests/test_notebook.py",
-    "tests/contract/test_contract.py",
-    "tests/test_memory.py",
+    "tests/contract/test_contract.py",  # ~675 s: every learner's smoke configuration
+    "tests/test_meta.py",  # ~320 s: the meta CLI killed and resumed
+    "tests/test_env_suites.py",  # ~265 s: one env per suite, Craftax included
+    "tests/test_envs.py",  # ~245 s: brax conformance in two processes
+    "tests/test_learning_suites.py",  # ~235 s
+    "tests/test_learning_memory.py",  # ~220 s: MemoryChain (GRU and feed-forward), RL²
+    "tests/test_learning_teams.py",  # ~200 s: MAPPO on MPE, VDN on SMAX 3m
+    "tests/test_offline.py",
     "tests/sweep/test_kill_resume.py",
-    "tests/test_envs.py",  # brax conformance in two processes
-    "tests/sweep/test_pbt.py",
+    "tests/test_learning.py",
+    "tests/test_env_params_per_member.py",
+    "tests/test_distributed.py",
+    "tests/test_memory.py",
+    "tests/contract/test_sharding.py",  # ~115 s: two fresh 8-device processes
+    "tests/components/test_policy_memory.py",
+    "tests/test_learning_value_based.py",  # ~105 s: DQN's default config
     "tests/contract/test_data_parallel.py",
+    "tests/test_cli.py",
+    "tests/test_export.py",
+    "tests/test_learning_actor_critic.py",
+    "tests/components/test_recurrent_actor_critic.py",
+    "tests/test_driver.py",
+    "tests/sweep/test_pbt.py",
+    "tests/test_multi_agent.py",
 )
 
 

@@ -36,9 +36,13 @@ if os.environ.get("JAXRL_CONTRACT_CASES"):
 # the recurrent actor-critic skeleton (rsac; its n-step targets are checked by hand in
 # components/test_recurrent_actor_critic.py); rippo is team PPO's per-agent critic (ippo)
 # with the recurrent team cores (rmappo); rpqn is PQN's Q(lambda) (pqn) on the recurrent
-# on-policy skeleton (rppo; its sequences are checked in components/test_policy_memory.py).
+# on-policy skeleton (rppo; its sequences are checked in components/test_policy_memory.py);
+# qrdqn is dqn's with the quantile loss (checked by hand in test_value_components.py) as
+# c51 is with the categorical one; iql is the team replay learner without a mixer (vdn
+# sums, qmix mixes: the same update).
 EXTENDED_CASES = {"ddpg@Pendulum-v1", "rebrac@Pendulum-v1", "rtd3@Pendulum-v1",
-                  "rippo@jaxmarl/MPE_simple_spread_v3", "rpqn@CartPole-v1"}
+                  "rippo@jaxmarl/MPE_simple_spread_v3", "rpqn@CartPole-v1",
+                  "qrdqn@CartPole-v1", "iql@jaxmarl/MPE_simple_spread_v3"}
 CASE_PARAMS = [pytest.param((n, e), id=f"{n}@{e}",
                             marks=[pytest.mark.extended] * (f"{n}@{e}" in EXTENDED_CASES))
                for n, e in CASES]

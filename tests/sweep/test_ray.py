@@ -15,7 +15,10 @@ import pytest
 from cli_processes import free_port, host_devices_env, own_devices_env, with_compilation_cache
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.slow
+# Ray is an optional integration (jaxrl[ray]): its cluster run (130-180 s in `make test`)
+# runs in `make test-extended`; sweeps across processes without Ray (test_distributed.py)
+# and sweeps killed and resumed (test_kill_resume.py) run in CI.
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 SPACE = "parameters:\n  learning_rate: {values: [0.0003, 0.001]}\n"
 SWEEP = ["sweep", "ppo", "--sampler", "grid", "--total-timesteps", "65536",
