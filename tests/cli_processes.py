@@ -68,10 +68,16 @@ def host_devices_env(count, quick_compile=False):
     return {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
 
 
+def cli_env(**extra):
+    """The environment of the CLI tests' runs: this machine's own device count, LLVM
+    level 0 and the suite's compilation cache (a rerun or resume loads what the first
+    run compiled); ``extra`` variables on top."""
+    return with_compilation_cache({**own_devices_env(), "XLA_FLAGS": QUICK_COMPILE, **extra})
+
+
 def launch(args, cwd):
-    """``python -m jaxrl.cli ARGS`` in ``cwd``, with this machine's own device count."""
-    env = with_compilation_cache({**own_devices_env(), "XLA_FLAGS": QUICK_COMPILE})
-    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=env,
+    """``python -m jaxrl.cli ARGS`` in ``cwd``, in ``cli_env()``."""
+    return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args], cwd=cwd, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_processes import QUICK_COMPILE, own_devices_env, with_compilation_cache
+from cli_processes import cli_env
 
 import jaxrl.envs
 from jaxrl import cli
@@ -371,10 +371,7 @@ def test_all_checkpoints_damaged_prints_clean_lines_only(tmp_path):
             "--set", "num_epochs=1", "--set", "num_chunks=2", "--set", "checkpoint_interval=1",
             "--set", "eval_episodes=2", "--no-progress"]
     jaxrl_cmd = [sys.executable, "-m", "jaxrl.cli"]
-    # LLVM level 0 and the suite's compilation cache, as the CLI tests' runs (launch):
-    # the resume and eval load what the first run compiled
-    env = with_compilation_cache({**own_devices_env(), "XLA_FLAGS": QUICK_COMPILE,
-                                  "COLUMNS": "300"})
+    env = cli_env(COLUMNS="300")  # the resume and eval load what the first run compiled
     done = subprocess.run([*jaxrl_cmd, "train", "ppo", "--out", str(run), *tiny],
                           capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
